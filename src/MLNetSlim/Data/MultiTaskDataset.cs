@@ -1,0 +1,94 @@
+using MLNetSlim.Network;
+
+namespace MLNetSlim.Data;
+
+/// <summary>
+/// An in-memory multi-task image data set: N images of shape (C, H, W) as float32 in [0, 1], row-major NCHW, and one
+/// integer label per image and task (class index in [0, K_t)).
+/// </summary>
+public sealed class MultiTaskDataset
+{
+    /// <summary>Creates a data set.</summary>
+    /// <param name="images">N*C*H*W floats, NCHW order.</param>
+    /// <param name="channels">C.</param>
+    /// <param name="height">H.</param>
+    /// <param name="width">W.</param>
+    /// <param name="tasks">The tasks, in label order.</param>
+    /// <param name="labels">[task][n] class indices.</param>
+    /// <exception cref="ArgumentException">Sizes disagree or a label is out of its task's range.</exception>
+    public MultiTaskDataset(float[] images, int channels, int height, int width, IReadOnlyList<TaskDefinition> tasks, int[][] labels)
+    {
+        if (channels <= 0 || height <= 0 || width <= 0)
+            throw new ArgumentException($"Image shape (C, H, W) = ({channels}, {height}, {width}) must be positive.");
+        int size = channels * height * width;
+        if (images.Length % size != 0)
+            throw new ArgumentException($"{images.Length} floats is not a whole number of ({channels}, {height}, {width}) images.", nameof(images));
+        if (labels.Length != tasks.Count)
+            throw new ArgumentException($"{labels.Length} label arrays for {tasks.Count} tasks.", nameof(labels));
+        int n = images.Length / size;
+        for (int t = 0; t < tasks.Count; t++)
+        {
+            if (labels[t].Length != n)
+                throw new ArgumentException($"Task '{tasks[t].Name}' has {labels[t].Length} labels for {n} images.", nameof(labels));
+            foreach (int y in labels[t])
+                if (y < 0 || y >= tasks[t].NumClasses)
+                    throw new ArgumentException($"Task '{tasks[t].Name}' has label {y}, outside [0, {tasks[t].NumClasses}).", nameof(labels));
+        }
+        Images = images;
+        Channels = channels;
+        Height = height;
+        Width = width;
+        Tasks = tasks.ToArray();
+        Labels = labels;
+    }
+
+    /// <summary>Images, N*C*H*W floats in NCHW order.</summary>
+    public float[] Images { get; }
+
+    /// <summary>C.</summary>
+    public int Channels { get; }
+
+    /// <summary>H.</summary>
+    public int Height { get; }
+
+    /// <summary>W.</summary>
+    public int Width { get; }
+
+    /// <summary>Floats per image, C*H*W.</summary>
+    public int ImageSize => Channels * Height * Width;
+
+    /// <summary>Number of images N.</summary>
+    public int Count => Images.Length / ImageSize;
+
+    /// <summary>The tasks.</summary>
+    public IReadOnlyList<TaskDefinition> Tasks { get; }
+
+    /// <summary>Labels, [task][n].</summary>
+    public int[][] Labels { get; }
+
+    /// <summary>The images at <paramref name="indices"/>, in that order.</summary>
+    public MultiTaskDataset Subset(IReadOnlyList<int> indices)
+    {
+        int size = ImageSize;
+        var images = new float[indices.Count * size];
+        for (int i = 0; i < indices.Count; i++)
+            Array.Copy(Images, (long)indices[i] * size, images, (long)i * size, size);
+        int[][] labels = Labels.Select(l => indices.Select(i => l[i]).ToArray()).ToArray();
+        return new MultiTaskDataset(images, Channels, Height, Width, Tasks, labels);
+    }
+
+    /// <summary>The first <paramref name="count"/> images (all when fewer).</summary>
+    public MultiTaskDataset Take(int count) => Subset(Enumerable.Range(0, Math.Min(count, Count)).ToArray());
+
+    /// <summary>A seeded random split: a held-out part of <paramref name="heldOutFraction"/> and the rest.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The fraction is not in (0, 1).</exception>
+    public (MultiTaskDataset Rest, MultiTaskDataset HeldOut) Split(double heldOutFraction, int seed)
+    {
+        if (!(heldOutFraction > 0 && heldOutFraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(heldOutFraction), heldOutFraction, "The held-out fraction must be in (0, 1).");
+        int[] order = Enumerable.Range(0, Count).ToArray();
+        new Random(seed).Shuffle(order);
+        int heldOut = Math.Max(1, (int)Math.Round(heldOutFraction * Count));
+        return (Subset(order[heldOut..]), Subset(order[..heldOut]));
+    }
+}
