@@ -82,7 +82,7 @@ public sealed class MultiTaskDataset
 
     /// <summary>A seeded random split: a held-out part of <paramref name="heldOutFraction"/> and the rest.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The fraction is not in (0, 1).</exception>
-    public (MultiTaskDataset Rest, MultiTaskDataset HeldOut) Split(double heldOutFraction, int seed)
+    public (MultiTaskDataset Train, MultiTaskDataset HeldOut) Split(double heldOutFraction, int seed)
     {
         if (!(heldOutFraction > 0 && heldOutFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(heldOutFraction), heldOutFraction, "The held-out fraction must be in (0, 1).");
