@@ -1,0 +1,61 @@
+using MLNetSlim.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetSlim.Network.Decoders;
+
+/// <summary>
+/// A slimmable task decoder: the backbone stages that are not shared (its own copies) followed by a
+/// <see cref="TaskHead"/>. Reads the leading channels of the encoder's active output (N, C_enc', h, w) and runs every
+/// stage at the task's width multiplier. Output (N, K) or (N, K, H, W), see <see cref="TaskHead"/>.
+/// </summary>
+public sealed class TaskDecoder : nn.Module
+{
+    private readonly SlimmableStage[] _stages;
+    private readonly TaskHead _head;
+
+    internal TaskDecoder(TaskDefinition task, SlimmableStage[] stages, TaskHead head) : base("decoder_" + task.Name)
+    {
+        Task = task;
+        _stages = stages;
+        _head = head;
+        for (int i = 0; i < stages.Length; i++) register_module($"stage{i}", stages[i]);
+        register_module("head", head);
+    }
+
+    /// <summary>The task.</summary>
+    public TaskDefinition Task { get; }
+
+    /// <summary>The decoder's own stages.</summary>
+    public IReadOnlyList<SlimmableStage> Stages => _stages;
+
+    /// <summary>Runs the decoder at multiplier <paramref name="width"/> with batch-norm context <paramref name="context"/>.</summary>
+    public Tensor forward(Tensor encoderOutput, double width, int context, int inputHeight, int inputWidth)
+    {
+        Tensor x = encoderOutput;
+        foreach (SlimmableStage stage in _stages)
+        {
+            Tensor y = stage.forward(x, WidthSet.ActiveChannels(stage.OutChannels, width), context);
+            if (!ReferenceEquals(x, encoderOutput)) x.Dispose();
+            x = y;
+        }
+        Tensor output = _head.forward(x, inputHeight, inputWidth);
+        if (!ReferenceEquals(x, encoderOutput)) x.Dispose();
+        return output;
+    }
+
+    /// <summary>Exact MACs for one image: encoder output of <paramref name="encoderChannels"/> channels at h x w.</summary>
+    public long Macs(int encoderChannels, double width, int height, int widthPixels)
+    {
+        long macs = 0;
+        int c = encoderChannels;
+        foreach (SlimmableStage stage in _stages)
+        {
+            int outC = WidthSet.ActiveChannels(stage.OutChannels, width);
+            macs += stage.Macs(c, outC, height, widthPixels);
+            (height, widthPixels) = stage.OutputSize(height, widthPixels);
+            c = outC;
+        }
+        return macs + _head.Macs(c, height, widthPixels);
+    }
+}

@@ -1,0 +1,83 @@
+using MLNetSlim.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetSlim.Network.Decoders;
+
+/// <summary>
+/// The last part of a task decoder: maps the decoder's feature map (N, C', h, w) to the task's output. Per-image
+/// tasks produce (N, K); per-pixel tasks produce (N, K, H, W) at the input resolution.
+/// </summary>
+public abstract class TaskHead : nn.Module
+{
+    /// <summary>Creates the head.</summary>
+    protected TaskHead(string name) : base(name) { }
+
+    /// <summary>Runs the head on (N, C', h, w) features for an input of <paramref name="inputHeight"/> x
+    /// <paramref name="inputWidth"/> pixels.</summary>
+    public abstract Tensor forward(Tensor features, int inputHeight, int inputWidth);
+
+    /// <summary>Exact multiply-accumulates for one image with <paramref name="inActive"/> input channels at h x w.</summary>
+    public abstract long Macs(int inActive, int height, int width);
+
+    /// <summary>Creates the head for <paramref name="task"/>.</summary>
+    public static TaskHead Create(TaskDefinition task, int inChannels) => task.Kind switch
+    {
+        TaskKind.Classification => new ClassificationHead(inChannels, task.NumClasses),
+        TaskKind.Segmentation => new SegmentationHead(inChannels, task.NumClasses),
+        _ => throw new ArgumentException($"Task '{task.Name}' has unknown kind {task.Kind}."),
+    };
+}
+
+/// <summary>Global average pooling, then a slimmable linear layer: (N, C', h, w) to (N, K) logits.</summary>
+public sealed class ClassificationHead : TaskHead
+{
+    private readonly SlimmableLinear _fc;
+
+    /// <summary>Creates the head.</summary>
+    public ClassificationHead(int inChannels, int numClasses) : base("classification_head")
+    {
+        _fc = new SlimmableLinear(inChannels, numClasses, "fc");
+        register_module("fc", _fc);
+    }
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor features, int inputHeight, int inputWidth)
+    {
+        using Tensor pooled = features.mean(new long[] { 2, 3 });
+        return _fc.forward(pooled);
+    }
+
+    /// <inheritdoc />
+    public override long Macs(int inActive, int height, int width) => _fc.Macs(inActive);
+}
+
+/// <summary>
+/// A per-pixel head: 1x1 slimmable conv to K logits, then bilinear upsampling to the input size: (N, C', h, w) to
+/// (N, K, H, W). Upsampling is not counted in MACs.
+/// </summary>
+public sealed class SegmentationHead : TaskHead
+{
+    private readonly SlimmableConv2d _classifier;
+
+    /// <summary>Creates the head.</summary>
+    public SegmentationHead(int inChannels, int numClasses) : base("segmentation_head")
+    {
+        NumClasses = numClasses;
+        _classifier = new SlimmableConv2d(inChannels, numClasses, 1, withBias: true, name: "classifier");
+        register_module("classifier", _classifier);
+    }
+
+    /// <summary>K.</summary>
+    public int NumClasses { get; }
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor features, int inputHeight, int inputWidth)
+    {
+        using Tensor logits = _classifier.forward(features, NumClasses);
+        return nn.functional.interpolate(logits, new long[] { inputHeight, inputWidth }, mode: InterpolationMode.Bilinear, align_corners: false);
+    }
+
+    /// <inheritdoc />
+    public override long Macs(int inActive, int height, int width) => _classifier.Macs(inActive, NumClasses, height, width);
+}

@@ -1,0 +1,166 @@
+using MLNetSlim.Network.Decoders;
+using MLNetSlim.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetSlim.Network;
+
+/// <summary>
+/// The slimmable multi-task network of ECMT (ICCV 2023, Sec. 3): a shared slimmable encoder and one slimmable decoder
+/// per task. At width configuration c = (w_enc, w_1 .. w_T) the encoder runs its stages at w_enc (one multiplier, or one
+/// per stage) and decoder t reads the leading channels of the encoder's active output and runs at w_t. Every layer owns
+/// full-width weights and runs on leading channels (Yu et al., ICLR 2019).
+/// Input (N, C, H, W) float32; outputs per task (N, K) or (N, K, H, W).
+/// </summary>
+public sealed class MultiTaskNetwork : nn.Module
+{
+    private readonly SlimmableStage[] _encoder;
+    private readonly TaskDecoder[] _decoders;
+    private readonly WidthSet _widths;
+    private readonly CostTable _costs;
+
+    /// <summary>Builds the network with freshly initialised weights (seed torch first for reproducibility).</summary>
+    /// <exception cref="ArgumentException">Invalid options (see <see cref="NetworkOptions.Validate"/>).</exception>
+    public MultiTaskNetwork(NetworkOptions options) : base("MultiTaskNetwork")
+    {
+        options.Validate();
+        Options = options;
+        _widths = options.WidthSet();
+        var b = options.Backbone;
+        int encoderStages = b.EncoderStageCount;
+        EncoderOptions = EnumerateEncoderOptions(_widths, encoderStages, options.PerStageEncoderWidths);
+        int encoderContexts = EncoderOptions.Count;
+        int decoderContexts = encoderContexts * _widths.Count;
+
+        _encoder = new SlimmableStage[encoderStages];
+        int channels = options.Channels;
+        for (int s = 0; s < encoderStages; s++)
+        {
+            _encoder[s] = b.CreateStage(s, channels, encoderContexts, $"encoder_stage{s}");
+            channels = _encoder[s].OutChannels;
+            register_module($"encoder_stage{s}", _encoder[s]);
+        }
+        int encoderOut = channels;
+        _decoders = new TaskDecoder[options.Tasks.Length];
+        for (int t = 0; t < _decoders.Length; t++)
+        {
+            var stages = new List<SlimmableStage>();
+            int c = encoderOut;
+            for (int s = encoderStages; s < b.StageCount; s++)
+            {
+                stages.Add(b.CreateStage(s, c, decoderContexts, $"stage{s}"));
+                c = stages[^1].OutChannels;
+            }
+            _decoders[t] = new TaskDecoder(options.Tasks[t], stages.ToArray(), TaskHead.Create(options.Tasks[t], c));
+            register_module($"decoder{t}", _decoders[t]);
+        }
+        _costs = BuildCostTable();
+    }
+
+    /// <summary>The options the network was built from.</summary>
+    public NetworkOptions Options { get; }
+
+    /// <summary>The tasks, in decoder order.</summary>
+    public IReadOnlyList<TaskDefinition> Tasks => Options.Tasks;
+
+    /// <summary>The width set.</summary>
+    public WidthSet Widths => _widths;
+
+    /// <summary>Number of stages in the shared encoder.</summary>
+    public int EncoderStageCount => _encoder.Length;
+
+    /// <summary>The encoder width vectors this network can run: one multiplier each (uniform) or one per stage.</summary>
+    public IReadOnlyList<double[]> EncoderOptions { get; }
+
+    /// <summary>The task decoders.</summary>
+    public IReadOnlyList<TaskDecoder> Decoders => _decoders;
+
+    /// <summary>Exact MACs of every configuration at the options' input size (C, H, W).</summary>
+    public CostTable CostTable => _costs;
+
+    /// <summary>The full configuration (every multiplier 1.0).</summary>
+    public WidthConfiguration FullConfiguration => WidthConfiguration.Uniform(1.0, Tasks.Count);
+
+    /// <summary>The smallest configuration (every multiplier at the smallest width).</summary>
+    public WidthConfiguration SmallestConfiguration => WidthConfiguration.Uniform(_widths.Smallest, Tasks.Count);
+
+    /// <summary>
+    /// Runs the network at <paramref name="configuration"/>.
+    /// </summary>
+    /// <param name="images">(N, C, H, W) float32 on the network's device.</param>
+    /// <param name="configuration">The width configuration.</param>
+    /// <returns>Encoder stage outputs and per-task outputs; the caller disposes them.</returns>
+    /// <exception cref="ArgumentException">Input shape or configuration does not fit the network.</exception>
+    public MultiTaskOutput forward(Tensor images, WidthConfiguration configuration)
+    {
+        if (images.dim() != 4 || images.shape[1] != Options.Channels)
+            throw new ArgumentException($"Expected images of shape (N, {Options.Channels}, H, W); got ({string.Join(", ", images.shape)}).", nameof(images));
+        configuration.Validate(_widths, Tasks.Count, _encoder.Length);
+        int e = _costs.EncoderOptionOf(configuration);
+        int height = (int)images.shape[2], width = (int)images.shape[3];
+        var features = new Tensor[_encoder.Length];
+        Tensor x = images;
+        for (int s = 0; s < _encoder.Length; s++)
+        {
+            x = _encoder[s].forward(x, WidthSet.ActiveChannels(_encoder[s].OutChannels, configuration.EncoderWidthOfStage(s)), e);
+            features[s] = x;
+        }
+        var outputs = new Tensor[_decoders.Length];
+        for (int t = 0; t < _decoders.Length; t++)
+        {
+            double w = configuration.DecoderWidths[t];
+            outputs[t] = _decoders[t].forward(x, w, DecoderContext(e, _widths.IndexOf(w)), height, width);
+        }
+        return new MultiTaskOutput(features, outputs);
+    }
+
+    /// <summary>Exact MACs of <paramref name="configuration"/> for one image of the options' input size.</summary>
+    /// <exception cref="ArgumentException">The configuration does not fit the network.</exception>
+    public long Macs(WidthConfiguration configuration) => _costs.Macs(configuration);
+
+    /// <summary>Batch-norm context of a decoder at encoder option e and decoder width index d.</summary>
+    internal int DecoderContext(int encoderOption, int decoderWidthIndex) => encoderOption * _widths.Count + decoderWidthIndex;
+
+    /// <summary>All batch-norm layers of the network.</summary>
+    internal IEnumerable<SlimmableBatchNorm2d> BatchNorms() => modules().OfType<SlimmableBatchNorm2d>();
+
+    private CostTable BuildCostTable()
+    {
+        int height = Options.Height, width = Options.Width;
+        var encoderMacs = new long[EncoderOptions.Count];
+        var encoderOut = new (int C, int H, int W)[EncoderOptions.Count];
+        for (int e = 0; e < EncoderOptions.Count; e++)
+        {
+            int c = Options.Channels, h = height, w = width;
+            long macs = 0;
+            for (int s = 0; s < _encoder.Length; s++)
+            {
+                double m = EncoderOptions[e].Length == 1 ? EncoderOptions[e][0] : EncoderOptions[e][s];
+                int outC = WidthSet.ActiveChannels(_encoder[s].OutChannels, m);
+                macs += _encoder[s].Macs(c, outC, h, w);
+                (h, w) = _encoder[s].OutputSize(h, w);
+                c = outC;
+            }
+            encoderMacs[e] = macs;
+            encoderOut[e] = (c, h, w);
+        }
+        var decoderMacs = new long[_decoders.Length][][];
+        for (int t = 0; t < _decoders.Length; t++)
+        {
+            decoderMacs[t] = new long[EncoderOptions.Count][];
+            for (int e = 0; e < EncoderOptions.Count; e++)
+                decoderMacs[t][e] = _widths.Multipliers
+                    .Select(wd => _decoders[t].Macs(encoderOut[e].C, wd, encoderOut[e].H, encoderOut[e].W)).ToArray();
+        }
+        return new CostTable(_widths, Tasks.Select(t => t.Name).ToArray(), EncoderOptions, encoderMacs, decoderMacs);
+    }
+
+    private static IReadOnlyList<double[]> EnumerateEncoderOptions(WidthSet widths, int stages, bool perStage)
+    {
+        if (!perStage) return widths.Multipliers.Select(w => new[] { w }).ToArray();
+        var options = new List<double[]> { Array.Empty<double>() };
+        for (int s = 0; s < stages; s++)
+            options = options.SelectMany(prefix => widths.Multipliers.Select(w => prefix.Append(w).ToArray())).ToList();
+        return options;
+    }
+}

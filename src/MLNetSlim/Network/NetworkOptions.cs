@@ -1,0 +1,50 @@
+using MLNetSlim.Network.Backbones;
+
+namespace MLNetSlim.Network;
+
+/// <summary>
+/// Everything needed to build a <see cref="MultiTaskNetwork"/>: tasks, input shape (C, H, W), backbone and width set.
+/// Serialised (as JSON) into the model file, so that loading rebuilds the same architecture.
+/// </summary>
+public sealed class NetworkOptions
+{
+    /// <summary>The tasks, one decoder each.</summary>
+    public TaskDefinition[] Tasks { get; set; } = [];
+
+    /// <summary>Input channels C.</summary>
+    public int Channels { get; set; } = 1;
+
+    /// <summary>Input height H, pixels.</summary>
+    public int Height { get; set; } = 28;
+
+    /// <summary>Input width W, pixels.</summary>
+    public int Width { get; set; } = 28;
+
+    /// <summary>The backbone and the encoder/decoder split.</summary>
+    public BackboneOptions Backbone { get; set; } = BackboneOptions.SmallConvNet();
+
+    /// <summary>Width multipliers, e.g. 0.25, 0.5, 0.75, 1.0.</summary>
+    public double[] Widths { get; set; } = [0.25, 0.5, 0.75, 1.0];
+
+    /// <summary>
+    /// When true the encoder takes one multiplier per stage (W^S encoder options); otherwise one for all stages
+    /// (W options, the default).
+    /// </summary>
+    public bool PerStageEncoderWidths { get; set; }
+
+    /// <summary>The width set.</summary>
+    public WidthSet WidthSet() => new(Widths);
+
+    /// <summary>Checks the options.</summary>
+    /// <exception cref="ArgumentException">Names the property that is wrong and what was expected.</exception>
+    public void Validate()
+    {
+        if (Tasks.Length == 0) throw new ArgumentException("NetworkOptions.Tasks must list at least one task.");
+        var dup = Tasks.GroupBy(t => t.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null) throw new ArgumentException($"NetworkOptions.Tasks has two tasks named '{dup.Key}'.");
+        if (Channels < 1 || Height < 4 || Width < 4)
+            throw new ArgumentException($"NetworkOptions input shape (C, H, W) = ({Channels}, {Height}, {Width}) must have C >= 1 and H, W >= 4.");
+        _ = WidthSet();
+        Backbone.Validate();
+    }
+}

@@ -1,0 +1,100 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetSlim.Nn;
+
+/// <summary>
+/// One stage of a slimmable backbone: a block of layers that maps (N, C_in', H, W) to (N, C_out', H', W') with its
+/// output width chosen at run time. A backbone is a list of stages; the first ones form the shared encoder and the rest
+/// are copied into every task decoder.
+/// </summary>
+public abstract class SlimmableStage : nn.Module
+{
+    /// <summary>Creates the stage.</summary>
+    protected SlimmableStage(string name) : base(name) { }
+
+    /// <summary>Full input channels.</summary>
+    public abstract int InChannels { get; }
+
+    /// <summary>Full output channels.</summary>
+    public abstract int OutChannels { get; }
+
+    /// <summary>Runs the stage with <paramref name="outChannels"/> active output channels and batch-norm context
+    /// <paramref name="context"/>.</summary>
+    public abstract Tensor forward(Tensor input, int outChannels, int context);
+
+    /// <summary>Output spatial size (H', W') for an input of (H, W).</summary>
+    public abstract (int Height, int Width) OutputSize(int height, int width);
+
+    /// <summary>Exact multiply-accumulates of the stage for one image (conv and linear layers only).</summary>
+    public abstract long Macs(int inActive, int outActive, int height, int width);
+}
+
+/// <summary>
+/// A plain convolutional stage: <c>n</c> x (3x3 conv, batch norm, ReLU), then 2x2 max pooling when
+/// <c>pool</c> is set. The building block of <see cref="Network.Backbones.SmallConvNet"/>.
+/// </summary>
+public sealed class ConvStage : SlimmableStage
+{
+    private readonly SlimmableConv2d[] _convs;
+    private readonly SlimmableBatchNorm2d[] _bns;
+    private readonly bool _pool;
+
+    /// <summary>Creates the stage.</summary>
+    /// <param name="inChannels">Full input channels.</param>
+    /// <param name="outChannels">Full output channels.</param>
+    /// <param name="convs">Number of 3x3 conv layers (at least 1).</param>
+    /// <param name="pool">Whether a 2x2 max pooling ends the stage.</param>
+    /// <param name="contexts">Batch-norm contexts (see <see cref="SlimmableBatchNorm2d"/>).</param>
+    /// <param name="name">Module name.</param>
+    public ConvStage(int inChannels, int outChannels, int convs, bool pool, int contexts, string name = "stage") : base(name)
+    {
+        if (convs < 1) throw new ArgumentOutOfRangeException(nameof(convs), convs, "A conv stage needs at least one conv layer.");
+        InChannels = inChannels;
+        OutChannels = outChannels;
+        _pool = pool;
+        _convs = Enumerable.Range(0, convs).Select(i => new SlimmableConv2d(i == 0 ? inChannels : outChannels, outChannels, 3, 1, 1, name: $"conv{i}")).ToArray();
+        _bns = Enumerable.Range(0, convs).Select(i => new SlimmableBatchNorm2d(outChannels, contexts, name: $"bn{i}")).ToArray();
+        for (int i = 0; i < convs; i++)
+        {
+            register_module($"conv{i}", _convs[i]);
+            register_module($"bn{i}", _bns[i]);
+        }
+    }
+
+    /// <inheritdoc />
+    public override int InChannels { get; }
+
+    /// <inheritdoc />
+    public override int OutChannels { get; }
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input, int outChannels, int context)
+    {
+        Tensor x = input;
+        for (int i = 0; i < _convs.Length; i++)
+        {
+            using Tensor c = _convs[i].forward(x, outChannels);
+            using Tensor b = _bns[i].forward(c, context);
+            Tensor r = nn.functional.relu(b);
+            if (!ReferenceEquals(x, input)) x.Dispose();
+            x = r;
+        }
+        if (!_pool) return x;
+        Tensor pooled = nn.functional.max_pool2d(x, 2);
+        x.Dispose();
+        return pooled;
+    }
+
+    /// <inheritdoc />
+    public override (int Height, int Width) OutputSize(int height, int width) => _pool ? (height / 2, width / 2) : (height, width);
+
+    /// <inheritdoc />
+    public override long Macs(int inActive, int outActive, int height, int width)
+    {
+        long macs = 0;
+        for (int i = 0; i < _convs.Length; i++)
+            macs += _convs[i].Macs(i == 0 ? inActive : outActive, outActive, height, width);
+        return macs;
+    }
+}

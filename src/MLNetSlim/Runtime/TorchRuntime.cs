@@ -1,0 +1,75 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace MLNetSlim.Runtime;
+
+/// <summary>
+/// Process-wide preparation of TorchSharp's native runtime, done once before the first tensor operation.
+/// <para>
+/// oneDNN (libtorch's CPU convolution library) in libtorch 2.10 picks its AVX-512 kernels on AMD Zen 4/5 processors,
+/// and on those machines its convolution backward pass intermittently returns NaN/Inf gradients (measured here on an
+/// AMD EPYC with AVX-512: 50 of 200 backward passes of an 8-to-8-channel 3x3 convolution; 0 of 200 with the AVX2
+/// kernels). Training then diverges at random. On Linux, on AMD processors with AVX-512, and only when the user has not
+/// chosen an ISA, this class sets <c>ONEDNN_MAX_CPU_ISA=AVX2</c> in the native process environment before oneDNN reads
+/// it. Set <c>ONEDNN_MAX_CPU_ISA</c> yourself to override. See docs/runtime.md.
+/// </para>
+/// </summary>
+public static class TorchRuntime
+{
+    private const string IsaVariable = "ONEDNN_MAX_CPU_ISA";
+    private static readonly object Gate = new();
+    private static bool _initialized;
+
+    /// <summary>The oneDNN ISA limit this class applied, or null when it changed nothing.</summary>
+    public static string? AppliedOneDnnIsaLimit { get; private set; }
+
+    /// <summary>Prepares the native runtime; idempotent and thread-safe. Called by every MLNetSlim entry point.</summary>
+    public static void EnsureInitialized()
+    {
+        lock (Gate)
+        {
+            if (_initialized) return;
+            _initialized = true;
+            if (NeedsAvx2Limit())
+            {
+                SetNativeEnvironmentVariable(IsaVariable, "AVX2");
+                AppliedOneDnnIsaLimit = "AVX2";
+            }
+        }
+    }
+
+    // A library module initializer is deliberate here: the ISA limit must be in place before any code of the process
+    // touches oneDNN, and loading this assembly is the earliest point a library can act.
+#pragma warning disable CA2255
+    [ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void OnAssemblyLoad() => EnsureInitialized();
+
+    /// <summary>True on Linux x64 AMD processors with AVX-512 when no oneDNN ISA limit is set.</summary>
+    internal static bool NeedsAvx2Limit()
+    {
+        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return false;
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable(IsaVariable)) ||
+            !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DNNL_MAX_CPU_ISA"))) return false;
+        try
+        {
+            string cpuinfo = File.ReadAllText("/proc/cpuinfo");
+            return cpuinfo.Contains("AuthenticAMD", StringComparison.Ordinal) && cpuinfo.Contains(" avx512f", StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static void SetNativeEnvironmentVariable(string name, string value)
+    {
+        // Environment.SetEnvironmentVariable only changes .NET's copy on Unix; oneDNN reads the C library's.
+        Environment.SetEnvironmentVariable(name, value);
+        if (setenv(name, value, 0) != 0)
+            throw new InvalidOperationException($"setenv({name}) failed; set {name}={value} before starting the process.");
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int setenv(string name, string value, int overwrite);
+}

@@ -1,0 +1,39 @@
+using MLNetSlim.Network;
+
+namespace MLNetSlim.Training;
+
+/// <summary>
+/// Draws the width configurations of one training step by the sandwich rule (Yu &amp; Huang, "Universally Slimmable
+/// Networks", ICCV 2019): the full configuration, the smallest one, and k random ones. In the random ones the encoder
+/// option and every decoder width are drawn independently and uniformly (ECMT), so every decoder learns to work at every
+/// width on top of every encoder width. Seeded.
+/// </summary>
+public sealed class SandwichSampler
+{
+    private readonly MultiTaskNetwork _network;
+    private readonly int _randomCount;
+    private readonly Random _random;
+
+    /// <summary>Creates the sampler.</summary>
+    public SandwichSampler(MultiTaskNetwork network, int randomCount, int seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(randomCount);
+        _network = network;
+        _randomCount = randomCount;
+        _random = new Random(seed);
+    }
+
+    /// <summary>The configurations of the next step: full first, then smallest, then k random ones.</summary>
+    public IReadOnlyList<WidthConfiguration> Next()
+    {
+        var list = new List<WidthConfiguration>(2 + _randomCount) { _network.FullConfiguration, _network.SmallestConfiguration };
+        CostTable costs = _network.CostTable;
+        for (int i = 0; i < _randomCount; i++)
+        {
+            int e = _random.Next(costs.EncoderOptionCount);
+            int[] d = Enumerable.Range(0, costs.TaskCount).Select(_ => _random.Next(costs.Widths.Count)).ToArray();
+            list.Add(costs.Configuration(e, d));
+        }
+        return list;
+    }
+}

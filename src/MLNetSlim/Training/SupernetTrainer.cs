@@ -1,0 +1,245 @@
+using System.Diagnostics;
+using MLNetSlim.Data;
+using MLNetSlim.Network;
+using MLNetSlim.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetSlim.Training;
+
+/// <summary>
+/// Trains a <see cref="MultiTaskNetwork"/> once for every width configuration (ECMT, ICCV 2023): each step samples
+/// configurations by the sandwich rule (<see cref="SandwichSampler"/>); each sampled configuration's loss is the
+/// weighted sum of task losses plus lambda x CI-KD, the distance between its encoder features and the matching leading
+/// channels of the full configuration's (detached) encoder features, optionally plus in-place distillation of task
+/// outputs; gradients of all sampled configurations are accumulated before one optimiser step. Afterwards batch-norm
+/// statistics are recalibrated per context (<see cref="BatchNormCalibration"/>). Seeded: the same seed and data give
+/// the same weights on CPU.
+/// </summary>
+public static class SupernetTrainer
+{
+    /// <summary>Builds a network with weights initialised from <paramref name="seed"/>.</summary>
+    public static MultiTaskNetwork CreateNetwork(NetworkOptions options, int seed)
+    {
+        manual_seed(seed);
+        return new MultiTaskNetwork(options);
+    }
+
+    /// <summary>Trains <paramref name="network"/> in place on <paramref name="train"/>.</summary>
+    /// <param name="network">The network (moved to the options' device).</param>
+    /// <param name="train">Training data; its tasks must match the network's.</param>
+    /// <param name="options">Training options.</param>
+    /// <param name="progress">Receives a report every N steps and at each epoch end; may be null.</param>
+    /// <param name="cancellationToken">Cancels between steps (throws <see cref="OperationCanceledException"/>).</param>
+    /// <returns>A summary of the run.</returns>
+    /// <exception cref="ArgumentException">Options invalid, or data that does not fit the network.</exception>
+    public static TrainingSummary Train(MultiTaskNetwork network, MultiTaskDataset train, TrainingOptions options,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        CheckData(network, train);
+        options.Validate(network.Tasks.Count);
+        Device device = TorchDevice.Resolve(options.Device);
+        if (options.Threads > 0) set_num_threads(options.Threads);
+        manual_seed(options.Seed);
+        network.to(device);
+        network.train();
+
+        int tasks = network.Tasks.Count;
+        double[] taskWeights = options.TaskLossWeights ?? Enumerable.Repeat(1.0, tasks).ToArray();
+        int stepsPerEpoch = Math.Max(1, train.Count / options.BatchSize); // drop the last partial batch
+        int totalSteps = stepsPerEpoch * options.Epochs;
+        using optim.Optimizer optimizer = options.Optimizer == OptimizerKind.Adam
+            ? optim.Adam(network.parameters(), options.LearningRate, weight_decay: options.WeightDecay)
+            : optim.SGD(network.parameters(), options.LearningRate, options.Momentum, weight_decay: options.WeightDecay, nesterov: options.Momentum > 0);
+        optim.lr_scheduler.LRScheduler? scheduler = options.Schedule switch
+        {
+            LearningRateSchedule.Cosine => optim.lr_scheduler.CosineAnnealingLR(optimizer, totalSteps),
+            LearningRateSchedule.Step => optim.lr_scheduler.MultiStepLR(optimizer, new[] { totalSteps / 2, totalSteps * 3 / 4 }, 0.1),
+            _ => null,
+        };
+        var sampler = new SandwichSampler(network, options.SandwichRandomCount, options.Seed);
+        var shuffle = new Random(options.Seed);
+        int[] order = Enumerable.Range(0, train.Count).ToArray();
+
+        var window = new LossAccumulator(tasks);
+        var epochLosses = new LossAccumulator(tasks);
+        var clock = Stopwatch.StartNew();
+        var windowClock = Stopwatch.StartNew();
+        int step = 0;
+        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        {
+            shuffle.Shuffle(order);
+            epochLosses.Reset();
+            var epochClock = Stopwatch.StartNew();
+            for (int b = 0; b < stepsPerEpoch; b++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                ReadOnlySpan<int> batch = order.AsSpan(b * options.BatchSize, options.BatchSize);
+                (double[] taskLoss, double kd) = Step(network, train, batch, sampler.Next(), taskWeights, options, optimizer, device);
+                scheduler?.step();
+                step++;
+                window.Add(taskLoss, kd);
+                epochLosses.Add(taskLoss, kd);
+                if (step % options.ProgressEverySteps == 0)
+                {
+                    progress?.Report(window.Report(network, epoch, options.Epochs, step, totalSteps, false,
+                        window.Steps * options.BatchSize / windowClock.Elapsed.TotalSeconds, LearningRate(optimizer), clock.Elapsed));
+                    window.Reset();
+                    windowClock.Restart();
+                }
+            }
+            progress?.Report(epochLosses.Report(network, epoch, options.Epochs, step, totalSteps, true,
+                stepsPerEpoch * options.BatchSize / epochClock.Elapsed.TotalSeconds, LearningRate(optimizer), clock.Elapsed));
+        }
+        TimeSpan trainingTime = clock.Elapsed;
+        if (options.BatchNormCalibrationImages > 0)
+            BatchNormCalibration.Recalibrate(network, train, options.BatchNormCalibrationImages, Math.Max(options.BatchSize, 256), device);
+        network.eval();
+        return new TrainingSummary(step, options.Epochs, trainingTime, clock.Elapsed - trainingTime,
+            (double)step * options.BatchSize / trainingTime.TotalSeconds);
+    }
+
+    private static (double[] TaskLoss, double Distillation) Step(MultiTaskNetwork network, MultiTaskDataset data, ReadOnlySpan<int> batch,
+        IReadOnlyList<WidthConfiguration> configurations, double[] taskWeights, TrainingOptions options, optim.Optimizer optimizer, Device device)
+    {
+        using var scope = NewDisposeScope();
+        int tasks = network.Tasks.Count;
+        Tensor x = TensorBatches.Images(data, batch, device);
+        var y = new Tensor[tasks];
+        for (int t = 0; t < tasks; t++) y[t] = TensorBatches.Labels(data, t, batch, device);
+        optimizer.zero_grad();
+
+        var fullTaskLoss = new double[tasks];
+        double kdSum = 0;
+        Tensor[]? teacherFeatures = null;
+        Tensor[]? teacherProbabilities = null;
+        for (int i = 0; i < configurations.Count; i++)
+        {
+            using var configScope = NewDisposeScope();
+            bool isFull = i == 0;
+            MultiTaskOutput output = network.forward(x, configurations[i]);
+            Tensor loss = zeros(1, device: device);
+            for (int t = 0; t < tasks; t++)
+            {
+                Tensor taskLoss = nn.functional.cross_entropy(output.TaskOutputs[t], y[t]);
+                if (isFull) fullTaskLoss[t] = taskLoss.item<float>();
+                loss = loss + taskWeights[t] * taskLoss;
+            }
+            if (isFull)
+            {
+                teacherFeatures = DistillationFeatures(output, options).Select(f => f.detach().MoveToOuterDisposeScope()).ToArray();
+                if (options.InplaceDistillationWeight > 0)
+                    teacherProbabilities = output.TaskOutputs
+                        .Select(o => nn.functional.softmax(o.detach(), 1).MoveToOuterDisposeScope()).ToArray();
+            }
+            else
+            {
+                if (options.DistillationWeight > 0)
+                {
+                    Tensor[] student = DistillationFeatures(output, options);
+                    Tensor kd = zeros(1, device: device);
+                    for (int f = 0; f < student.Length; f++) kd = kd + ConfigurationInvariantDistillation(student[f], teacherFeatures![f]);
+                    kdSum += kd.item<float>();
+                    loss = loss + options.DistillationWeight * kd;
+                }
+                if (teacherProbabilities is not null)
+                    for (int t = 0; t < tasks; t++)
+                        if (network.Tasks[t].Kind == TaskKind.Classification)
+                            loss = loss + options.InplaceDistillationWeight * SoftCrossEntropy(output.TaskOutputs[t], teacherProbabilities[t]);
+            }
+            loss.backward();
+        }
+        optimizer.step();
+        int students = configurations.Count - 1;
+        return (fullTaskLoss, students > 0 ? kdSum / students : 0);
+    }
+
+    private static Tensor[] DistillationFeatures(MultiTaskOutput output, TrainingOptions options) =>
+        options.DistillationFeatures == Training.DistillationFeatures.AllEncoderStages
+            ? output.EncoderFeatures.ToArray()
+            : new[] { output.EncoderFeatures[^1] };
+
+    /// <summary>
+    /// CI-KD distance: with s the student's (N, C', h, w) features and t the teacher's leading C' channels (detached),
+    /// both divided by the teacher's per-image root-mean-square r_t (detached, at least 1e-3), the batch mean of
+    /// mean((s - t)^2 / r_t^2). Normalising by the teacher's scale makes the loss scale-free without the unbounded
+    /// gradients that L2-normalising an all-zero student map would give. Returns a scalar tensor.
+    /// </summary>
+    internal static Tensor ConfigurationInvariantDistillation(Tensor student, Tensor teacher)
+    {
+        using var scope = NewDisposeScope();
+        Tensor t = teacher.narrow(1, 0, student.shape[1]).flatten(1);
+        Tensor s = student.flatten(1);
+        Tensor meanSquare = t.pow(2).mean(new long[] { 1 }, keepdim: true).clamp_min(1e-6);
+        Tensor perImage = (s - t).pow(2).mean(new long[] { 1 }, keepdim: true) / meanSquare;
+        return perImage.mean().MoveToOuterDisposeScope();
+    }
+
+    private static Tensor SoftCrossEntropy(Tensor logits, Tensor targetProbabilities)
+    {
+        using Tensor logp = nn.functional.log_softmax(logits, 1);
+        using Tensor prod = targetProbabilities * logp;
+        using Tensor perImage = prod.sum(1);
+        return -perImage.mean();
+    }
+
+    private static double LearningRate(optim.Optimizer optimizer) => optimizer.ParamGroups.First().LearningRate;
+
+    private static void CheckData(MultiTaskNetwork network, MultiTaskDataset data)
+    {
+        NetworkOptions o = network.Options;
+        if (data.Channels != o.Channels || data.Height != o.Height || data.Width != o.Width)
+            throw new ArgumentException($"Training images are ({data.Channels}, {data.Height}, {data.Width}); the network expects ({o.Channels}, {o.Height}, {o.Width}).");
+        if (data.Tasks.Count != network.Tasks.Count)
+            throw new ArgumentException($"Training data has {data.Tasks.Count} tasks; the network has {network.Tasks.Count}.");
+        for (int t = 0; t < data.Tasks.Count; t++)
+            if (data.Tasks[t].Name != network.Tasks[t].Name || data.Tasks[t].NumClasses != network.Tasks[t].NumClasses)
+                throw new ArgumentException($"Task {t} of the data is '{data.Tasks[t].Name}' ({data.Tasks[t].NumClasses} classes); the network's is '{network.Tasks[t].Name}' ({network.Tasks[t].NumClasses} classes).");
+        if (data.Count < 2) throw new ArgumentException("Training needs at least 2 images.");
+    }
+
+    private sealed class LossAccumulator(int tasks)
+    {
+        private readonly double[] _task = new double[tasks];
+        private double _kd;
+
+        public int Steps { get; private set; }
+
+        public void Add(double[] taskLoss, double kd)
+        {
+            for (int t = 0; t < _task.Length; t++) _task[t] += taskLoss[t];
+            _kd += kd;
+            Steps++;
+        }
+
+        public void Reset()
+        {
+            Array.Clear(_task);
+            _kd = 0;
+            Steps = 0;
+        }
+
+        public TrainingProgress Report(MultiTaskNetwork network, int epoch, int epochs, int step, int totalSteps, bool epochEnd,
+            double imagesPerSecond, double lr, TimeSpan elapsed) => new()
+            {
+                Epoch = epoch,
+                Epochs = epochs,
+                Step = step,
+                TotalSteps = totalSteps,
+                IsEpochEnd = epochEnd,
+                TaskLosses = network.Tasks.Select((t, i) => (t.Name, _task[i] / Math.Max(1, Steps))).ToDictionary(p => p.Name, p => p.Item2),
+                DistillationLoss = _kd / Math.Max(1, Steps),
+                ImagesPerSecond = imagesPerSecond,
+                LearningRate = lr,
+                Elapsed = elapsed,
+            };
+    }
+}
+
+/// <summary>What a training run did.</summary>
+/// <param name="Steps">Optimiser steps.</param>
+/// <param name="Epochs">Epochs.</param>
+/// <param name="TrainingTime">Wall time of the training loop.</param>
+/// <param name="CalibrationTime">Wall time of batch-norm recalibration.</param>
+/// <param name="ImagesPerSecond">Training throughput (each image counted once per step).</param>
+public sealed record TrainingSummary(int Steps, int Epochs, TimeSpan TrainingTime, TimeSpan CalibrationTime, double ImagesPerSecond);

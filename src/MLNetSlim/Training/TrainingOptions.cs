@@ -1,0 +1,121 @@
+namespace MLNetSlim.Training;
+
+/// <summary>The optimiser.</summary>
+public enum OptimizerKind
+{
+    /// <summary>Adam (Kingma &amp; Ba, 2015).</summary>
+    Adam = 0,
+
+    /// <summary>SGD with Nesterov momentum.</summary>
+    Sgd = 1,
+}
+
+/// <summary>The learning-rate schedule, stepped once per optimiser step.</summary>
+public enum LearningRateSchedule
+{
+    /// <summary>Constant.</summary>
+    Constant = 0,
+
+    /// <summary>Cosine annealing to zero over the whole run (Loshchilov &amp; Hutter, 2017).</summary>
+    Cosine = 1,
+
+    /// <summary>Multiply by 0.1 at 50% and 75% of the run.</summary>
+    Step = 2,
+}
+
+/// <summary>Which encoder features CI-KD compares.</summary>
+public enum DistillationFeatures
+{
+    /// <summary>The encoder's output (what the decoders read).</summary>
+    EncoderOutput = 0,
+
+    /// <summary>The output of every encoder stage.</summary>
+    AllEncoderStages = 1,
+}
+
+/// <summary>
+/// Options of super-network training with the sandwich rule and Configuration-Invariant Knowledge Distillation (CI-KD).
+/// See docs/method.md.
+/// </summary>
+public sealed class TrainingOptions
+{
+    /// <summary>Passes over the training data.</summary>
+    public int Epochs { get; set; } = 3;
+
+    /// <summary>Images per step.</summary>
+    public int BatchSize { get; set; } = 128;
+
+    /// <summary>The optimiser.</summary>
+    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
+
+    /// <summary>Initial learning rate.</summary>
+    public double LearningRate { get; set; } = 2e-3;
+
+    /// <summary>SGD momentum (Nesterov).</summary>
+    public double Momentum { get; set; } = 0.9;
+
+    /// <summary>L2 weight decay.</summary>
+    public double WeightDecay { get; set; }
+
+    /// <summary>The learning-rate schedule.</summary>
+    public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.Cosine;
+
+    /// <summary>
+    /// k, the number of random configurations per step besides the full and the smallest one (sandwich rule, Yu &amp;
+    /// Huang, ICCV 2019). In each, the encoder width and every decoder width are drawn independently.
+    /// </summary>
+    public int SandwichRandomCount { get; set; } = 2;
+
+    /// <summary>
+    /// Lambda, the weight of the CI-KD loss (ECMT): distance between a sampled configuration's encoder features and the
+    /// leading channels of the detached full-width encoder's features. 0 disables CI-KD.
+    /// </summary>
+    public double DistillationWeight { get; set; } = 1.0;
+
+    /// <summary>Which encoder features CI-KD compares.</summary>
+    public DistillationFeatures DistillationFeatures { get; set; } = DistillationFeatures.EncoderOutput;
+
+    /// <summary>
+    /// Weight of in-place distillation of task outputs: KL(softmax(full) || softmax(sampled)) for classification tasks
+    /// (Yu &amp; Huang, ICCV 2019). 0 (default) disables it.
+    /// </summary>
+    public double InplaceDistillationWeight { get; set; }
+
+    /// <summary>Per-task loss weights in task order; null: 1 for every task.</summary>
+    public double[]? TaskLossWeights { get; set; }
+
+    /// <summary>Seed of weight initialisation, shuffling and configuration sampling.</summary>
+    public int Seed { get; set; }
+
+    /// <summary>Torch device: "cpu", "cuda" or "cuda:N".</summary>
+    public string Device { get; set; } = "cpu";
+
+    /// <summary>Torch intra-op threads; 0: the number of cores.</summary>
+    public int Threads { get; set; }
+
+    /// <summary>Report progress every this many steps (and at each epoch end).</summary>
+    public int ProgressEverySteps { get; set; } = 50;
+
+    /// <summary>
+    /// Training images used afterwards to recompute exact batch-norm statistics for every context ("post-statistics",
+    /// Yu &amp; Huang, ICCV 2019). 0 skips recalibration (momentum statistics from training are kept).
+    /// </summary>
+    public int BatchNormCalibrationImages { get; set; } = 2048;
+
+    /// <summary>Checks the options.</summary>
+    /// <exception cref="ArgumentException">Names the option and the expected range.</exception>
+    public void Validate(int taskCount)
+    {
+        if (Epochs < 1) throw new ArgumentException($"TrainingOptions.Epochs must be at least 1, got {Epochs}.");
+        if (BatchSize < 2) throw new ArgumentException($"TrainingOptions.BatchSize must be at least 2 (batch norm), got {BatchSize}.");
+        if (!(LearningRate > 0)) throw new ArgumentException($"TrainingOptions.LearningRate must be positive, got {LearningRate}.");
+        if (SandwichRandomCount < 0) throw new ArgumentException($"TrainingOptions.SandwichRandomCount must be >= 0, got {SandwichRandomCount}.");
+        if (DistillationWeight < 0 || InplaceDistillationWeight < 0)
+            throw new ArgumentException("TrainingOptions.DistillationWeight and InplaceDistillationWeight must be >= 0.");
+        if (TaskLossWeights is not null && (TaskLossWeights.Length != taskCount || TaskLossWeights.Any(w => w < 0 || double.IsNaN(w))))
+            throw new ArgumentException($"TrainingOptions.TaskLossWeights must have {taskCount} non-negative entries (one per task).");
+        if (ProgressEverySteps < 1) throw new ArgumentException("TrainingOptions.ProgressEverySteps must be at least 1.");
+        if (BatchNormCalibrationImages < 0) throw new ArgumentException("TrainingOptions.BatchNormCalibrationImages must be >= 0.");
+        _ = Runtime.TorchDevice.Parse(Device);
+    }
+}
