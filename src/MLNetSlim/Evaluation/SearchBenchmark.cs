@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MLNetSlim.Control;
+using MLNetSlim.Network;
 
 namespace MLNetSlim.Evaluation;
 
@@ -56,7 +57,10 @@ public static class SearchBenchmark
         ArgumentOutOfRangeException.ThrowIfLessThan(queries, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(warmup);
         int tCount = controller.Costs.TaskCount;
-        double minFraction = Math.Min(1.0, (controller.Costs.SmallestMacs + 1.0) / controller.Costs.FullMacs);
+        CostTable c = controller.Costs;
+        long smallest = Enumerable.Range(0, c.EncoderOptionCount).Min(e => c.EncoderMacs(e)
+            + Enumerable.Range(0, c.TaskCount).Sum(t => Enumerable.Range(0, c.Widths.Count).Min(d => c.DecoderMacs(t, e, d))));
+        double minFraction = Math.Min(1.0, (smallest + 1.0) / c.FullMacs);
         var rng = new Random(seed);
         int total = queries + warmup;
         var budgets = new Budget[total];
