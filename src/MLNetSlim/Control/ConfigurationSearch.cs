@@ -301,26 +301,33 @@ public sealed class ConfigurationSearch : IConfigurationController
     {
         Array.Clear(prim, 0, cells);
         Array.Clear(sec, 0, cells);
-        var v = new double[widths];
-        var s = new double[widths];
+        Span<double> v = stackalloc double[widths];
+        Span<double> s = stackalloc double[widths];
+        Span<int> r = stackalloc int[widths];
+        Span<double> primSpan = prim.AsSpan(0, cells), secSpan = sec.AsSpan(0, cells);
         for (int t = 0; t < tasks; t++)
         {
-            for (int d = 0; d < widths; d++) { v[d] = value(t, d); s[d] = secondary?.Invoke(t, d) ?? 0; }
-            int rowBase = t * widths;
+            for (int d = 0; d < widths; d++) { v[d] = value(t, d); s[d] = secondary?.Invoke(t, d) ?? 0; r[d] = rounded[t * widths + d]; }
+            Span<byte> ch = choice is null ? Span<byte>.Empty : choice.AsSpan(t * cells, cells);
             for (int q = cells - 1; q >= 0; q--)
             {
                 double bp = double.NegativeInfinity, bs = double.NegativeInfinity;
                 int bd = 0;
                 for (int d = 0; d < widths; d++)
                 {
-                    int r = rounded[rowBase + d];
-                    if (r > q) continue;
-                    double a = prim[q - r] + v[d], b = sec[q - r] + s[d];
-                    if (a > bp || (a == bp && b > bs)) { bp = a; bs = b; bd = d; }
+                    int rq = q - r[d];
+                    if (rq < 0) continue;
+                    double a = primSpan[rq] + v[d];
+                    if (a > bp) { bp = a; bs = secSpan[rq] + s[d]; bd = d; }
+                    else if (a == bp)
+                    {
+                        double b = secSpan[rq] + s[d];
+                        if (b > bs) { bs = b; bd = d; }
+                    }
                 }
-                prim[q] = bp;
-                sec[q] = bs;
-                if (choice is not null) choice[t * cells + q] = (byte)bd;
+                primSpan[q] = bp;
+                secSpan[q] = bs;
+                if (!ch.IsEmpty) ch[q] = (byte)bd;
             }
         }
     }

@@ -32,12 +32,13 @@ public static class SearchBenchmark
     /// <param name="queries">Timed queries (default 20000).</param>
     /// <param name="warmup">Untimed warm-up queries (default 2000).</param>
     /// <param name="seed">Seed of the problem and the queries.</param>
-    /// <exception cref="ArgumentOutOfRangeException">Counts out of range.</exception>
-    public static SearchBenchmarkResult Run(int taskCount, int queries = 20_000, int warmup = 2_000, int seed = 1)
+    /// <param name="options">Search options (null for the defaults), e.g. to compare grid sizes.</param>
+    /// <exception cref="ArgumentOutOfRangeException">Counts or options out of range.</exception>
+    public static SearchBenchmarkResult Run(int taskCount, int queries = 20_000, int warmup = 2_000, int seed = 1, SearchOptions? options = null)
     {
         SyntheticControlProblem problem = SyntheticControlProblem.Create(taskCount, seed);
         var sw = Stopwatch.StartNew();
-        var search = new ConfigurationSearch(problem.Costs, problem.Calibration);
+        var search = new ConfigurationSearch(problem.Costs, problem.Calibration, options: options);
         double constructionMs = sw.Elapsed.TotalMilliseconds;
         return Run(search, queries, warmup, seed, constructionMs);
     }
