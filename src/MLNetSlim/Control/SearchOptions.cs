@@ -1,0 +1,37 @@
+namespace MLNetSlim.Control;
+
+/// <summary>Tuning knobs of <see cref="ConfigurationSearch"/>. The defaults suit up to ~20 tasks x 4 widths.</summary>
+public sealed record SearchOptions
+{
+    /// <summary>Stage 2 (and stage 1) are solved by exact enumeration when #widths^#tasks is at most this (default
+    /// 4096), otherwise by the grid knapsack DP.</summary>
+    public int EnumerationLimit { get; init; } = 4096;
+
+    /// <summary>Grid cells of the per-query stage-2 knapsack DP (default 2048). Costs are rounded UP to the grid, so
+    /// the answer is always feasible; it is optimal for a capacity at most #tasks cells smaller than the true one.</summary>
+    public int GridCells { get; init; } = 2048;
+
+    /// <summary>Grid cells of the stage-1 table precomputed per encoder option when enumeration is too large (default 8192).</summary>
+    public int Stage1GridCells { get; init; } = 8192;
+
+    /// <summary>epsilon in P~_t(e, d) = max_{d' &lt;= d} P_t(e, d') + epsilon * d, which makes stage 2's per-task
+    /// value strictly increasing in the width (default 1e-6, fraction of full performance per width step).</summary>
+    public double MonotoneEpsilon { get; init; } = 1e-6;
+
+    /// <summary>The Pareto front is exact (all configurations enumerated) when #encoder options x #widths^#tasks is at
+    /// most this (default 20000); otherwise it is restricted to the stage-1 encoder and a preference sweep.</summary>
+    public int ParetoEnumerationLimit { get; init; } = 20000;
+
+    /// <summary>Random preference vectors (Dirichlet(1), fixed seed) in the approximate Pareto sweep (default 64).</summary>
+    public int ParetoPreferenceSamples { get; init; } = 64;
+
+    internal void Validate()
+    {
+        if (EnumerationLimit < 0) throw new ArgumentOutOfRangeException(nameof(EnumerationLimit), EnumerationLimit, "Must be non-negative.");
+        if (GridCells < 16 || GridCells > 1 << 20) throw new ArgumentOutOfRangeException(nameof(GridCells), GridCells, "Must be in [16, 2^20].");
+        if (Stage1GridCells < 16 || Stage1GridCells > 1 << 22) throw new ArgumentOutOfRangeException(nameof(Stage1GridCells), Stage1GridCells, "Must be in [16, 2^22].");
+        if (!(MonotoneEpsilon > 0) || MonotoneEpsilon > 1e-3) throw new ArgumentOutOfRangeException(nameof(MonotoneEpsilon), MonotoneEpsilon, "Must be in (0, 1e-3].");
+        if (ParetoEnumerationLimit < 0) throw new ArgumentOutOfRangeException(nameof(ParetoEnumerationLimit), ParetoEnumerationLimit, "Must be non-negative.");
+        if (ParetoPreferenceSamples < 0) throw new ArgumentOutOfRangeException(nameof(ParetoPreferenceSamples), ParetoPreferenceSamples, "Must be non-negative.");
+    }
+}

@@ -1,0 +1,75 @@
+namespace MLNetSlim.Control;
+
+/// <summary>
+/// Validation and normalisation of task-preference vectors for runtime control (ECMT, ICCV 2023: "relative importance
+/// of task performances"). Preferences are non-negative weights, one per task, normalised to sum 1.
+/// </summary>
+public static class TaskPreferences
+{
+    /// <summary>
+    /// Turns weights by task name into a normalised vector in task order. Tasks not named get weight 0 (so
+    /// <c>{ ["depth"] = 1 }</c> means "only depth matters"; the other decoders then only get budget the preferred
+    /// tasks cannot use, see docs/control.md).
+    /// </summary>
+    /// <param name="weights">Non-negative finite weights by task name (ordinal, case-sensitive).</param>
+    /// <param name="taskNames">The network's task names in task order.</param>
+    /// <returns>Weights in task order, summing to 1.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">A name is not a task (the message names it and the known tasks), or all
+    /// weights are zero.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A weight is negative, NaN or infinite.</exception>
+    public static double[] Normalize(IReadOnlyDictionary<string, double> weights, IReadOnlyList<string> taskNames)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(taskNames);
+        var p = new double[taskNames.Count];
+        foreach (var (name, value) in weights)
+        {
+            int t = -1;
+            for (int i = 0; i < taskNames.Count; i++)
+                if (string.Equals(taskNames[i], name, StringComparison.Ordinal)) { t = i; break; }
+            if (t < 0)
+                throw new ArgumentException($"Unknown task '{name}' in the preferences; the tasks are: {string.Join(", ", taskNames)}.", nameof(weights));
+            CheckWeight(value, name);
+            p[t] = value;
+        }
+        return NormalizeInPlace(p);
+    }
+
+    /// <summary>Normalises weights given in task order.</summary>
+    /// <param name="weights">One non-negative finite weight per task.</param>
+    /// <param name="taskCount">The network's number of tasks.</param>
+    /// <returns>A new array summing to 1.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="weights"/> is null.</exception>
+    /// <exception cref="ArgumentException">Wrong length, or all weights are zero.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A weight is negative, NaN or infinite.</exception>
+    public static double[] Normalize(IReadOnlyList<double> weights, int taskCount)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (weights.Count != taskCount)
+            throw new ArgumentException($"{weights.Count} preference weights for {taskCount} tasks.", nameof(weights));
+        var p = new double[taskCount];
+        for (int t = 0; t < taskCount; t++)
+        {
+            CheckWeight(weights[t], "task " + t);
+            p[t] = weights[t];
+        }
+        return NormalizeInPlace(p);
+    }
+
+    private static void CheckWeight(double value, string what)
+    {
+        if (!double.IsFinite(value) || value < 0)
+            throw new ArgumentOutOfRangeException("weights", value, $"The preference weight of {what} must be a non-negative finite number.");
+    }
+
+    private static double[] NormalizeInPlace(double[] p)
+    {
+        double sum = 0;
+        foreach (double v in p) sum += v;
+        if (!(sum > 0)) throw new ArgumentException("At least one task preference weight must be positive.", "weights");
+        if (double.IsInfinity(sum)) throw new ArgumentOutOfRangeException("weights", sum, "The preference weights overflow.");
+        for (int t = 0; t < p.Length; t++) p[t] /= sum;
+        return p;
+    }
+}
