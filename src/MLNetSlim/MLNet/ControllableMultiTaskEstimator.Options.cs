@@ -91,7 +91,7 @@ public sealed partial class ControllableMultiTaskEstimator
         /// <summary>Weight lambda of the configuration-invariant knowledge distillation (CI-KD) loss; 0 disables it.</summary>
         public double DistillationWeight { get; set; } = 1.0;
 
-        /// <summary>Random seed; null to use the MLContext's randomness.</summary>
+        /// <summary>Random seed of training and of the validation split; null lets the trainer choose (the split then uses 0).</summary>
         public int? Seed { get; set; }
 
         /// <summary>Torch device: "cpu", "cuda" or "cuda:N".</summary>
