@@ -1,0 +1,164 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.ML;
+using MLNetSlim.Network;
+
+namespace MLNetSlim.MLNet;
+
+/// <summary>The shared encoder of the multi-task network.</summary>
+public enum MultiTaskBackbone
+{
+    /// <summary>A small slimmable conv net (four conv stages); fast on CPU, for small images such as 28x28 or 32x32.</summary>
+    SmallConvNet = 0,
+
+    /// <summary>A slimmable ResNet; for larger images and GPUs.</summary>
+    ResNet = 1,
+}
+
+public sealed partial class ControllableMultiTaskEstimator
+{
+    /// <summary>One task: a classification head trained on one key-typed label column.</summary>
+    public sealed class TaskColumn
+    {
+        /// <summary>Unique task name; output columns are <c>Score.&lt;Name&gt;</c> and <c>PredictedLabel.&lt;Name&gt;</c>.</summary>
+        public string Name { get; set; } = "";
+
+        /// <summary>The label column: a key type (add <c>mlContext.Transforms.Conversion.MapValueToKey("col")</c>
+        /// for raw labels). Defaults to <see cref="Name"/> when empty.</summary>
+        public string LabelColumnName { get; set; } = "";
+
+        /// <summary>Number of classes K; null to take the key type's count. When set it must equal that count.</summary>
+        public int? NumClasses { get; set; }
+
+        /// <summary>Class names (length K); null to take the label column's KeyValues annotation, or "0".."K-1".</summary>
+        public IReadOnlyList<string>? ClassNames { get; set; }
+
+        /// <summary>The label column actually used.</summary>
+        [JsonIgnore]
+        public string EffectiveLabelColumnName => string.IsNullOrEmpty(LabelColumnName) ? Name : LabelColumnName;
+
+        /// <summary>Creates an empty task; set <see cref="Name"/>.</summary>
+        public TaskColumn() { }
+
+        /// <summary>Creates a task.</summary>
+        /// <param name="name">Task name.</param>
+        /// <param name="labelColumnName">Key-typed label column; defaults to <paramref name="name"/>.</param>
+        public TaskColumn(string name, string? labelColumnName = null)
+        {
+            Name = name;
+            LabelColumnName = labelColumnName ?? name;
+        }
+    }
+
+    /// <summary>Options of <see cref="ControllableMultiTaskEstimator"/>. Everything except <see cref="ValidationData"/>,
+    /// <see cref="Progress"/> and <see cref="CancellationToken"/> is saved with the model.</summary>
+    public sealed class Options
+    {
+        /// <summary>The tasks, one decoder each, in decoder order. At least one.</summary>
+        public List<TaskColumn> Tasks { get; set; } = new();
+
+        /// <summary>The image column: a known-size vector of Single of length C*H*W, the image in (C, H, W) order,
+        /// values typically in [0, 1].</summary>
+        public string FeatureColumnName { get; set; } = "Features";
+
+        /// <summary>Image channels C (1 grey, 3 RGB).</summary>
+        public int ImageChannels { get; set; } = 1;
+
+        /// <summary>Image height H, pixels.</summary>
+        public int ImageHeight { get; set; } = 28;
+
+        /// <summary>Image width W, pixels.</summary>
+        public int ImageWidth { get; set; } = 28;
+
+        /// <summary>The shared encoder.</summary>
+        public MultiTaskBackbone Backbone { get; set; } = MultiTaskBackbone.SmallConvNet;
+
+        /// <summary>Width multipliers the network can run at; distinct, in (0, 1], containing 1.0.</summary>
+        public double[] Widths { get; set; } = { 0.25, 0.5, 0.75, 1.0 };
+
+        /// <summary>Training epochs (passes over the training data).</summary>
+        public int Epochs { get; set; } = 10;
+
+        /// <summary>Images per optimiser step.</summary>
+        public int BatchSize { get; set; } = 64;
+
+        /// <summary>Peak learning rate of the optimiser.</summary>
+        public double LearningRate { get; set; } = 1e-3;
+
+        /// <summary>Sandwich rule: random configurations sampled per step besides the largest and the smallest (k).</summary>
+        public int SandwichRandomCount { get; set; } = 2;
+
+        /// <summary>Weight lambda of the configuration-invariant knowledge distillation (CI-KD) loss; 0 disables it.</summary>
+        public double DistillationWeight { get; set; } = 1.0;
+
+        /// <summary>Random seed of training and of the validation split; null lets the trainer choose (the split then uses 0).</summary>
+        public int? Seed { get; set; }
+
+        /// <summary>Torch device: "cpu", "cuda" or "cuda:N".</summary>
+        public string Device { get; set; } = "cpu";
+
+        /// <summary>Fraction of the training rows held out for calibration when <see cref="ValidationData"/> is null;
+        /// 0 holds out nothing. In [0, 1).</summary>
+        public double ValidationFraction { get; set; } = 0.1;
+
+        /// <summary>Held-out data (same columns as the training data) for calibration; overrides
+        /// <see cref="ValidationFraction"/>. Not saved.</summary>
+        [JsonIgnore]
+        public IDataView? ValidationData { get; set; }
+
+        /// <summary>Receives training progress besides the MLContext log. Not saved.</summary>
+        [JsonIgnore]
+        public IProgress<TrainingProgress>? Progress { get; set; }
+
+        /// <summary>Cancels <c>Fit</c>. Not saved.</summary>
+        [JsonIgnore]
+        public CancellationToken CancellationToken { get; set; }
+
+        /// <summary>Checks every option.</summary>
+        /// <exception cref="ArgumentException">Names the first bad option and its value.</exception>
+        public void Validate()
+        {
+            if (Tasks is null || Tasks.Count == 0) throw new ArgumentException("Options.Tasks needs at least one task.", nameof(Tasks));
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (TaskColumn t in Tasks)
+            {
+                if (t is null || string.IsNullOrWhiteSpace(t.Name)) throw new ArgumentException("Every task in Options.Tasks needs a Name.", nameof(Tasks));
+                if (!seen.Add(t.Name)) throw new ArgumentException($"Task name '{t.Name}' appears twice in Options.Tasks.", nameof(Tasks));
+                if (t.NumClasses is < 2) throw new ArgumentException($"Task '{t.Name}': NumClasses must be at least 2, got {t.NumClasses}.", nameof(Tasks));
+                if (t.ClassNames is not null && t.NumClasses is int k && t.ClassNames.Count != k)
+                    throw new ArgumentException($"Task '{t.Name}': {t.ClassNames.Count} class names for NumClasses = {k}.", nameof(Tasks));
+            }
+            if (string.IsNullOrWhiteSpace(FeatureColumnName)) throw new ArgumentException("Options.FeatureColumnName is empty.", nameof(FeatureColumnName));
+            if (ImageChannels <= 0 || ImageHeight <= 0 || ImageWidth <= 0)
+                throw new ArgumentException($"Options image shape (C, H, W) = ({ImageChannels}, {ImageHeight}, {ImageWidth}) must be positive.", nameof(ImageChannels));
+            _ = new WidthSet(Widths ?? Array.Empty<double>());
+            if (Epochs <= 0) throw new ArgumentException($"Options.Epochs must be positive, got {Epochs}.", nameof(Epochs));
+            if (BatchSize <= 0) throw new ArgumentException($"Options.BatchSize must be positive, got {BatchSize}.", nameof(BatchSize));
+            if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentException($"Options.LearningRate must be positive, got {LearningRate}.", nameof(LearningRate));
+            if (SandwichRandomCount < 0) throw new ArgumentException($"Options.SandwichRandomCount must be >= 0, got {SandwichRandomCount}.", nameof(SandwichRandomCount));
+            if (!(DistillationWeight >= 0) || double.IsInfinity(DistillationWeight)) throw new ArgumentException($"Options.DistillationWeight must be >= 0, got {DistillationWeight}.", nameof(DistillationWeight));
+            if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentException($"Options.ValidationFraction must be in [0, 1), got {ValidationFraction}.", nameof(ValidationFraction));
+            string d = Device?.Trim().ToLowerInvariant() ?? "";
+            bool deviceOk = d == "cpu" || d == "cuda" || (d.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(d[5..], out int n) && n >= 0);
+            if (!deviceOk) throw new ArgumentException($"Options.Device must be \"cpu\", \"cuda\" or \"cuda:N\", got \"{Device}\".", nameof(Device));
+        }
+
+        /// <summary>Number of floats per image, C*H*W.</summary>
+        [JsonIgnore]
+        public int ImageSize => ImageChannels * ImageHeight * ImageWidth;
+
+        /// <summary>A deep copy of the saved options (without the not-saved ones).</summary>
+        public Options Clone() => FromJson(ToJson());
+
+        internal string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+        internal static Options FromJson(string json) =>
+            JsonSerializer.Deserialize<Options>(json, JsonOptions) ?? throw new FormatException("Saved estimator options are empty.");
+
+        private static readonly JsonSerializerOptions JsonOptions = new()
+        {
+            Converters = { new JsonStringEnumConverter() },
+            NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        };
+    }
+}

@@ -1,0 +1,149 @@
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetSlim.Data;
+using MLNetSlim.Network;
+
+namespace MLNetSlim.MLNet;
+
+/// <summary>Reads an <see cref="IDataView"/> into a <see cref="MultiTaskDataset"/>.</summary>
+internal static class DataViewConversion
+{
+    /// <summary>The task definitions from the options and the label columns' key types and KeyValues.</summary>
+    public static TaskDefinition[] ResolveTasks(DataViewSchema schema, ControllableMultiTaskEstimator.Options options)
+    {
+        var tasks = new TaskDefinition[options.Tasks.Count];
+        for (int t = 0; t < tasks.Length; t++)
+        {
+            ControllableMultiTaskEstimator.TaskColumn task = options.Tasks[t];
+            DataViewSchema.Column col = SchemaChecks.LabelColumn(schema, task.Name, task.EffectiveLabelColumnName, "input");
+            var key = (KeyDataViewType)col.Type;
+            if (key.Count < 2 || key.Count > int.MaxValue)
+                throw new ArgumentOutOfRangeException("input", $"Label column '{col.Name}' of task '{task.Name}' has {key.Count} key values; a task needs 2 to {int.MaxValue} classes.");
+            int k = (int)key.Count;
+            if (task.NumClasses is int want && want != k)
+                throw new ArgumentOutOfRangeException("input",
+                    $"Task '{task.Name}': Options NumClasses = {want} but label column '{col.Name}' is {SchemaChecks.Describe(col.Type)} ({k} classes).");
+            IReadOnlyList<string> names = task.ClassNames ?? KeyValueNames(col) ?? Enumerable.Range(0, k).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
+            if (names.Count != k)
+                throw new ArgumentOutOfRangeException("input", $"Task '{task.Name}': {names.Count} class names for {k} classes in label column '{col.Name}'.");
+            tasks[t] = new TaskDefinition(task.Name, TaskKind.Classification, k, names);
+        }
+        return tasks;
+    }
+
+    /// <summary>The KeyValues annotation of a key column as strings, or null when it has none.</summary>
+    public static string[]? KeyValueNames(DataViewSchema.Column col)
+    {
+        DataViewSchema.Annotations a = col.Annotations;
+        if (a.Schema.GetColumnOrNull("KeyValues") is not DataViewSchema.Column kv || kv.Type is not VectorDataViewType vt)
+            return null;
+        return (string[])typeof(DataViewConversion).GetMethod(nameof(ReadAnnotation), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+            .MakeGenericMethod(vt.ItemType.RawType).Invoke(null, new object[] { a })!;
+    }
+
+    private static string[] ReadAnnotation<T>(DataViewSchema.Annotations a)
+    {
+        VBuffer<T> values = default;
+        a.GetValue("KeyValues", ref values);
+        return values.DenseValues().Select(v => Convert.ToString(v, CultureInfo.InvariantCulture) ?? "").ToArray();
+    }
+
+    /// <summary>Reads every row: features to NCHW floats, key labels to 0-based class indices.</summary>
+    /// <exception cref="InvalidOperationException">A missing key (0) or a wrong-length feature vector, naming the row
+    /// (0-based) and the column.</exception>
+    public static MultiTaskDataset Read(IDataView data, ControllableMultiTaskEstimator.Options options, IReadOnlyList<TaskDefinition> tasks,
+        CancellationToken cancellationToken)
+    {
+        DataViewSchema schema = data.Schema;
+        DataViewSchema.Column feat = SchemaChecks.FeatureColumn(schema, options.FeatureColumnName, options.ImageChannels, options.ImageHeight, options.ImageWidth, "input");
+        var labelCols = new DataViewSchema.Column[tasks.Count];
+        for (int t = 0; t < tasks.Count; t++)
+            labelCols[t] = SchemaChecks.LabelColumn(schema, tasks[t].Name, options.Tasks[t].EffectiveLabelColumnName, "input");
+
+        int size = options.ImageSize;
+        long? known = data.GetRowCount();
+        var images = new FeatureReader(size, (int)Math.Min(known ?? 1024, int.MaxValue / Math.Max(1, size)));
+        var labels = tasks.Select(_ => new List<int>((int)Math.Min(known ?? 1024, int.MaxValue))).ToArray();
+
+        using DataViewRowCursor cursor = data.GetRowCursor(labelCols.Append(feat));
+        ValueGetter<VBuffer<float>> getFeatures = cursor.GetGetter<VBuffer<float>>(feat);
+        var getLabels = labelCols.Select(c => KeyGetter(cursor, c)).ToArray();
+        long row = 0;
+        VBuffer<float> buffer = default;
+        while (cursor.MoveNext())
+        {
+            if ((row & 255) == 0) cancellationToken.ThrowIfCancellationRequested();
+            getFeatures(ref buffer);
+            images.Add(buffer, row, feat.Name);
+            for (int t = 0; t < getLabels.Length; t++)
+            {
+                ulong key = getLabels[t]();
+                if (key == 0)
+                    throw new InvalidOperationException(
+                        $"Row {row} (0-based) has a missing label in column '{labelCols[t].Name}' (task '{tasks[t].Name}'): key value 0, " +
+                        "which MapValueToKey gives to values not in its dictionary. Filter such rows out, e.g. with " +
+                        $"mlContext.Data.FilterRowsByMissingValues, or build the key dictionary from all label values.");
+                labels[t].Add((int)(key - 1));
+            }
+            row++;
+        }
+        if (row == 0) throw new InvalidOperationException("The training data has no rows.");
+        return new MultiTaskDataset(images.ToArray(), options.ImageChannels, options.ImageHeight, options.ImageWidth, tasks,
+            labels.Select(l => l.ToArray()).ToArray());
+    }
+
+    private static Func<ulong> KeyGetter(DataViewRow row, DataViewSchema.Column col)
+    {
+        Type raw = col.Type.RawType;
+        if (raw == typeof(uint)) { var g = row.GetGetter<uint>(col); uint v = 0; return () => { g(ref v); return v; }; }
+        if (raw == typeof(ushort)) { var g = row.GetGetter<ushort>(col); ushort v = 0; return () => { g(ref v); return v; }; }
+        if (raw == typeof(byte)) { var g = row.GetGetter<byte>(col); byte v = 0; return () => { g(ref v); return v; }; }
+        if (raw == typeof(ulong)) { var g = row.GetGetter<ulong>(col); ulong v = 0; return () => { g(ref v); return v; }; }
+        throw new ArgumentOutOfRangeException("input", $"Label column '{col.Name}' has key raw type {raw.Name}; expected Byte, UInt16, UInt32 or UInt64.");
+    }
+
+    /// <summary>Copies (possibly sparse) feature vectors into one growing NCHW float array.</summary>
+    private sealed class FeatureReader
+    {
+        private readonly int _size;
+        private float[] _data;
+        private long _count;
+
+        public FeatureReader(int size, int capacityRows)
+        {
+            _size = size;
+            _data = new float[(long)size * Math.Max(1, capacityRows)];
+        }
+
+        public void Add(in VBuffer<float> v, long row, string column)
+        {
+            long need = (_count + 1) * _size;
+            if (need > Array.MaxLength)
+                throw new InvalidOperationException($"The data set does not fit in one float array at row {row}; use fewer or smaller images.");
+            if (need > _data.Length)
+                Array.Resize(ref _data, (int)Math.Min(Array.MaxLength, Math.Max(need, (long)_data.Length * 2)));
+            CopyDense(v, _data.AsSpan((int)(_count * _size), _size), row, column);
+            _count++;
+        }
+
+        public float[] ToArray() => _data.Length == _count * _size ? _data : _data.AsSpan(0, (int)(_count * _size)).ToArray();
+    }
+
+    /// <summary>Writes <paramref name="v"/> densely into <paramref name="dst"/>.</summary>
+    /// <exception cref="InvalidOperationException">The vector's length is not dst's length.</exception>
+    public static void CopyDense(in VBuffer<float> v, Span<float> dst, long row, string column)
+    {
+        if (v.Length != dst.Length)
+            throw new InvalidOperationException($"Row {row} (0-based): features column '{column}' has {v.Length} values; expected {dst.Length}.");
+        ReadOnlySpan<float> values = v.GetValues();
+        if (v.IsDense)
+        {
+            values.CopyTo(dst);
+            return;
+        }
+        dst.Clear();
+        ReadOnlySpan<int> indices = v.GetIndices();
+        for (int i = 0; i < values.Length; i++) dst[indices[i]] = values[i];
+    }
+}

@@ -1,0 +1,135 @@
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using MLNetSlim.Network;
+
+namespace MLNetSlim.MLNet;
+
+/// <summary>
+/// MLNetSlim's entry points on <see cref="MLContext"/>: the trainer, the wrapper of an existing model, and the
+/// registration that lets <c>mlContext.Model.Load</c> read saved models.
+/// </summary>
+public static class MLNetSlimCatalog
+{
+    /// <summary>
+    /// Trains a controllable multi-task network: one shared encoder, one classifier per task, runtime control of
+    /// compute (<see cref="ControllableMultiTaskTransformer.Budget"/>) and task preferences
+    /// (<see cref="ControllableMultiTaskTransformer.TaskWeights"/>). Also registers MLNetSlim's loader on this context.
+    /// </summary>
+    /// <param name="catalog"><c>mlContext.MulticlassClassification.Trainers</c>.</param>
+    /// <param name="options">Tasks, image shape (C, H, W), widths and training settings.</param>
+    /// <returns>The estimator.</returns>
+    /// <exception cref="ArgumentException">Invalid options (the message names the option).</exception>
+    public static ControllableMultiTaskEstimator ControllableMultiTask(
+        this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ControllableMultiTaskEstimator.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new ControllableMultiTaskEstimator(MLNetInternals.EnvironmentOf(catalog), options, null);
+    }
+
+    /// <summary>
+    /// Wraps an already trained network as an estimator whose <c>Fit</c> only checks the schema (like
+    /// <c>ApplyOnnxModel</c>), so it can be appended to a pipeline. Also registers MLNetSlim's loader on this context.
+    /// For the transformer itself use the <see cref="ControllableMultiTaskTransformer"/> constructor.
+    /// </summary>
+    /// <param name="catalog"><c>mlContext.Transforms</c>.</param>
+    /// <param name="model">The network.</param>
+    /// <param name="featureColumnName">The image column: Vector&lt;Single, C*H*W&gt; in (C, H, W) order.</param>
+    /// <returns>The estimator.</returns>
+    public static ControllableMultiTaskEstimator ApplyControllableMultiTaskModel(this TransformsCatalog catalog, IMultiTaskModel model,
+        string featureColumnName = "Features")
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new ControllableMultiTaskEstimator(MLNetInternals.EnvironmentOf(catalog), model, featureColumnName);
+    }
+
+    /// <summary>
+    /// Registers MLNetSlim's transformer loader on <paramref name="mlContext"/>, so that <c>mlContext.Model.Load</c>
+    /// can read zips holding a <see cref="ControllableMultiTaskTransformer"/>. Call it once per MLContext before
+    /// <c>Load</c> (the trainer and <see cref="ApplyControllableMultiTaskModel"/> call it for you); idempotent and
+    /// thread-safe. Without it ML.NET fails with "Couldn't load model: 'TransformerChain\Transform_000'" or similar;
+    /// ML.NET's error cannot be changed from outside;
+    /// <see cref="LoadChecked"/> and <see cref="ExplainLoadFailure"/> turn it into one that names this call.
+    /// </summary>
+    /// <param name="mlContext">The context.</param>
+    /// <returns><paramref name="mlContext"/>, for chaining.</returns>
+    /// <exception cref="MissingMemberException">This ML.NET version lacks an internal member MLNetSlim needs (the
+    /// message names it).</exception>
+    public static MLContext AddMLNetSlim(this MLContext mlContext)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        Register(mlContext);
+        return mlContext;
+    }
+
+    /// <summary>True when <see cref="AddMLNetSlim"/> (or an MLNetSlim catalog method) ran on <paramref name="mlContext"/>.</summary>
+    public static bool IsMLNetSlimRegistered(this MLContext mlContext)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        return MLNetInternals.IsRegistered(mlContext);
+    }
+
+    /// <summary>
+    /// <c>mlContext.Model.Load</c>, except that when loading fails on a context where <see cref="AddMLNetSlim"/> was
+    /// not called and the zip holds an MLNetSlim transformer, it throws an <see cref="InvalidOperationException"/>
+    /// saying to call <c>mlContext.AddMLNetSlim()</c> (ML.NET's error is the inner exception). Registers nothing.
+    /// </summary>
+    /// <param name="catalog"><c>mlContext.Model</c>.</param>
+    /// <param name="filePath">The model zip.</param>
+    /// <param name="inputSchema">The saved input schema, or null when none was saved.</param>
+    /// <returns>The model.</returns>
+    /// <exception cref="InvalidOperationException">The registration is missing (the message names the call to add), or
+    /// ML.NET's own load errors.</exception>
+    public static ITransformer LoadChecked(this ModelOperationsCatalog catalog, string filePath, out DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        IHostEnvironment env = MLNetInternals.EnvironmentOf(catalog);
+        try
+        {
+            return catalog.Load(filePath, out inputSchema);
+        }
+        catch (Exception e) when (Explain(env, filePath, e) is Exception better)
+        {
+            throw better;
+        }
+    }
+
+    /// <summary>
+    /// When <paramref name="error"/> came from loading <paramref name="filePath"/> on a context without
+    /// <see cref="AddMLNetSlim"/> and the zip holds an MLNetSlim transformer: an exception saying which call to add,
+    /// with <paramref name="error"/> inside. Otherwise null. Use it in a catch around <c>mlContext.Model.Load</c>.
+    /// </summary>
+    /// <param name="mlContext">The context used to load.</param>
+    /// <param name="filePath">The zip.</param>
+    /// <param name="error">What ML.NET threw.</param>
+    /// <returns>The explaining exception, or null.</returns>
+    public static Exception? ExplainLoadFailure(this MLContext mlContext, string filePath, Exception error)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        return Explain(mlContext, filePath, error);
+    }
+
+    private static Exception? Explain(IHostEnvironment env, string filePath, Exception error)
+    {
+        if (MLNetInternals.IsRegistered(env) || !ZipHoldsMLNetSlim(filePath)) return null;
+        return new InvalidOperationException(
+            $"'{filePath}' holds an MLNetSlim controllable multi-task transformer, and this MLContext cannot load it: " +
+            "call mlContext.AddMLNetSlim() (namespace MLNetSlim.MLNet) on the MLContext before mlContext.Model.Load.", error);
+    }
+
+    private static bool ZipHoldsMLNetSlim(string filePath)
+    {
+        try
+        {
+            using System.IO.Compression.ZipArchive zip = System.IO.Compression.ZipFile.OpenRead(filePath);
+            return zip.Entries.Any(e => e.Name == "MultiTaskModel.bin");
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    internal static void Register(IHostEnvironment env) =>
+        MLNetInternals.RegisterLoader(env, ControllableMultiTaskTransformer.Format, typeof(ControllableMultiTaskTransformer),
+            ControllableMultiTaskTransformer.CreateMethod);
+}

@@ -1,0 +1,82 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MLNetSlim.MLNet;
+
+/// <summary>Schema validation shared by the estimator and the transformer; every message names the column, the
+/// expected type and the actual type. Schema mismatches throw <see cref="ArgumentOutOfRangeException"/>, as ML.NET's
+/// own components do.</summary>
+internal static class SchemaChecks
+{
+    /// <summary>The features column: a known-size Vector&lt;Single&gt; of C*H*W floats.</summary>
+    public static DataViewSchema.Column FeatureColumn(DataViewSchema schema, string name, int c, int h, int w, string paramName)
+    {
+        string expected = $"Vector<Single, {c * h * w}> (an image of (C, H, W) = ({c}, {h}, {w}) in CHW order)";
+        if (schema.GetColumnOrNull(name) is not DataViewSchema.Column col)
+            throw new ArgumentOutOfRangeException(paramName,
+                $"Features column '{name}' not found; expected {expected}. Input columns: [{Names(schema)}].");
+        if (col.Type is not VectorDataViewType v || v.ItemType != NumberDataViewType.Single || !v.IsKnownSize || v.Size != c * h * w)
+            throw new ArgumentOutOfRangeException(paramName,
+                $"Schema mismatch for features column '{name}': expected {expected}, got {Describe(col.Type)}." +
+                (col.Type is VectorDataViewType { ItemType: var it } && it != NumberDataViewType.Single
+                    ? $" Convert it with mlContext.Transforms.Conversion.ConvertType(\"{name}\", outputKind: DataKind.Single)." : ""));
+        return col;
+    }
+
+    /// <summary>A task's label column: a key type.</summary>
+    public static DataViewSchema.Column LabelColumn(DataViewSchema schema, string task, string name, string paramName)
+    {
+        if (schema.GetColumnOrNull(name) is not DataViewSchema.Column col)
+            throw new ArgumentOutOfRangeException(paramName,
+                $"Label column '{name}' of task '{task}' not found; expected a key type. Input columns: [{Names(schema)}].");
+        if (col.Type is not KeyDataViewType)
+            throw new ArgumentOutOfRangeException(paramName,
+                $"Schema mismatch for label column '{name}' of task '{task}': expected a key type (Key<UInt32>), got {Describe(col.Type)}. " +
+                $"Add mlContext.Transforms.Conversion.MapValueToKey(\"{name}\") before this trainer.");
+        return col;
+    }
+
+    /// <summary>"Vector&lt;Single, 784&gt;", "Key&lt;UInt32, 0-9&gt;", "Single"...</summary>
+    public static string Describe(DataViewType type) => type switch
+    {
+        VectorDataViewType v => v.IsKnownSize ? $"Vector<{Describe(v.ItemType)}, {v.Size}>" : $"Vector<{Describe(v.ItemType)}> (variable size)",
+        KeyDataViewType k => $"Key<{Describe(ColumnTypeOf(k.RawType))}, {k.Count} values>",
+        _ => type.ToString() ?? type.GetType().Name,
+    };
+
+    private static DataViewType ColumnTypeOf(Type raw) =>
+        raw == typeof(uint) ? NumberDataViewType.UInt32 : raw == typeof(ushort) ? NumberDataViewType.UInt16
+        : raw == typeof(byte) ? NumberDataViewType.Byte : NumberDataViewType.UInt64;
+
+    private static string Names(DataViewSchema schema) =>
+        string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"{c.Name}: {Describe(c.Type)}"));
+
+    /// <summary>Schema-shape check of the features column for the estimator's GetOutputSchema.</summary>
+    public static void FeatureShape(SchemaShape shape, string name, int size, string paramName)
+    {
+        string expected = $"Vector<Single, {size}>";
+        if (!TryFind(shape, name, out SchemaShape.Column col))
+            throw new ArgumentOutOfRangeException(paramName, $"Features column '{name}' not found; expected {expected}. Input columns: [{string.Join(", ", shape.Select(c => c.Name))}].");
+        if (col.Kind != SchemaShape.Column.VectorKind.Vector || col.ItemType != NumberDataViewType.Single || col.IsKey)
+            throw new ArgumentOutOfRangeException(paramName, $"Schema mismatch for features column '{name}': expected {expected}, got {col.Kind} of {col.ItemType}{(col.IsKey ? " key" : "")}.");
+    }
+
+    /// <summary>Schema-shape check of a label column for the estimator's GetOutputSchema.</summary>
+    public static void LabelShape(SchemaShape shape, string task, string name, string paramName)
+    {
+        if (!TryFind(shape, name, out SchemaShape.Column col))
+            throw new ArgumentOutOfRangeException(paramName, $"Label column '{name}' of task '{task}' not found; expected a key type. Input columns: [{string.Join(", ", shape.Select(c => c.Name))}].");
+        if (!col.IsKey || col.Kind != SchemaShape.Column.VectorKind.Scalar)
+            throw new ArgumentOutOfRangeException(paramName,
+                $"Schema mismatch for label column '{name}' of task '{task}': expected a key type, got {col.Kind} of {col.ItemType}. " +
+                $"Add mlContext.Transforms.Conversion.MapValueToKey(\"{name}\") before this trainer.");
+    }
+
+    private static bool TryFind(SchemaShape shape, string name, out SchemaShape.Column column)
+    {
+        for (int i = shape.Count - 1; i >= 0; i--)
+            if (shape[i].Name == name) { column = shape[i]; return true; }
+        column = default;
+        return false;
+    }
+}
