@@ -77,6 +77,19 @@ public sealed class MultiTaskDataset
         return new MultiTaskDataset(images, Channels, Height, Width, Tasks, labels);
     }
 
+    /// <summary>The same images with only the tasks named in <paramref name="taskNames"/>, in that order (e.g. one task
+    /// for a single-task baseline). The image array is shared, not copied.</summary>
+    /// <exception cref="ArgumentException">A name is not a task of this data set.</exception>
+    public MultiTaskDataset SelectTasks(params string[] taskNames)
+    {
+        int[] idx = taskNames.Select(n =>
+        {
+            for (int t = 0; t < Tasks.Count; t++) if (Tasks[t].Name == n) return t;
+            throw new ArgumentException($"Task '{n}' is not in this data set; its tasks are {string.Join(", ", Tasks.Select(t => t.Name))}.", nameof(taskNames));
+        }).ToArray();
+        return new MultiTaskDataset(Images, Channels, Height, Width, idx.Select(i => Tasks[i]).ToArray(), idx.Select(i => Labels[i]).ToArray());
+    }
+
     /// <summary>The first <paramref name="count"/> images (all when fewer).</summary>
     public MultiTaskDataset Take(int count) => Subset(Enumerable.Range(0, Math.Min(count, Count)).ToArray());
 

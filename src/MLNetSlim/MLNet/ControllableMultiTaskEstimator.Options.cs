@@ -3,6 +3,8 @@ using System.Text.Json.Serialization;
 using Microsoft.ML;
 using MLNetSlim.Network;
 
+using MLNetSlim.Training;
+
 namespace MLNetSlim.MLNet;
 
 /// <summary>The shared encoder of the multi-task network.</summary>
@@ -77,13 +79,13 @@ public sealed partial class ControllableMultiTaskEstimator
         public double[] Widths { get; set; } = { 0.25, 0.5, 0.75, 1.0 };
 
         /// <summary>Training epochs (passes over the training data).</summary>
-        public int Epochs { get; set; } = 10;
+        public int Epochs { get; set; } = 3;
 
         /// <summary>Images per optimiser step.</summary>
-        public int BatchSize { get; set; } = 64;
+        public int BatchSize { get; set; } = 128;
 
         /// <summary>Peak learning rate of the optimiser.</summary>
-        public double LearningRate { get; set; } = 1e-3;
+        public double LearningRate { get; set; } = 2e-3;
 
         /// <summary>Sandwich rule: random configurations sampled per step besides the largest and the smallest (k).</summary>
         public int SandwichRandomCount { get; set; } = 2;

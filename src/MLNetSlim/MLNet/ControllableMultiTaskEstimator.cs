@@ -4,6 +4,8 @@ using Microsoft.ML.Runtime;
 using MLNetSlim.Data;
 using MLNetSlim.Network;
 
+using MLNetSlim.Training;
+
 namespace MLNetSlim.MLNet;
 
 /// <summary>
@@ -25,16 +27,10 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
     private readonly IMultiTaskModel? _model;
     private readonly string _featureColumnName;
 
-    /// <summary>
-    /// The trainer every estimator without its own uses. MLNetSlim's sandwich trainer sets it; tests and apps may
-    /// replace it. Null until a trainer is wired in.
-    /// </summary>
-    public static MultiTaskModelTrainer? DefaultTrainer { get; set; }
-
     /// <summary>Creates a training estimator. Prefer <c>mlContext.MulticlassClassification.Trainers.ControllableMultiTask(options)</c>.</summary>
     /// <param name="mlContext">Receives log messages; MLNetSlim's model loader is registered on it.</param>
     /// <param name="options">Training options (copied).</param>
-    /// <param name="trainer">The trainer; <see cref="DefaultTrainer"/> when null.</param>
+    /// <param name="trainer">The trainer; the built-in trainer (sandwich rule + CI-KD, then calibration) when null.</param>
     /// <exception cref="ArgumentException">Invalid options (the message names the option).</exception>
     public ControllableMultiTaskEstimator(MLContext mlContext, Options options, MultiTaskModelTrainer? trainer = null)
         : this((IHostEnvironment)mlContext, options, trainer)
@@ -88,12 +84,11 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
         Options o = _options!;
         SchemaChecks.FeatureColumn(input.Schema, o.FeatureColumnName, o.ImageChannels, o.ImageHeight, o.ImageWidth, nameof(input));
         TaskDefinition[] tasks = DataViewConversion.ResolveTasks(input.Schema, o);
-        MultiTaskModelTrainer trainer = _trainer ?? DefaultTrainer ?? throw new InvalidOperationException(
-            "No multi-task trainer is wired in: pass one to the ControllableMultiTaskEstimator constructor or set ControllableMultiTaskEstimator.DefaultTrainer.");
+        MultiTaskModelTrainer trainer = _trainer ?? BuiltInTrainer.Train;
 
         using IChannel ch = _env!.Start("ControllableMultiTask");
         var progress = new Relay(ch, o.Progress);
-        progress.Report(new TrainingProgress($"Reading training data: column '{o.FeatureColumnName}' as ({o.ImageChannels}, {o.ImageHeight}, {o.ImageWidth}) images, tasks [{string.Join(", ", tasks.Select(t => $"{t.Name}: {t.NumClasses} classes"))}]."));
+        progress.Info($"Reading training data: column '{o.FeatureColumnName}' as ({o.ImageChannels}, {o.ImageHeight}, {o.ImageWidth}) images, tasks [{string.Join(", ", tasks.Select(t => $"{t.Name}: {t.NumClasses} classes"))}].");
         MultiTaskDataset train = DataViewConversion.Read(input, o, tasks, o.CancellationToken);
         MultiTaskDataset? validation = null;
         if (o.ValidationData is not null)
@@ -110,7 +105,7 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
         {
             (train, validation) = train.Split(o.ValidationFraction, o.Seed ?? 0);
         }
-        progress.Report(new TrainingProgress($"Training on {train.Count} images, {validation?.Count ?? 0} held out for calibration; {o.Epochs} epochs on {o.Device}."));
+        progress.Info($"Training on {train.Count} images, {validation?.Count ?? 0} held out for calibration; {o.Epochs} epochs on {o.Device}.");
 
         Options copy = o.Clone();
         for (int t = 0; t < tasks.Length; t++)
@@ -122,7 +117,7 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
         copy.CancellationToken = o.CancellationToken;
         IMultiTaskModel model = trainer(train, validation, copy, progress, o.CancellationToken)
             ?? throw new InvalidOperationException("The multi-task trainer returned no model.");
-        progress.Report(new TrainingProgress($"Trained: full network {model.Costs.FullMacs} MACs per image."));
+        progress.Info($"Trained: full network {model.Costs.FullMacs} MACs per image.");
         return new ControllableMultiTaskTransformer(model, o.FeatureColumnName, null, null, copy);
     }
 
@@ -169,8 +164,11 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
 
         public void Report(TrainingProgress value)
         {
-            _channel.Info(MessageSensitivity.None, value.Message.Replace("{", "{{", StringComparison.Ordinal).Replace("}", "}}", StringComparison.Ordinal));
+            Info(value.ToString());
             _user?.Report(value);
         }
+
+        public void Info(string message) =>
+            _channel.Info(MessageSensitivity.None, message.Replace("{", "{{", StringComparison.Ordinal).Replace("}", "}}", StringComparison.Ordinal));
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using MLNetSlim.Control;
 using MLNetSlim.Network;
 
 namespace MLNetSlim.MLNet;
@@ -11,7 +12,11 @@ namespace MLNetSlim.MLNet;
 /// </summary>
 public static class MultiTaskModelLoaders
 {
-    private static readonly ConcurrentDictionary<string, Func<Stream, IMultiTaskModel>> Loaders = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, Func<Stream, IMultiTaskModel>> Loaders = new(StringComparer.Ordinal)
+    {
+        // The library's own model is always readable.
+        [KeyOf(typeof(ControllableMultiTaskModel))] = s => ControllableMultiTaskModel.Load(s),
+    };
 
     /// <summary>
     /// Registers the reader of models of type <typeparamref name="TModel"/>: it must rebuild, from the bytes

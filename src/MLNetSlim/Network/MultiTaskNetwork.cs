@@ -97,22 +97,38 @@ public sealed class MultiTaskNetwork : nn.Module
             throw new ArgumentException($"Expected images of shape (N, {Options.Channels}, H, W); got ({string.Join(", ", images.shape)}).", nameof(images));
         configuration.Validate(_widths, Tasks.Count, _encoder.Length);
         int e = _costs.EncoderOptionOf(configuration);
-        int height = (int)images.shape[2], width = (int)images.shape[3];
+        Tensor[] features = ForwardEncoderStages(images, e);
+        var outputs = new Tensor[_decoders.Length];
+        for (int t = 0; t < _decoders.Length; t++)
+            outputs[t] = ForwardDecoder(t, features[^1], e, _widths.IndexOf(configuration.DecoderWidths[t]), images);
+        return new MultiTaskOutput(features, outputs);
+    }
+
+    /// <summary>
+    /// Runs only the shared encoder at encoder option <paramref name="encoderOption"/>: the output of each stage,
+    /// (N, C_s', H_s, W_s); the last is what the decoders read. The caller disposes the tensors.
+    /// </summary>
+    public Tensor[] ForwardEncoderStages(Tensor images, int encoderOption)
+    {
+        double[] option = EncoderOptions[encoderOption];
         var features = new Tensor[_encoder.Length];
         Tensor x = images;
         for (int s = 0; s < _encoder.Length; s++)
         {
-            x = _encoder[s].forward(x, WidthSet.ActiveChannels(_encoder[s].OutChannels, configuration.EncoderWidthOfStage(s)), e);
+            double w = option.Length == 1 ? option[0] : option[s];
+            x = _encoder[s].forward(x, WidthSet.ActiveChannels(_encoder[s].OutChannels, w), encoderOption);
             features[s] = x;
         }
-        var outputs = new Tensor[_decoders.Length];
-        for (int t = 0; t < _decoders.Length; t++)
-        {
-            double w = configuration.DecoderWidths[t];
-            outputs[t] = _decoders[t].forward(x, w, DecoderContext(e, _widths.IndexOf(w)), height, width);
-        }
-        return new MultiTaskOutput(features, outputs);
+        return features;
     }
+
+    /// <summary>
+    /// Runs task <paramref name="task"/>'s decoder on the encoder output of option <paramref name="encoderOption"/> at
+    /// width index <paramref name="widthIndex"/>; <paramref name="images"/> only gives the output size (H, W).
+    /// </summary>
+    public Tensor ForwardDecoder(int task, Tensor encoderOutput, int encoderOption, int widthIndex, Tensor images) =>
+        _decoders[task].forward(encoderOutput, _widths[widthIndex], DecoderContext(encoderOption, widthIndex),
+            (int)images.shape[2], (int)images.shape[3]);
 
     /// <summary>Exact MACs of <paramref name="configuration"/> for one image of the options' input size.</summary>
     /// <exception cref="ArgumentException">The configuration does not fit the network.</exception>

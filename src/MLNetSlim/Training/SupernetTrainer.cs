@@ -38,6 +38,7 @@ public static class SupernetTrainer
     {
         CheckData(network, train);
         options.Validate(network.Tasks.Count);
+        options.FixedConfiguration?.Validate(network.Widths, network.Tasks.Count, network.EncoderStageCount);
         Device device = TorchDevice.Resolve(options.Device);
         if (options.Threads > 0) set_num_threads(options.Threads);
         manual_seed(options.Seed);
@@ -75,7 +76,8 @@ public static class SupernetTrainer
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 ReadOnlySpan<int> batch = order.AsSpan(b * options.BatchSize, options.BatchSize);
-                (double[] taskLoss, double kd) = Step(network, train, batch, sampler.Next(), taskWeights, options, optimizer, device);
+                IReadOnlyList<WidthConfiguration> configurations = options.FixedConfiguration is { } fixedConfiguration ? [fixedConfiguration] : sampler.Next();
+                (double[] taskLoss, double kd) = Step(network, train, batch, configurations, taskWeights, options, optimizer, device);
                 scheduler?.step();
                 step++;
                 window.Add(taskLoss, kd);

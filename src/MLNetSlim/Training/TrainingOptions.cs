@@ -102,6 +102,12 @@ public sealed class TrainingOptions
     /// </summary>
     public int BatchNormCalibrationImages { get; set; } = 2048;
 
+    /// <summary>
+    /// When set, trains only this configuration every step: a static network of that shape (the "one model per
+    /// scenario" baseline). Disables the sandwich rule and CI-KD. Null (default): super-network training.
+    /// </summary>
+    public Network.WidthConfiguration? FixedConfiguration { get; set; }
+
     /// <summary>Checks the options.</summary>
     /// <exception cref="ArgumentException">Names the option and the expected range.</exception>
     public void Validate(int taskCount)

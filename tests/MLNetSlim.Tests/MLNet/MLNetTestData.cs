@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetSlim.Data;
+using MLNetSlim.Training;
 using MLNetSlim.MLNet;
 using MLNetSlim.Network;
 using MLNetSlim.Testing;
@@ -72,7 +73,7 @@ internal static class MLNetTestData
             Train = train;
             Validation = validation;
             Options = options;
-            progress?.Report(new TrainingProgress("epoch 1/1: loss 0.5", 1, 1, 0.5));
+            progress?.Report(new MLNetSlim.Training.TrainingProgress { Epoch = 1, Epochs = 1, Step = 1, TotalSteps = 1, IsEpochEnd = true, TaskLosses = new Dictionary<string, double> { ["a"] = 0.5 }, DistillationLoss = 0, ImagesPerSecond = 1, LearningRate = 0.001, Elapsed = TimeSpan.Zero });
             return new LinearMultiTaskModel(train.Channels, train.Height, train.Width, train.Tasks, new WidthSet(options.Widths), seed: 11);
         }
     }
