@@ -7,6 +7,7 @@ using Microsoft.ML.Transforms.Image;
 using MLNetSlim.Control;
 using MLNetSlim.Data;
 using MLNetSlim.MLNet;
+using MLNetSlim.Network;
 
 namespace MLNetSlim.Tests.EndToEnd;
 
