@@ -87,7 +87,9 @@ internal static class MLModel
             Progress = new ConsoleProgress(),
         };
         return mlContext.Transforms.ResizeImages(ImageColumn, ImageSize, ImageSize, inputColumnName: ImageColumn)
-            // Grey images: the red channel equals the grey value; scaled from 0..255 to [0, 1], planar (C, H, W) order.
+            // Colour images become grey (r = g = b), so extracting the red channel gives the grey value; scaled from
+            // 0..255 to [0, 1]; planar (C, H, W) order, as the network expects.
+            .Append(mlContext.Transforms.ConvertToGrayscale(ImageColumn))
             .Append(mlContext.Transforms.ExtractPixels("Features", ImageColumn,
                 colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Red, interleavePixelColors: false, scaleImage: 1 / 255f))
             .Append(mlContext.MulticlassClassification.Trainers.ControllableMultiTask(options))
