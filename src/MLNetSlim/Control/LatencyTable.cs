@@ -164,6 +164,11 @@ public sealed class LatencyTable
                 }
             gaps.Sort();
             overhead = gaps.Count % 2 == 1 ? gaps[gaps.Count / 2] : 0.5 * (gaps[gaps.Count / 2 - 1] + gaps[gaps.Count / 2]);
+            // Each per-factor measurement carries its own call overhead, so the whole can be faster than the sum and the
+            // fitted offset negative; on a noisy machine it can even exceed the cheapest configuration's sum. Keep every
+            // predicted latency at least half its per-factor sum.
+            double cheapest = Enumerable.Range(0, eCount).Min(e => enc[e] + Enumerable.Range(0, tCount).Sum(t => dec[t][e].Min()));
+            overhead = Math.Max(overhead, -0.5 * cheapest);
         }
         sw.Stop();
         return new LatencyTable(costs, enc, dec, overhead) { MeasurementTime = sw.Elapsed, MeasurementCalls = calls };

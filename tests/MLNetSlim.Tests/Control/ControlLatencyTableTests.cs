@@ -42,6 +42,17 @@ public class ControlLatencyTableTests
     }
 
     [TestMethod]
+    public void FittedOverhead_NeverMakesALatencyNegative_WhenTheWholeIsMuchFasterThanTheSumOfItsParts()
+    {
+        SyntheticControlProblem problem = SyntheticControlProblem.Create(2, 4);
+        // Each factor costs 1 ms (encoder) or 1 ms (decoder) plus a 5 ms per-call overhead; a whole forward pass 0.5 ms.
+        LatencyTable table = LatencyTable.Measure(problem.Costs, _ => 6.0, (_, _, _) => 6.0, _ => 0.5, repeats: 1);
+        // Sum of parts is 18 ms for every configuration; the fitted offset (-17.5 ms) is clamped to -9 ms.
+        Assert.AreEqual(-9.0, table.OverheadMs, 1e-12);
+        Assert.AreEqual(9.0, table.PredictMs(problem.Costs.Configuration(0, [0, 0])), 1e-12);
+    }
+
+    [TestMethod]
     public void GetOrMeasure_MeasuresOncePerKey()
     {
         SyntheticControlProblem problem = SyntheticControlProblem.Create(2, 4);
