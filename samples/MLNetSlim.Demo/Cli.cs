@@ -143,5 +143,7 @@ public static class Cli
     {
         Runtime.TorchRuntime.EnsureInitialized();
         if (threads > 0) TorchSharp.torch.set_num_threads(threads);
+        else _ = TorchSharp.torch.get_num_threads(); // loads libtorch
+        TorchQuiet.DisableNnpack();
     }
 }

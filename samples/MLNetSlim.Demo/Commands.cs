@@ -126,6 +126,18 @@ public static class RunCommand
         var lines = new List<string>();
         var clock = Stopwatch.StartNew();
         ControllableMultiTaskModel? model = null;
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            // A log, not a terminal: one line per progress report instead of a live bar.
+            var log = new ProgressSink(p =>
+            {
+                AnsiConsole.WriteLine(p.ToString());
+                if (p.IsEpochEnd) lines.Add(p.ToString());
+                if (p.IsEpochEnd && p.Epoch == p.Epochs) AnsiConsole.WriteLine("batch-norm statistics + calibration on held-out training data ...");
+            });
+            model = ControllableMultiTaskModel.Train(train, null, options, log, ct);
+            return (model, clock.Elapsed, lines);
+        }
         AnsiConsole.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(),

@@ -80,9 +80,11 @@ public static class Plots
         plot.XLabel($"preference for {tasks[0]} (p_{tasks[0]}; {(tasks.Count == 2 ? $"p_{tasks[1]} = 1 - p_{tasks[0]}" : "the rest shared equally")})");
         plot.YLabel("test accuracy (%)");
         plot.Axes.Right.Label.Text = "width multiplier (fraction of full channels)";
+        plot.Axes.Right.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(0.25);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(0.1);
         plot.Axes.SetLimitsY(-0.05, 1.1, plot.Axes.Right);
         plot.Axes.SetLimitsX(-0.05, 1.05);
-        plot.ShowLegend(Alignment.LowerCenter);
+        plot.ShowLegend(Edge.Bottom);
         plot.SavePng(path, 1100, 700);
     }
 }
