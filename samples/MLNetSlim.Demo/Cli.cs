@@ -106,7 +106,9 @@ public static class Cli
     {
         try
         {
-            return await action().ConfigureAwait(false);
+            // On a pool thread, so that the action's task exists at once: System.CommandLine handles Ctrl+C (cancels the
+            // token, waits for the action) only for an action that has started; the demo's work is mostly synchronous.
+            return await Task.Run(action).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
