@@ -9,8 +9,10 @@ namespace MLNetSlim.Evaluation;
 /// ECMT, ICCV 2023): for every budget and each of N preference vectors drawn from Dirichlet(alpha) (seeded; the same
 /// vectors for every budget and every controller, so comparisons are paired) it runs the controller and reports
 /// budget adherence, budget utilisation, Spearman(p, P(c)), DYMU uniformity and the hypervolume of the chosen
-/// configurations' normalised performance. P(c) is the calibration's predicted relative performance P_t(e, d_t),
-/// which equals the measured one for independent decoders (see <see cref="CalibrationTable"/>).
+/// configurations' normalised performance. P(c) is the relative performance P_t(e, d_t) read from a calibration table:
+/// by default the controller's own (its prediction, which equals the measured one on the calibration data for
+/// independent decoders, see <see cref="CalibrationTable"/>); pass an <c>evaluation</c> table measured on other data
+/// (e.g. the test set) to score the chosen configurations on data the controller never saw.
 /// </summary>
 public static class ControllabilityEvaluator
 {
@@ -21,20 +23,26 @@ public static class ControllabilityEvaluator
     /// <param name="seed">Seed of the preference vectors (and of the Monte Carlo hypervolume for &gt; 3 tasks).</param>
     /// <param name="alpha">Dirichlet concentration (default 0.2).</param>
     /// <param name="hypervolumeSamples">Monte Carlo samples when the hypervolume is estimated (&gt; 3 tasks, &gt; 16 points).</param>
+    /// <param name="evaluation">Where P(c) and the hypervolume's normalisation range come from: a table of the same
+    /// network measured on evaluation data (for example <c>ControllableMultiTaskModel.Calibrate(network, test)</c>);
+    /// null (default): the controller's own <see cref="IConfigurationController.Calibration"/>. The controller still
+    /// searches with its own table.</param>
     /// <returns>Overall means and per-budget figures.</returns>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <exception cref="ArgumentException">No budgets.</exception>
+    /// <exception cref="ArgumentException">No budgets, or <paramref name="evaluation"/> does not match the controller's
+    /// cost table.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="preferenceCount"/> below 1 or alpha not positive.</exception>
     /// <exception cref="BudgetInfeasibleException">A budget is below the controller's cheapest configuration.</exception>
     public static ControllabilityReport Evaluate(IConfigurationController controller, IReadOnlyList<Budget> budgets, int preferenceCount,
-        int seed, double alpha = 0.2, int hypervolumeSamples = 20_000)
+        int seed, double alpha = 0.2, int hypervolumeSamples = 20_000, CalibrationTable? evaluation = null)
     {
         ArgumentNullException.ThrowIfNull(controller);
         ArgumentNullException.ThrowIfNull(budgets);
         if (budgets.Count == 0) throw new ArgumentException("At least one budget is needed.", nameof(budgets));
         ArgumentOutOfRangeException.ThrowIfLessThan(preferenceCount, 1);
         CostTable costs = controller.Costs;
-        CalibrationTable cal = controller.Calibration;
+        evaluation?.EnsureMatches(costs);
+        CalibrationTable cal = evaluation ?? controller.Calibration;
         int tCount = costs.TaskCount;
         double[][] prefs = Preferences(tCount, preferenceCount, seed, alpha);
         (double[] lo, double[] hi) = PerformanceRange(cal);
@@ -78,20 +86,22 @@ public static class ControllabilityEvaluator
             perBudget.Average(b => b.MeanUniformity), perBudget.Average(b => b.Hypervolume), perBudget);
     }
 
-    /// <summary>Evaluates the ECMT search and the equal-width baseline on the same budgets and preference vectors.</summary>
+    /// <summary>Evaluates the ECMT search and the equal-width baseline on the same budgets and preference vectors
+    /// (and, when given, scores both with the same <paramref name="evaluation"/> table; see <see cref="Evaluate"/>).</summary>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <exception cref="ArgumentException">No budgets, or the controllers belong to different networks.</exception>
+    /// <exception cref="ArgumentException">No budgets, the controllers belong to different networks, or
+    /// <paramref name="evaluation"/> does not match them.</exception>
     /// <exception cref="BudgetInfeasibleException">A budget is infeasible for either controller.</exception>
     public static ControllabilityComparison Compare(IConfigurationController search, IConfigurationController baseline,
-        IReadOnlyList<Budget> budgets, int preferenceCount, int seed, double alpha = 0.2)
+        IReadOnlyList<Budget> budgets, int preferenceCount, int seed, double alpha = 0.2, CalibrationTable? evaluation = null)
     {
         ArgumentNullException.ThrowIfNull(search);
         ArgumentNullException.ThrowIfNull(baseline);
         if (!search.Costs.TaskNames.SequenceEqual(baseline.Costs.TaskNames))
             throw new ArgumentException("The controllers belong to different networks.", nameof(baseline));
         return new ControllabilityComparison(
-            Evaluate(search, budgets, preferenceCount, seed, alpha),
-            Evaluate(baseline, budgets, preferenceCount, seed, alpha));
+            Evaluate(search, budgets, preferenceCount, seed, alpha, evaluation: evaluation),
+            Evaluate(baseline, budgets, preferenceCount, seed, alpha, evaluation: evaluation));
     }
 
     /// <summary>The N seeded Dirichlet(alpha) preference vectors the evaluator uses.</summary>

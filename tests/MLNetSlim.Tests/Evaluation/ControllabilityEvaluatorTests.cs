@@ -36,6 +36,48 @@ public class ControllabilityEvaluatorTests
     }
 
     [TestMethod]
+    public void EvaluationTable_ScoresTheChosenConfigurationsInsteadOfTheControllersOwnCalibration()
+    {
+        SyntheticControlProblem problem = SyntheticControlProblem.Create(3, 8);
+        CalibrationTable own = problem.Calibration;
+        var search = new ConfigurationSearch(problem.Costs, own);
+        var baseline = new EqualWidthController(problem.Costs, own);
+        Budget[] budgets = [Budget.FractionOfFull(0.35), Budget.FractionOfFull(0.4)];
+
+        // Passing the controller's own table changes nothing.
+        ControllabilityComparison plain = ControllabilityEvaluator.Compare(search, baseline, budgets, 50, seed: 2);
+        ControllabilityComparison same = ControllabilityEvaluator.Compare(search, baseline, budgets, 50, seed: 2, evaluation: own);
+        Assert.AreEqual(plain.ToJson(), same.ToJson());
+
+        // An evaluation table in which every configuration performs like the full one: P(c) = (1, 1, 1) for every query,
+        // so Spearman is 0 (constant side), uniformity 1 (all relative losses 0) and the normalised hypervolume 1
+        // (hi = lo), while the configurations, their costs and adherence stay those the controller chose with its own table.
+        double[][][] flat = Enumerable.Range(0, own.TaskCount)
+            .Select(_ => Enumerable.Range(0, own.EncoderOptionCount).Select(_ => Enumerable.Repeat(0.7, own.WidthCount).ToArray()).ToArray())
+            .ToArray();
+        var flatTable = new CalibrationTable(own.TaskNames, Enumerable.Range(0, own.TaskCount).Select(own.HigherIsBetter).ToArray(),
+            own.Widths, flat, own.FullEncoderOption);
+        ControllabilityComparison scored = ControllabilityEvaluator.Compare(search, baseline, budgets, 50, seed: 2, evaluation: flatTable);
+        foreach ((ControllabilityReport before, ControllabilityReport after) in new[] { (plain.Search, scored.Search), (plain.Baseline, scored.Baseline) })
+        {
+            Assert.AreEqual(0.0, after.MeanSpearman);
+            Assert.AreEqual(1.0, after.MeanUniformity, 1e-12);
+            Assert.AreEqual(1.0, after.MeanHypervolume, 1e-12);
+            Assert.AreEqual(before.BudgetAdherence, after.BudgetAdherence);
+            Assert.AreEqual(before.MeanBudgetUtilisation, after.MeanBudgetUtilisation);
+            CollectionAssert.AreEqual(before.PerBudget.Select(b => b.DistinctConfigurations).ToArray(),
+                after.PerBudget.Select(b => b.DistinctConfigurations).ToArray());
+        }
+        Assert.AreNotEqual(0.0, plain.Search.MeanSpearman);
+
+        // A table of another network is rejected, naming what differs.
+        CalibrationTable other = SyntheticControlProblem.Create(2, 8).Calibration;
+        ArgumentException e = Assert.ThrowsExactly<ArgumentException>(() =>
+            ControllabilityEvaluator.Evaluate(search, budgets, 5, seed: 1, evaluation: other));
+        StringAssert.Contains(e.Message, "tasks");
+    }
+
+    [TestMethod]
     public void SearchBenchmark_ReportsConsistentFigures()
     {
         SearchBenchmarkResult r = SearchBenchmark.Run(2, queries: 200, warmup: 20);

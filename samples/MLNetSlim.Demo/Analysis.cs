@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using MLNetSlim.Control;
+using MLNetSlim.Data;
+using MLNetSlim.Evaluation;
+using MLNetSlim.Network;
+
+namespace MLNetSlim.Demo;
+
+/// <summary>A configuration's cost, latency and per-task test accuracy (fractions in [0, 1]).</summary>
+public sealed record ConfigurationRow(string Name, string Configuration, long Macs, double FractionOfFull, double LatencyMs,
+    IReadOnlyDictionary<string, double> TestAccuracy);
+
+/// <summary>What the search chose for one budget and preference vector.</summary>
+public sealed record BudgetPreferenceRow(double Budget, string Preference, IReadOnlyList<double> Preferences, string Configuration,
+    long Macs, double FractionOfFull, double LatencyMs, IReadOnlyDictionary<string, double> TestAccuracy,
+    IReadOnlyDictionary<string, double> PredictedRelativePerformance);
+
+/// <summary>One step of the preference sweep at a fixed budget.</summary>
+public sealed record SweepRow(double FirstTaskPreference, string Configuration, double EncoderWidth, IReadOnlyList<double> DecoderWidths,
+    long Macs, IReadOnlyDictionary<string, double> TestAccuracy);
+
+/// <summary>Controllability of the search vs the equal-width baseline.</summary>
+public sealed record ControllabilitySection(string SearchCalibration, string EvaluatedOn, IReadOnlyList<double> Budgets,
+    int PreferenceVectors, double DirichletAlpha, int Seed, ControllabilityComparison Comparison);
+
+/// <summary>Every configuration of the space with its test accuracy, and each task's accuracy/MACs Pareto front.</summary>
+public sealed record ConfigurationSpaceSection(string Source, int TestImages, int Count,
+    double MaxAbsDifferenceToDirectEvaluation, int DirectlyEvaluatedConfigurations,
+    IReadOnlyList<ConfigurationPoint> Points, IReadOnlyDictionary<string, IReadOnlyList<string>> ParetoFronts);
+
+/// <summary>Everything the demo measures after training (or loading) a model.</summary>
+public sealed record AnalysisResult(
+    IReadOnlyList<ConfigurationRow> Configurations,
+    IReadOnlyList<BudgetPreferenceRow> BudgetPreference,
+    ControllabilitySection Controllability,
+    ConfigurationSpaceSection Space,
+    double SweepBudget,
+    IReadOnlyList<SweepRow> PreferenceSweep,
+    TimeSpan Elapsed);
+
+/// <summary>Runs the measurements on a model and a test set, caching one evaluation and one latency per configuration.</summary>
+public sealed class Analyzer
+{
+    /// <summary>Budgets of the budget x preference table, fractions of full MACs.</summary>
+    public static readonly double[] TableBudgets = [0.3, 0.5, 0.7, 1.0];
+
+    /// <summary>Budgets of the controllability comparison, fractions of full MACs.</summary>
+    public static readonly double[] ControllabilityBudgets = [0.3, 0.5, 0.7];
+
+    private readonly ControllableMultiTaskModel _model;
+    private readonly MultiTaskDataset _test;
+    private readonly int _latencyRepeats;
+    private readonly Dictionary<WidthConfiguration, double[]> _accuracy = new();
+    private readonly Dictionary<WidthConfiguration, double> _latency = new();
+
+    /// <summary>Creates the analyser.</summary>
+    public Analyzer(ControllableMultiTaskModel model, MultiTaskDataset test, int latencyRepeats = 25)
+    {
+        _model = model;
+        _test = test;
+        _latencyRepeats = latencyRepeats;
+    }
+
+    private IReadOnlyList<string> TaskNames => _model.Costs.TaskNames;
+
+    /// <summary>Per-task test accuracy of a configuration (model.Evaluate on the whole test set; cached).</summary>
+    public double[] Accuracy(WidthConfiguration c)
+    {
+        if (!_accuracy.TryGetValue(c, out double[]? acc)) _accuracy[c] = acc = _model.Evaluate(_test, c);
+        return acc;
+    }
+
+    /// <summary>Median wall time of one batch-1 <c>Predict</c> call at a configuration, ms (cached).</summary>
+    public double LatencyMs(WidthConfiguration c)
+    {
+        if (_latency.TryGetValue(c, out double ms)) return ms;
+        int size = _model.Channels * _model.Height * _model.Width;
+        ReadOnlySpan<float> image = _test.Images.AsSpan(0, size);
+        for (int i = 0; i < 3; i++) _model.Predict(image, 1, c);
+        var samples = new double[_latencyRepeats];
+        for (int i = 0; i < samples.Length; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            _model.Predict(image, 1, c);
+            samples[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        Array.Sort(samples);
+        return _latency[c] = samples[samples.Length / 2];
+    }
+
+    private Dictionary<string, double> ByTask(IReadOnlyList<double> values) =>
+        TaskNames.Select((t, i) => (t, values[i])).ToDictionary(x => x.t, x => x.Item2, StringComparer.Ordinal);
+
+    /// <summary>Table a: showcase configurations.</summary>
+    public IReadOnlyList<ConfigurationRow> Configurations()
+    {
+        CostTable costs = _model.Costs;
+        return ConfigurationSpace.Showcase(costs.Widths, costs.TaskCount).Select(x =>
+        {
+            long macs = costs.Macs(x.Configuration);
+            return new ConfigurationRow(x.Name, x.Configuration.ToString(), macs, (double)macs / costs.FullMacs,
+                LatencyMs(x.Configuration), ByTask(Accuracy(x.Configuration)));
+        }).ToArray();
+    }
+
+    /// <summary>Table b: budgets x named preferences.</summary>
+    public IReadOnlyList<BudgetPreferenceRow> BudgetPreference()
+    {
+        var rows = new List<BudgetPreferenceRow>();
+        foreach (double b in TableBudgets)
+            foreach ((string name, double[] p) in ConfigurationSpace.NamedPreferences(TaskNames))
+            {
+                SearchResult r = _model.Select(Budget.FractionOfFull(b), p);
+                rows.Add(new BudgetPreferenceRow(b, name, p, r.Configuration.ToString(), r.Macs, r.FractionOfFullMacs,
+                    LatencyMs(r.Configuration), ByTask(Accuracy(r.Configuration)), ByTask(r.PredictedRelativePerformance)));
+            }
+        return rows;
+    }
+
+    /// <summary>Section c: controllability of the search vs the equal-width baseline; both search with the model's own
+    /// calibration (held-out training data) and are scored with <paramref name="testTable"/>.</summary>
+    public ControllabilitySection Controllability(CalibrationTable testTable, int preferenceVectors, int seed)
+    {
+        var baseline = new EqualWidthController(_model.Costs, _model.Calibration);
+        Budget[] budgets = ControllabilityBudgets.Select(Budget.FractionOfFull).ToArray();
+        const double alpha = 0.2;
+        ControllabilityComparison cmp = ControllabilityEvaluator.Compare(_model.Search, baseline, budgets, preferenceVectors, seed, alpha, testTable);
+        return new ControllabilitySection("model calibration (held-out training data)", $"test set ({_test.Count} images)",
+            ControllabilityBudgets, preferenceVectors, alpha, seed, cmp);
+    }
+
+    /// <summary>All E x W^T configurations with test accuracy from the per-factor test table, cross-checked against every
+    /// configuration evaluated directly so far.</summary>
+    public ConfigurationSpaceSection Space(CalibrationTable testTable)
+    {
+        IReadOnlyList<ConfigurationPoint> points = ConfigurationSpace.Enumerate(_model.Costs, testTable);
+        double maxDiff = 0;
+        foreach (ConfigurationPoint p in points)
+            if (_accuracy.TryGetValue(p.Configuration, out double[]? direct))
+                for (int t = 0; t < direct.Length; t++) maxDiff = Math.Max(maxDiff, Math.Abs(direct[t] - p.Metrics[t]));
+        var fronts = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        for (int t = 0; t < TaskNames.Count; t++)
+        {
+            int task = t;
+            fronts[TaskNames[t]] = ConfigurationSpace.ParetoFront(points, p => p.Macs, p => p.Metrics[task])
+                .Select(p => p.Configuration.ToString()).ToArray();
+        }
+        return new ConfigurationSpaceSection(
+            $"per-factor test calibration: task t's accuracy in (e, d) = its accuracy at (e, d_t), exact for independent decoders; " +
+            $"{CalibrationTable.PassCount(_model.Costs)} evaluation passes over the whole test set instead of {points.Count}",
+            _test.Count, points.Count, maxDiff, _accuracy.Count, points, fronts);
+    }
+
+    /// <summary>The preference sweep: weight of the first task from 0 to 1 in <paramref name="steps"/> steps (the rest shared
+    /// equally by the other tasks) at budget <paramref name="budget"/>.</summary>
+    public IReadOnlyList<SweepRow> Sweep(double budget, int steps = 11)
+    {
+        int n = TaskNames.Count;
+        var rows = new List<SweepRow>();
+        for (int i = 0; i < steps; i++)
+        {
+            double p0 = (double)i / (steps - 1);
+            double[] p = n == 1 ? [1.0] : Enumerable.Range(0, n).Select(t => t == 0 ? p0 : (1 - p0) / (n - 1)).ToArray();
+            SearchResult r = _model.Select(Budget.FractionOfFull(budget), p);
+            rows.Add(new SweepRow(p0, r.Configuration.ToString(), r.Configuration.EncoderOutputWidth, r.Configuration.DecoderWidths,
+                r.Macs, ByTask(Accuracy(r.Configuration))));
+        }
+        return rows;
+    }
+
+    /// <summary>Runs everything: the test calibration table, a, b, c, the sweep and the whole space.</summary>
+    public AnalysisResult Run(int preferenceVectors, int seed, Action<string> status)
+    {
+        var clock = Stopwatch.StartNew();
+        status($"Test calibration table ({CalibrationTable.PassCount(_model.Costs)} passes over {_test.Count} test images)");
+        CalibrationTable testTable = ControllableMultiTaskModel.Calibrate(_model.Network, _test, _model.Device);
+        status("Configurations: accuracy and batch-1 latency");
+        IReadOnlyList<ConfigurationRow> a = Configurations();
+        status("Budget x preference");
+        IReadOnlyList<BudgetPreferenceRow> b = BudgetPreference();
+        status("Controllability");
+        ControllabilitySection c = Controllability(testTable, preferenceVectors, seed);
+        status("Preference sweep at budget 0.5");
+        IReadOnlyList<SweepRow> sweep = Sweep(0.5);
+        ConfigurationSpaceSection space = Space(testTable);
+        return new AnalysisResult(a, b, c, space, 0.5, sweep, clock.Elapsed);
+    }
+}

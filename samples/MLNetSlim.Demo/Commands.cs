@@ -1,0 +1,268 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Microsoft.ML;
+using MLNetSlim.Control;
+using MLNetSlim.Data;
+using MLNetSlim.MLNet;
+using MLNetSlim.Network.Backbones;
+using MLNetSlim.Training;
+using Spectre.Console;
+
+namespace MLNetSlim.Demo;
+
+/// <summary>Where and on what the demo ran.</summary>
+public sealed record MachineInfo(int Cores, string Os, string CpuModel, string Runtime, int TorchThreads, string Date);
+
+/// <summary>Training summary.</summary>
+public sealed record TrainingInfo(string Backbone, int Epochs, int TrainImages, int TestImages, int Seed, double DistillationWeight,
+    double WallSeconds, IReadOnlyList<string> EpochLines, long FullMacs, long SmallestMacs, int EncoderOptions, IReadOnlyList<double> Widths);
+
+/// <summary>report.json.</summary>
+public sealed record DemoReport(string Command, string CommandLine, MachineInfo Machine, TrainingInfo? Training, ReloadCheck? Reload,
+    IReadOnlyList<string> Tasks, AnalysisResult Analysis, double AnalysisWallSeconds, double TotalWallSeconds, IReadOnlyList<string> Files);
+
+/// <summary>fetch-data.</summary>
+public static class FetchCommand
+{
+    /// <summary>Runs it.</summary>
+    public static async Task<int> ExecuteAsync(string? data, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        DataFolders folders = await Cli.EnsureDataAsync(data, ct).ConfigureAwait(false);
+        var table = new Table().Border(TableBorder.Rounded).AddColumn("data set").AddColumn("folder").AddColumn("files");
+        foreach ((string name, string folder) in new[] { ("MNIST", folders.Mnist), ("Fashion-MNIST", folders.FashionMnist) })
+            table.AddRow(name, Markup.Escape(folder), Markup.Escape(string.Join(", ", Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal))));
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine($"Total wall time: {clock.Elapsed.TotalSeconds:0.0} s");
+        return 0;
+    }
+}
+
+/// <summary>The main job: train, wrap in ML.NET, save, reload, measure, report.</summary>
+public static class RunCommand
+{
+    /// <summary>Runs it.</summary>
+    public static async Task<int> ExecuteAsync(RunSettings s, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        Cli.ApplyThreads(s.Threads);
+        string outDir = Path.GetFullPath(s.Out);
+        Directory.CreateDirectory(outDir);
+        AnsiConsole.Write(new Rule("[bold]MLNetSlim demo: controllable multi-task network on Multi-(Fashion+MNIST)[/]").LeftJustified());
+
+        DataFolders folders = await Cli.EnsureDataAsync(s.Data, ct).ConfigureAwait(false);
+        MultiTaskDataset train = Cli.LoadSplit(folders, DataSplit.Train, s.TrainCount, s.Seed, "--train-count");
+        MultiTaskDataset test = Cli.LoadSplit(folders, DataSplit.Test, s.TestCount, 0, "--test-count");
+        IReadOnlyList<string> tasks = train.Tasks.Select(t => t.Name).ToArray();
+        AnsiConsole.MarkupLine($"Data: {train.Count} training images (10 % held out for calibration), {test.Count} test images; tasks {string.Join(", ", tasks)}.");
+        ct.ThrowIfCancellationRequested();
+
+        var options = new ModelOptions
+        {
+            Backbone = s.Backbone == "resnet" ? BackboneOptions.ResNet() : BackboneOptions.SmallConvNet(),
+            Training = new TrainingOptions { Epochs = s.Epochs, Seed = s.Seed, DistillationWeight = s.DistillationWeight, Threads = s.Threads },
+        };
+        (ControllableMultiTaskModel model, TimeSpan trainTime, List<string> epochLines) = Train(train, options, ct);
+        using ControllableMultiTaskModel _ = model;
+        AnsiConsole.MarkupLine($"Training (incl. batch-norm statistics and calibration): [bold]{trainTime.TotalSeconds:0.0} s[/]. " +
+                               $"Full network {Tables.MMacs(model.Costs.FullMacs)} MMACs/image, smallest {Tables.MMacs(model.Costs.SmallestMacs)}.");
+
+        // ML.NET: wrap, save, reload in this process, compare.
+        var ml = new MLContext(s.Seed);
+        (ControllableMultiTaskTransformer transformer, IDataView view) = MLNetBridge.Wrap(ml, model, test);
+        string zip = Path.Combine(outDir, "model.zip");
+        long bytes = MLNetBridge.Save(ml, transformer, view.Schema, zip);
+        var ml2 = new MLContext(s.Seed);
+        ControllableMultiTaskTransformer reloaded = MLNetBridge.Load(ml2, zip);
+        ReloadCheck reload;
+        try
+        {
+            reload = MLNetBridge.Compare(ml, transformer, reloaded, test, Math.Min(64, test.Count), zip);
+        }
+        finally
+        {
+            (reloaded.Model as IDisposable)?.Dispose();
+        }
+        if (reload.MaxAbsScoreDifference > 1e-6 || !reload.PredictedLabelsEqual)
+            throw new InvalidOperationException($"The reloaded model predicts differently: max |score difference| {reload.MaxAbsScoreDifference}, labels equal: {reload.PredictedLabelsEqual}.");
+        AnsiConsole.MarkupLine($"Saved [bold]{Markup.Escape(zip)}[/] ({bytes / 1024.0:0} KiB); reloaded with LoadChecked: {reload.RowsCompared} rows x {reload.Settings.Count} control settings " +
+                               $"predict the same (max |score difference| {reload.MaxAbsScoreDifference:0.###E+0}, labels equal).");
+
+        ct.ThrowIfCancellationRequested();
+        var analyzer = new Analyzer(model, test);
+        AnalysisResult result = AnsiConsole.Status().Start("Measuring...", ctx =>
+            analyzer.Run(s.PreferenceVectors, s.Seed, text => ctx.Status(Markup.Escape(text))));
+        ct.ThrowIfCancellationRequested();
+
+        PrintSections(result, tasks, test.Count, includeConfigurations: true, includeSweep: true);
+        AnsiConsole.MarkupLine($"All {result.Space.Count} configurations: test accuracy from the per-factor test table; it agrees with the " +
+                               $"{result.Space.DirectlyEvaluatedConfigurations} configurations evaluated directly to {result.Space.MaxAbsDifferenceToDirectEvaluation:0.###E+0}.");
+
+        var files = new List<string> { zip };
+        string png1 = Path.Combine(outDir, "accuracy-vs-macs.png"), png2 = Path.Combine(outDir, "preference-control.png");
+        Plots.AccuracyVsMacs(png1, result.Space, tasks);
+        Plots.PreferenceControl(png2, result.PreferenceSweep, tasks, result.SweepBudget);
+        string json = Path.Combine(outDir, "report.json"), md = Path.Combine(outDir, "report.md");
+        files.AddRange([json, md, png1, png2]);
+
+        var training = new TrainingInfo(s.Backbone, s.Epochs, train.Count, test.Count, s.Seed, s.DistillationWeight, trainTime.TotalSeconds, epochLines,
+            model.Costs.FullMacs, model.Costs.SmallestMacs, model.Costs.EncoderOptionCount, model.Costs.Widths.Multipliers);
+        var report = new DemoReport("run", string.Join(' ', s.CommandLine), Machine(), training, reload, tasks, result,
+            result.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds, files);
+        WriteReports(report, json, md, test.Count);
+
+        var fileTable = new Table().Border(TableBorder.Rounded).Title("[bold]Files written[/]").AddColumn("file").AddColumn(new TableColumn("bytes").RightAligned());
+        foreach (string f in files) fileTable.AddRow(Markup.Escape(f), new FileInfo(f).Length.ToString("N0", CultureInfo.InvariantCulture));
+        AnsiConsole.Write(fileTable);
+        AnsiConsole.MarkupLine($"Total wall time: [bold]{clock.Elapsed.TotalSeconds:0.0} s[/] (training {trainTime.TotalSeconds:0.0} s, measurements {result.Elapsed.TotalSeconds:0.0} s).");
+        return 0;
+    }
+
+    private static (ControllableMultiTaskModel Model, TimeSpan Time, List<string> EpochLines) Train(MultiTaskDataset train, ModelOptions options, CancellationToken ct)
+    {
+        var lines = new List<string>();
+        var clock = Stopwatch.StartNew();
+        ControllableMultiTaskModel? model = null;
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            // A log, not a terminal: one line per progress report instead of a live bar.
+            var log = new ProgressSink(p =>
+            {
+                AnsiConsole.WriteLine(p.ToString());
+                if (p.IsEpochEnd) lines.Add(p.ToString());
+                if (p.IsEpochEnd && p.Epoch == p.Epochs) AnsiConsole.WriteLine("batch-norm statistics + calibration on held-out training data ...");
+            });
+            model = ControllableMultiTaskModel.Train(train, null, options, log, ct);
+            return (model, clock.Elapsed, lines);
+        }
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(),
+                new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                ProgressTask task = ctx.AddTask("Training", maxValue: 1);
+                var sink = new ProgressSink(p =>
+                {
+                    task.MaxValue = p.TotalSteps;
+                    task.Value = p.Step;
+                    string losses = string.Join(" ", p.TaskLosses.Select(kv => FormattableString.Invariant($"{kv.Key} {kv.Value:0.000}")));
+                    task.Description = FormattableString.Invariant($"epoch {p.Epoch}/{p.Epochs} | loss {losses} | CI-KD {p.DistillationLoss:0.000} | {p.ImagesPerSecond:0} img/s");
+                    if (p.IsEpochEnd)
+                    {
+                        string line = FormattableString.Invariant(
+                            $"epoch {p.Epoch}/{p.Epochs} done | task loss {losses} | CI-KD {p.DistillationLoss:0.0000} | lr {p.LearningRate:0.#####} | {p.ImagesPerSecond:0} img/s | {p.Elapsed.TotalSeconds:0.0} s");
+                        lines.Add(line);
+                        AnsiConsole.MarkupLine(Markup.Escape(line));
+                        if (p.Epoch == p.Epochs) task.Description = "batch-norm statistics + calibration on held-out training data";
+                    }
+                });
+                model = ControllableMultiTaskModel.Train(train, null, options, sink, ct);
+                task.Value = task.MaxValue;
+                task.StopTask();
+            });
+        return (model!, clock.Elapsed, lines);
+    }
+
+    /// <summary>Prints the report's sections.</summary>
+    public static void PrintSections(AnalysisResult r, IReadOnlyList<string> tasks, int testImages, bool includeConfigurations, bool includeSweep)
+    {
+        if (includeConfigurations) Tables.Print(Tables.Configurations(r.Configurations, tasks, testImages));
+        Tables.Print(Tables.BudgetPreference(r.BudgetPreference, tasks, testImages));
+        Tables.Print(Tables.Controllability(r.Controllability));
+        if (includeSweep) Tables.Print(Tables.Sweep(r.PreferenceSweep, tasks, r.SweepBudget));
+    }
+
+    /// <summary>Machine facts for the report.</summary>
+    public static MachineInfo Machine()
+    {
+        string cpu = "unknown";
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+                cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? cpu;
+        }
+        catch (IOException)
+        {
+        }
+        return new MachineInfo(Environment.ProcessorCount, RuntimeInformation.OSDescription, cpu, RuntimeInformation.FrameworkDescription,
+            TorchSharp.torch.get_num_threads(), DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Writes report.json and report.md.</summary>
+    public static void WriteReports(DemoReport report, string jsonPath, string mdPath, int testImages)
+    {
+        File.WriteAllText(jsonPath, JsonSerializer.Serialize(report, Tables.Json));
+        var ci = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine("# MLNetSlim demo report").AppendLine();
+        sb.AppendLine(ci, $"- Command: `{report.CommandLine}`");
+        sb.AppendLine(ci, $"- Date: {report.Machine.Date}; machine: {report.Machine.Cores} cores, {report.Machine.CpuModel}, {report.Machine.Os}, {report.Machine.Runtime}, Torch threads {report.Machine.TorchThreads}");
+        if (report.Training is TrainingInfo t)
+        {
+            sb.AppendLine(ci, $"- Data: Multi-(Fashion+MNIST), {t.TrainImages} training images (10 % held out for calibration), {t.TestImages} test images");
+            sb.AppendLine(ci, $"- Training: backbone {t.Backbone}, {t.Epochs} epoch(s), seed {t.Seed}, CI-KD weight {t.DistillationWeight}, wall time {t.WallSeconds:0.0} s (incl. batch-norm statistics and calibration)");
+            sb.AppendLine(ci, $"- Cost: full network {Tables.MMacs(t.FullMacs)} MMACs/image, smallest {Tables.MMacs(t.SmallestMacs)}; widths {string.Join(", ", t.Widths)}; {t.EncoderOptions} encoder options");
+            foreach (string line in t.EpochLines) sb.AppendLine(ci, $"  - {line}");
+        }
+        if (report.Reload is ReloadCheck r)
+            sb.AppendLine(ci, $"- ML.NET: saved `{Path.GetFileName(r.Path)}` ({r.Bytes:N0} bytes), reloaded with `LoadChecked`; {r.RowsCompared} rows x {r.Settings.Count} control settings: max |score difference| {r.MaxAbsScoreDifference:0.###E+0}, labels equal: {r.PredictedLabelsEqual}");
+        sb.AppendLine(ci, $"- Wall time: measurements {report.AnalysisWallSeconds:0.0} s, total {report.TotalWallSeconds:0.0} s").AppendLine();
+        AnalysisResult a = report.Analysis;
+        sb.Append(Tables.Configurations(a.Configurations, report.Tasks, testImages).ToMarkdown());
+        sb.Append(Tables.BudgetPreference(a.BudgetPreference, report.Tasks, testImages).ToMarkdown());
+        sb.Append(Tables.Controllability(a.Controllability).ToMarkdown());
+        sb.Append(Tables.Sweep(a.PreferenceSweep, report.Tasks, a.SweepBudget).ToMarkdown());
+        sb.AppendLine("## All configurations").AppendLine();
+        sb.AppendLine(ci, $"{a.Space.Count} configurations; {a.Space.Source}. Max |difference| to the {a.Space.DirectlyEvaluatedConfigurations} configurations evaluated directly with `model.Evaluate`: {a.Space.MaxAbsDifferenceToDirectEvaluation:0.###E+0}.").AppendLine();
+        foreach ((string task, IReadOnlyList<string> front) in a.Space.ParetoFronts)
+            sb.AppendLine(ci, $"- Pareto front of {task} (accuracy vs MACs, cheapest first): {string.Join("; ", front.Select(c => $"`{c}`"))}");
+        sb.AppendLine().AppendLine("![accuracy vs MACs](accuracy-vs-macs.png)").AppendLine().AppendLine("![preference control](preference-control.png)");
+        File.WriteAllText(mdPath, sb.ToString());
+    }
+}
+
+/// <summary>evaluate: load a saved model and print the budget x preference and controllability sections.</summary>
+public static class EvaluateCommand
+{
+    /// <summary>Runs it.</summary>
+    public static async Task<int> ExecuteAsync(EvaluateSettings s, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        Cli.ApplyThreads(s.Threads);
+        var ml = new MLContext(0);
+        ControllableMultiTaskTransformer transformer = MLNetBridge.Load(ml, s.Model);
+        using ControllableMultiTaskModel model = MLNetBridge.ModelOf(transformer);
+        IReadOnlyList<string> tasks = model.Tasks.Select(t => t.Name).ToArray();
+        if (!tasks.SequenceEqual(MultiFashionMnist.Tasks.Select(t => t.Name)))
+            throw new InvalidOperationException($"The model's tasks are [{string.Join(", ", tasks)}]; this demo evaluates Multi-(Fashion+MNIST) models (digit, fashion).");
+        AnsiConsole.MarkupLine($"Loaded [bold]{Markup.Escape(Path.GetFullPath(s.Model))}[/]: tasks {string.Join(", ", tasks)}, " +
+                               $"full network {Tables.MMacs(model.Costs.FullMacs)} MMACs/image, {model.Costs.EncoderOptionCount} encoder options x {model.Costs.Widths.Count} widths.");
+
+        DataFolders folders = await Cli.EnsureDataAsync(s.Data, ct).ConfigureAwait(false);
+        MultiTaskDataset test = Cli.LoadSplit(folders, DataSplit.Test, s.TestCount, 0, "--test-count");
+        var analyzer = new Analyzer(model, test);
+        (IReadOnlyList<BudgetPreferenceRow> b, ControllabilitySection c) = AnsiConsole.Status().Start("Measuring...", ctx =>
+        {
+            ctx.Status($"Test calibration table ({CalibrationTable.PassCount(model.Costs)} passes over {test.Count} test images)");
+            CalibrationTable testTable = ControllableMultiTaskModel.Calibrate(model.Network, test, model.Device);
+            ctx.Status("Budget x preference");
+            IReadOnlyList<BudgetPreferenceRow> rows = analyzer.BudgetPreference();
+            ctx.Status("Controllability");
+            return (rows, analyzer.Controllability(testTable, s.PreferenceVectors, s.Seed));
+        });
+        Tables.Print(Tables.BudgetPreference(b, tasks, test.Count));
+        Tables.Print(Tables.Controllability(c));
+        AnsiConsole.MarkupLine($"Total wall time: [bold]{clock.Elapsed.TotalSeconds:0.0} s[/].");
+        return 0;
+    }
+}
+
+/// <summary>Synchronous <see cref="IProgress{T}"/> (no synchronisation context hop).</summary>
+internal sealed class ProgressSink(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+{
+    public void Report(TrainingProgress value) => report(value);
+}

