@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Reflection;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -116,20 +114,8 @@ public class ImagePipelineTests
 
     private JsonDocument Host(params string[] args)
     {
-        string host = typeof(ImagePipelineTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .Single(a => a.Key == "MLNetSlim.LoadHostPath").Value!;
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(host);
-        foreach (string a in args) psi.ArgumentList.Add(a);
-        using Process p = Process.Start(psi)!;
-        Task<string> stdout = p.StandardOutput.ReadToEndAsync(TestContext.CancellationToken);
-        Task<string> stderr = p.StandardError.ReadToEndAsync(TestContext.CancellationToken);
-        if (!p.WaitForExit(120_000))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail("Load host timed out.");
-        }
-        Assert.AreEqual(0, p.ExitCode, stderr.Result);
-        return JsonDocument.Parse(stdout.Result);
+        (int code, string stdout, string stderr) = LoadHostRunner.Run(TestContext.CancellationToken, args);
+        Assert.AreEqual(0, code, stderr);
+        return JsonDocument.Parse(stdout);
     }
 }

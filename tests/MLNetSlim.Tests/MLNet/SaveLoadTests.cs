@@ -152,24 +152,8 @@ public class SaveLoadTests
         }
     }
 
-    private (int Code, string Stdout, string Stderr) RunHost(params string[] args)
-    {
-        string host = typeof(SaveLoadTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .Single(a => a.Key == "MLNetSlim.LoadHostPath").Value!;
-        Assert.IsTrue(File.Exists(host), $"Load host not built at {host}");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(host);
-        foreach (string a in args) psi.ArgumentList.Add(a);
-        using Process p = Process.Start(psi)!;
-        Task<string> stdout = p.StandardOutput.ReadToEndAsync(TestContext.CancellationToken);
-        Task<string> stderr = p.StandardError.ReadToEndAsync(TestContext.CancellationToken);
-        if (!p.WaitForExit(60_000))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail("Load host timed out.");
-        }
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+    private (int Code, string Stdout, string Stderr) RunHost(params string[] args) =>
+        LoadHostRunner.Run(TestContext.CancellationToken, args);
 
     /// <summary>A model type no reader is registered for.</summary>
     private sealed class Unregistered(IMultiTaskModel inner) : IMultiTaskModel
