@@ -22,8 +22,10 @@ namespace MLNetSlim.Benchmarks;
 /// <param name="Seed">Seed of the data pairing, the split, weight initialisation and training.</param>
 /// <param name="MLNetTrainer">ML.NET built-in trainer: "sdca" or "lightgbm".</param>
 /// <param name="LatencyRounds">Timed forward passes per configuration and batch size (interleaved).</param>
+/// <param name="BatchNormCalibrationImages">TrainingOptions.BatchNormCalibrationImages of every network (library
+/// default 2048; 512 in quick runs).</param>
 public sealed record CompareSettings(bool Quick, int Epochs, int TrainCount, int TestCount, string? Data, string Out, int Seed,
-    string MLNetTrainer, int LatencyRounds);
+    string MLNetTrainer, int LatencyRounds, int BatchNormCalibrationImages);
 
 /// <summary>One network evaluated at one width configuration.</summary>
 /// <param name="Configuration">"enc=.. dec=..".</param>
@@ -218,7 +220,8 @@ public static class CompareCommand
         ablation.Dispose();
 
         PrintConsole(report);
-        (string json, string md) = Write(s.Out, "compare", report, Markdown(report));
+        // Quick runs get their own file names, so a smoke run never overwrites (or passes for) a real run's report.
+        (string json, string md) = Write(s.Out, s.Quick ? "compare-quick" : "compare", report, Markdown(report));
         Log($"wrote {json} and {md}; total {report.TotalSeconds:0.0} s");
         return 0;
     }
@@ -253,7 +256,8 @@ public static class CompareCommand
     }
 
     /// <summary>Default training options with the run's epochs and seed (a new object per network).</summary>
-    private static TrainingOptions Training(CompareSettings s) => new() { Epochs = s.Epochs, Seed = s.Seed, ProgressEverySteps = 100 };
+    private static TrainingOptions Training(CompareSettings s) =>
+        new() { Epochs = s.Epochs, Seed = s.Seed, ProgressEverySteps = 100, BatchNormCalibrationImages = s.BatchNormCalibrationImages };
 
     private static Tensor Images(MultiTaskDataset data, int count)
     {
@@ -337,7 +341,7 @@ public static class CompareCommand
         md.AppendLine().Append(r.Machine.ToMarkdown()).AppendLine();
         md.AppendLine($"Data: Multi-(Fashion+MNIST), seed {s.Seed}. {r.TrainImages + r.CalibrationImages} train-split images loaded: {r.TrainImages} train every network, " +
             $"{r.CalibrationImages} are held out for the supernets' calibration table; accuracy on {r.TestImages} test-split images. " +
-            $"Every network: small conv net, default options, {s.Epochs} epoch(s), seed {s.Seed}. Data loading took {F(r.DataLoadSeconds, "0.0")} s; the whole run {F(r.TotalSeconds, "0")} s.");
+            $"Every network: small conv net, default options, {s.Epochs} epoch(s), seed {s.Seed}, batch-norm recalibration on {s.BatchNormCalibrationImages} images. Data loading took {F(r.DataLoadSeconds, "0.0")} s; the whole run {F(r.TotalSeconds, "0")} s.");
         md.AppendLine();
         md.AppendLine("Latency: median ms of a forward pass (`no_grad`, input tensor ready) over " +
             $"{s.LatencyRounds} rounds, all networks and batch sizes interleaved in one loop, in this process. " +
