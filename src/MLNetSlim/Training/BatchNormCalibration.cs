@@ -14,9 +14,20 @@ namespace MLNetSlim.Training;
 public static class BatchNormCalibration
 {
     /// <summary>Recalibrates <paramref name="network"/> on the first <paramref name="images"/> images of <paramref name="data"/>.</summary>
-    /// <exception cref="ArgumentException">No images.</exception>
-    public static void Recalibrate(MultiTaskNetwork network, MultiTaskDataset data, int images, int batchSize, Device device)
+    /// <param name="network">The network.</param>
+    /// <param name="data">Calibration images.</param>
+    /// <param name="images">How many of the first images to use.</param>
+    /// <param name="batchSize">Images per forward pass.</param>
+    /// <param name="device">Torch device.</param>
+    /// <param name="configurations">Only the contexts these configurations use (e.g. the one configuration of a static
+    /// network trained with <see cref="TrainingOptions.FixedConfiguration"/>: one pass instead of #encoder options x
+    /// #widths); null: every context.</param>
+    /// <exception cref="ArgumentException">No images, or a configuration that does not fit the network.</exception>
+    public static void Recalibrate(MultiTaskNetwork network, MultiTaskDataset data, int images, int batchSize, Device device,
+        IReadOnlyList<WidthConfiguration>? configurations = null)
     {
+        foreach (WidthConfiguration c in configurations ?? []) c.Validate(network.Widths, network.Tasks.Count, network.EncoderStageCount);
+        IReadOnlyList<WidthConfiguration> passes = configurations ?? AllContexts(network);
         int n = Math.Min(images, data.Count);
         if (n < 2) throw new ArgumentException("Batch-norm calibration needs at least 2 images.", nameof(images));
         List<SlimmableBatchNorm2d> norms = network.BatchNorms().ToList();
@@ -27,18 +38,14 @@ public static class BatchNormCalibration
         {
             using var noGrad = no_grad();
             int[] all = Enumerable.Range(0, n).ToArray();
-            for (int e = 0; e < network.EncoderOptions.Count; e++)
-                for (int d = 0; d < network.Widths.Count; d++)
+            foreach (WidthConfiguration configuration in passes)
+                for (int start = 0; start < n; start += batchSize)
                 {
-                    var configuration = network.CostTable.Configuration(e, Enumerable.Repeat(d, network.Tasks.Count).ToArray());
-                    for (int start = 0; start < n; start += batchSize)
-                    {
-                        int count = Math.Min(batchSize, n - start);
-                        if (count < 2) break; // batch statistics need two images
-                        using var scope = NewDisposeScope();
-                        Tensor x = TensorBatches.Images(data, all.AsSpan(start, count), device);
-                        network.forward(x, configuration).Dispose();
-                    }
+                    int count = Math.Min(batchSize, n - start);
+                    if (count < 2) break; // batch statistics need two images
+                    using var scope = NewDisposeScope();
+                    Tensor x = TensorBatches.Images(data, all.AsSpan(start, count), device);
+                    network.forward(x, configuration).Dispose();
                 }
         }
         finally
@@ -47,4 +54,11 @@ public static class BatchNormCalibration
             network.train(wasTraining);
         }
     }
+
+    /// <summary>(e, every decoder at d) for every encoder option e and width d: together they visit every context.</summary>
+    private static WidthConfiguration[] AllContexts(MultiTaskNetwork network) =>
+        Enumerable.Range(0, network.EncoderOptions.Count)
+            .SelectMany(e => Enumerable.Range(0, network.Widths.Count)
+                .Select(d => network.CostTable.Configuration(e, Enumerable.Repeat(d, network.Tasks.Count).ToArray())))
+            .ToArray();
 }

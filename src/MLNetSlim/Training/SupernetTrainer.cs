@@ -95,7 +95,8 @@ public static class SupernetTrainer
         }
         TimeSpan trainingTime = clock.Elapsed;
         if (options.BatchNormCalibrationImages > 0)
-            BatchNormCalibration.Recalibrate(network, train, options.BatchNormCalibrationImages, Math.Max(options.BatchSize, 256), device);
+            BatchNormCalibration.Recalibrate(network, train, options.BatchNormCalibrationImages, Math.Max(options.BatchSize, 256), device,
+                options.FixedConfiguration is { } only ? [only] : null); // a static network uses the contexts of its one configuration only
         network.eval();
         return new TrainingSummary(step, options.Epochs, trainingTime, clock.Elapsed - trainingTime,
             (double)step * options.BatchSize / trainingTime.TotalSeconds);

@@ -104,7 +104,8 @@ public sealed class TrainingOptions
 
     /// <summary>
     /// When set, trains only this configuration every step: a static network of that shape (the "one model per
-    /// scenario" baseline). Disables the sandwich rule and CI-KD. Null (default): super-network training.
+    /// scenario" baseline). Disables the sandwich rule and CI-KD, and batch-norm recalibration covers only the contexts
+    /// of this configuration. Null (default): super-network training.
     /// </summary>
     public Network.WidthConfiguration? FixedConfiguration { get; set; }
 

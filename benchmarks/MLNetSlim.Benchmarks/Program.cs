@@ -1,0 +1,103 @@
+using System.CommandLine;
+using MLNetSlim.Benchmarks;
+
+// Benchmarks of MLNetSlim; see docs/benchmarks.md. Every figure is measured in this one process.
+var root = new RootCommand("MLNetSlim benchmarks: compare (supernet vs alternatives), search (controller latency), mlnet (ML.NET layer overhead).");
+
+var outOption = new Option<string>("--out") { Description = "Output folder for the .json and .md reports.", DefaultValueFactory = _ => "docs/benchmarks" };
+var dataOption = new Option<string?>("--data") { Description = "Data root (with mnist/ and fashion-mnist/) or a folder with the IDX files; default: $MLNETSLIM_DATA or the cache folder (see docs/data.md)." };
+var seedOption = new Option<int>("--seed") { Description = "Seed of data pairing, splits, initialisation and training.", DefaultValueFactory = _ => 0 };
+var threadsOption = new Option<int>("--threads")
+{
+    Description = "Torch intra-op threads; 0: torch's default (one per core). Default 1: on a machine shared with other jobs, torch's OpenMP threads slow down many times over when the cores are oversubscribed (measured here: 28 ms instead of 1.5 ms per batch-1 forward at load 8 on 2 cores). Recorded in the report.",
+    DefaultValueFactory = _ => 1,
+};
+void ApplyThreads(int n)
+{
+    if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "--threads must be >= 0.");
+    if (n > 0) TorchSharp.torch.set_num_threads(n);
+}
+
+// compare
+var quick = new Option<bool>("--quick") { Description = "Smoke run: 2000 train / 500 test images, 1 epoch, batch-norm recalibration on 512 images, 20 latency rounds; writes compare-quick.json/.md. Checks that everything runs; its figures are not results." };
+var epochs = new Option<int?>("--epochs") { Description = "Epochs of every network (default 3; 1 with --quick)." };
+var trainCount = new Option<int?>("--train-count") { Description = "Train-split images to load (default 60000; 2000 with --quick). 10 % are held out for the supernets' calibration." };
+var testCount = new Option<int?>("--test-count") { Description = "Test-split images for accuracy (default 10000; 500 with --quick)." };
+var mlnetTrainer = new Option<string>("--mlnet-trainer") { Description = "ML.NET built-in baseline: sdca (SdcaMaximumEntropy) or lightgbm.", DefaultValueFactory = _ => "sdca" };
+mlnetTrainer.AcceptOnlyFromAmong(MLNetBaseline.Trainers);
+var latencyRounds = new Option<int?>("--latency-rounds") { Description = "Timed forward passes per network, configuration and batch size (default 100; 20 with --quick)." };
+var compare = new Command("compare", "Supernet vs static per-configuration networks, single-task networks, an ML.NET trainer per task, and the supernet without CI-KD, on Multi-(Fashion+MNIST).")
+{
+    quick, epochs, trainCount, testCount, dataOption, outOption, seedOption, mlnetTrainer, latencyRounds, threadsOption,
+};
+compare.SetAction(r =>
+{
+    ApplyThreads(r.GetValue(threadsOption));
+    bool q = r.GetValue(quick);
+    var settings = new CompareSettings(q,
+        r.GetValue(epochs) ?? (q ? 1 : 3),
+        r.GetValue(trainCount) ?? (q ? 2000 : 60000),
+        r.GetValue(testCount) ?? (q ? 500 : 10000),
+        r.GetValue(dataOption), r.GetValue(outOption)!, r.GetValue(seedOption), r.GetValue(mlnetTrainer)!,
+        r.GetValue(latencyRounds) ?? (q ? 20 : 100),
+        q ? 512 : new MLNetSlim.Training.TrainingOptions().BatchNormCalibrationImages);
+    return CompareCommand.Run(args, settings);
+});
+root.Add(compare);
+
+// search
+var queries = new Option<int>("--queries") { Description = "Timed queries per problem.", DefaultValueFactory = _ => 20000 };
+var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up queries per problem.", DefaultValueFactory = _ => 2000 };
+var search = new Command("search", "Queries/s, p50 and p99 latency of the budget/preference search for 2 and 20 tasks (synthetic problems).")
+{
+    queries, warmup, outOption,
+};
+search.SetAction(r => SearchCommand.Run(args, r.GetValue(queries), r.GetValue(warmup), r.GetValue(outOption)!));
+root.Add(search);
+
+// mlnet
+var mlTrain = new Option<int>("--train-count") { Description = "Train images for the quickly trained model.", DefaultValueFactory = _ => 2000 };
+var mlEpochs = new Option<int>("--epochs") { Description = "Epochs of the quickly trained model.", DefaultValueFactory = _ => 1 };
+var rows = new Option<int>("--rows") { Description = "Test rows pushed through ML.NET.", DefaultValueFactory = _ => 2000 };
+var model = new Option<string?>("--model") { Description = "An ML.NET model zip holding a ControllableMultiTaskTransformer (instead of training one)." };
+var save = new Option<string?>("--save") { Description = "Save the trained transformer as an ML.NET model zip here." };
+var budget = new Option<double>("--budget") { Description = "Budget (fraction of the full MACs) that picks the measured configuration.", DefaultValueFactory = _ => 1.0 };
+var batchSize = new Option<int?>("--batch-size") { Description = "Transformer batch size (default: the transformer's, 64)." };
+var calls = new Option<int>("--calls") { Description = "Timed single-row calls per series.", DefaultValueFactory = _ => 500 };
+var rounds = new Option<int>("--rounds") { Description = "Timed passes over all rows per throughput series.", DefaultValueFactory = _ => 7 };
+var mlnet = new Command("mlnet", "PredictionEngine vs raw forward latency at batch 1, and Transform+cursor vs raw batched forward throughput, for one configuration.")
+{
+    mlTrain, mlEpochs, rows, model, save, budget, batchSize, calls, rounds, dataOption, outOption, seedOption, threadsOption,
+};
+mlnet.SetAction(r =>
+{
+    ApplyThreads(r.GetValue(threadsOption));
+    return MLNetCommand.Run(args, new MLNetSettings(r.GetValue(mlTrain), r.GetValue(mlEpochs), r.GetValue(rows), r.GetValue(model),
+        r.GetValue(save), r.GetValue(budget), r.GetValue(batchSize), r.GetValue(calls), r.GetValue(rounds), r.GetValue(dataOption),
+        r.GetValue(outOption)!, r.GetValue(seedOption)));
+});
+root.Add(mlnet);
+
+// baselines (hidden): only the ML.NET built-in trainers of `compare`, to choose one and time it.
+var blTrain = new Option<int>("--train-count") { DefaultValueFactory = _ => 5400 };
+var blTest = new Option<int>("--test-count") { DefaultValueFactory = _ => 1000 };
+var blTrainer = new Option<string>("--mlnet-trainer") { DefaultValueFactory = _ => "sdca" };
+blTrainer.AcceptOnlyFromAmong(MLNetBaseline.Trainers);
+var baselines = new Command("baselines", "Only the ML.NET built-in trainer of compare, on every task (to choose and time it).")
+{
+    blTrain, blTest, blTrainer, dataOption, seedOption,
+};
+baselines.Hidden = true;
+baselines.SetAction(r =>
+{
+    int seed = r.GetValue(seedOption);
+    var train = MLNetSlim.Data.MultiFashionMnist.Load(MLNetSlim.Data.DataSplit.Train, r.GetValue(blTrain), seed, r.GetValue(dataOption), r.GetValue(dataOption));
+    var test = MLNetSlim.Data.MultiFashionMnist.Load(MLNetSlim.Data.DataSplit.Test, r.GetValue(blTest), seed, r.GetValue(dataOption), r.GetValue(dataOption));
+    for (int t = 0; t < train.Tasks.Count; t++)
+        Console.WriteLine(MLNetBaseline.Run(train, test, t, r.GetValue(blTrainer)!, seed, 100));
+    return 0;
+});
+root.Add(baselines);
+
+if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 200; // tables stay readable in logs
+return root.Parse(args).Invoke();
