@@ -8,7 +8,7 @@ namespace MLNetSlim.Evaluation;
 /// Measures how well a controller follows user constraints (protocol after DYMU, Raychaudhuri et al. CVPR 2022, and
 /// ECMT, ICCV 2023): for every budget and each of N preference vectors drawn from Dirichlet(alpha) (seeded; the same
 /// vectors for every budget and every controller, so comparisons are paired) it runs the controller and reports
-/// budget adherence, budget utilisation, Spearman(p, P(c)), DYMU uniformity and the hypervolume of the chosen
+/// budget adherence, budget utilisation, the mean over tasks of Spearman(p_t, P_t(c)) across the N queries, DYMU uniformity and the hypervolume of the chosen
 /// configurations' normalised performance. P(c) is the relative performance P_t(e, d_t) read from a calibration table:
 /// by default the controller's own (its prediction, which equals the measured one on the calibration data for
 /// independent decoders, see <see cref="CalibrationTable"/>); pass an <c>evaluation</c> table measured on other data
@@ -51,8 +51,9 @@ public static class ControllabilityEvaluator
         foreach (Budget budget in budgets)
         {
             int within = 0;
-            double util = 0, rho = 0, uni = 0;
+            double util = 0, uni = 0;
             var points = new List<IReadOnlyList<double>>();
+            var performance = new List<double[]>();
             var distinct = new HashSet<WidthConfiguration>();
             foreach (double[] p in prefs)
             {
@@ -72,13 +73,18 @@ public static class ControllabilityEvaluator
                 int e = costs.EncoderOptionOf(c);
                 int[] d = c.DecoderWidths.Select(w => costs.Widths.IndexOf(w)).ToArray();
                 double[] perf = cal.Relative(e, d);
-                rho += MultiTaskMetrics.Spearman(p, perf);
+                performance.Add(perf);
                 uni += MultiTaskMetrics.Uniformity(p, perf.Select(x => Math.Max(0, 1 - x)).ToArray());
                 points.Add(perf.Select((x, t) => hi[t] > lo[t] ? Math.Clamp((x - lo[t]) / (hi[t] - lo[t]), 0, 1) : 1.0).ToArray());
             }
             int n = prefs.Length;
+            // Controllability (DYMU): for each task, the rank correlation across the N queries between the preference
+            // for that task and its relative performance; averaged over tasks. A controller that ignores preferences
+            // scores 0.
+            double rho = Enumerable.Range(0, tCount)
+                .Average(t => MultiTaskMetrics.Spearman(prefs.Select(q => q[t]).ToArray(), performance.Select(q => q[t]).ToArray()));
             perBudget.Add(new BudgetControllability(budget.ToString(), budget.Unit.ToString(), budget.Value, n, (double)within / n, util / n,
-                rho / n, uni / n, MultiTaskMetrics.Hypervolume(points, hypervolumeSamples, seed), distinct.Count));
+                rho, uni / n, MultiTaskMetrics.Hypervolume(points, hypervolumeSamples, seed), distinct.Count));
         }
         return new ControllabilityReport(controller.Name, tCount, perBudget.Sum(b => b.Queries), preferenceCount, alpha, seed,
             perBudget.Sum(b => b.BudgetAdherence * b.Queries) / perBudget.Sum(b => b.Queries),
@@ -143,7 +149,8 @@ public static class ControllabilityEvaluator
 /// <param name="Queries">Number of preference vectors queried.</param>
 /// <param name="BudgetAdherence">Share of queries whose configuration is within the budget (fraction; must be 1).</param>
 /// <param name="MeanBudgetUtilisation">Mean cost(c) / budget (fraction).</param>
-/// <param name="MeanSpearman">Mean Spearman correlation between p and P(c) (0 when P(c) is constant across tasks).</param>
+/// <param name="MeanSpearman">Mean over tasks of the Spearman correlation, across the queries, between the preference
+/// for the task and its relative performance P_t(c) (0 when the task's performance does not change).</param>
 /// <param name="MeanUniformity">Mean DYMU uniformity with L = max(0, 1 - P(c)).</param>
 /// <param name="Hypervolume">Hypervolume (fraction of the unit cube) of the chosen configurations' normalised
 /// performance points.</param>

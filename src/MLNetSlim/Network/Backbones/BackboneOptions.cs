@@ -26,7 +26,7 @@ public sealed class BackboneOptions
     public int[] StageChannels { get; set; } = [32, 64, 128];
 
     /// <summary>Depth of each stage: conv layers (SmallConvNet) or basic blocks (ResNet).</summary>
-    public int[] StageDepths { get; set; } = [2, 2, 1];
+    public int[] StageDepths { get; set; } = [1, 2, 2];
 
     /// <summary>ResNet only: channels of the 3x3 stem conv, which counts as encoder stage 0.</summary>
     public int StemChannels { get; set; } = 32;
@@ -37,7 +37,8 @@ public sealed class BackboneOptions
     /// </summary>
     public int? SharedStages { get; set; }
 
-    /// <summary>The default small conv net: stages of 32, 64 and 128 channels, depths 2, 2 and 1.</summary>
+    /// <summary>The default small conv net: stages of 32, 64 and 128 channels, depths 1, 2 and 2 (the last stage, two
+    /// 3x3 convs, goes into every decoder, so each decoder is about a third of the network).</summary>
     public static BackboneOptions SmallConvNet() => new();
 
     /// <summary>A ResNet for small images: stem of 32 channels, then stages of 32, 64 and 128 channels of 2 basic
