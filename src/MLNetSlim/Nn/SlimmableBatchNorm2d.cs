@@ -92,16 +92,7 @@ public sealed class SlimmableBatchNorm2d : nn.Module
             _calibrationBatches[context]++;
             momentum = 1.0 / _calibrationBatches[context];
         }
-        // Normalise with batch statistics on private copies of the running statistics, then write them back: libtorch
-        // updates running statistics in place, and views into the (K, C) buffers are not safe targets for that.
-        using Tensor meanCopy = mean.clone();
-        using Tensor varCopy = var.clone();
-        Tensor output = nn.functional.batch_norm(input, meanCopy, varCopy, w, b, true, momentum, Eps);
-        using (no_grad())
-        {
-            mean.copy_(meanCopy);
-            var.copy_(varCopy);
-        }
-        return output;
+        // mean and var are views of the context's row: batch_norm updates them in place.
+        return nn.functional.batch_norm(input, mean, var, w, b, true, momentum, Eps);
     }
 }

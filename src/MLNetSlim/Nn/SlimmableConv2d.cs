@@ -60,8 +60,7 @@ public sealed class SlimmableConv2d : nn.Module
         long inActive = input.shape[1];
         if (inActive > InChannels || outChannels > OutChannels || outChannels <= 0)
             throw new ArgumentException($"{GetName()}: asked for {inActive} -> {outChannels} channels; the layer has {InChannels} -> {OutChannels}.");
-        using Tensor view = weight.narrow(0, 0, outChannels).narrow(1, 0, inActive);
-        using Tensor w = view.contiguous();
+        using Tensor w = weight.narrow(0, 0, outChannels).narrow(1, 0, inActive);
         using Tensor? b = bias?.narrow(0, 0, outChannels);
         return nn.functional.conv2d(input, w, b, strides: new long[] { Stride, Stride },
             padding: new long[] { Padding, Padding });
