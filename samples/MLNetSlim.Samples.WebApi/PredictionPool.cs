@@ -113,7 +113,7 @@ public sealed class PredictionPool : IDisposable
             var mlContext = new MLContext();
             mlContext.AddMLNetSlim(); // lets ML.NET read MLNetSlim's transformer from the zip
             ITransformer model = mlContext.Model.LoadChecked(modelPath, out DataViewSchema _);
-            Network = ((IEnumerable<ITransformer>)model).OfType<ControllableMultiTaskTransformer>().SingleOrDefault()
+            Network = (model as IEnumerable<ITransformer> ?? [model]).OfType<ControllableMultiTaskTransformer>().SingleOrDefault()
                 ?? throw new InvalidOperationException($"'{modelPath}' holds no MLNetSlim controllable multi-task transformer.");
             string[] tasks = Network.Tasks.Select(t => t.Name).ToArray();
             if (!tasks.Order().SequenceEqual(ModelOutput.TaskNames.Order()))
