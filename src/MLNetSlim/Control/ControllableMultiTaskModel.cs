@@ -99,9 +99,12 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
     /// for every encoder option and decoder width. Exact for this architecture, since task t's output depends only on
     /// the encoder option and its own decoder width (see docs/control.md).
     /// </summary>
-    public static CalibrationTable Calibrate(MultiTaskNetwork network, MultiTaskDataset data, string device = "cpu") =>
-        CalibrationTable.Calibrate(network.CostTable, network.Tasks.Select(_ => true).ToArray(),
-            (e, d) => NetworkEvaluator.Accuracy(network, data, network.CostTable.Configuration(e, Enumerable.Repeat(d, network.Tasks.Count).ToArray()), 256, device));
+    public static CalibrationTable Calibrate(MultiTaskNetwork network, MultiTaskDataset data, string device = "cpu")
+    {
+        double[][][] accuracy = NetworkEvaluator.AccuracyTable(network, data, 256, device); // [t][e][d], encoder shared across widths
+        return CalibrationTable.Calibrate(network.CostTable, network.Tasks.Select(_ => true).ToArray(),
+            (e, d) => accuracy.Select(task => task[e][d]).ToArray());
+    }
 
     /// <inheritdoc />
     /// <exception cref="BudgetInfeasibleException">The budget is below the smallest configuration's cost.</exception>

@@ -9,7 +9,8 @@ namespace MLNetSlim.Training;
 /// Recomputes exact batch-norm statistics for every context of a trained network ("post-statistics" batch-norm
 /// calibration, Yu &amp; Huang, "Universally Slimmable Networks", ICCV 2019, Sec. 3.3). For each encoder option e and
 /// each width d it runs the calibration images at (e, every decoder at d) in training mode without gradients, which
-/// fills the encoder contexts e and every decoder's context (e, d). Cost: (#encoder options x #widths) forward passes.
+/// fills the encoder contexts e and every decoder's context (e, d). The encoder runs once per option and batch and feeds
+/// every decoder width: cost #encoder options encoder passes plus #encoder options x #widths decoder passes.
 /// </summary>
 public static class BatchNormCalibration
 {
@@ -27,8 +28,7 @@ public static class BatchNormCalibration
         IReadOnlyList<WidthConfiguration>? configurations = null)
     {
         foreach (WidthConfiguration c in configurations ?? []) c.Validate(network.Widths, network.Tasks.Count, network.EncoderStageCount);
-        IReadOnlyList<WidthConfiguration> passes = configurations ?? AllContexts(network);
-        int n = Math.Min(images, data.Count);
+                int n = Math.Min(images, data.Count);
         if (n < 2) throw new ArgumentException("Batch-norm calibration needs at least 2 images.", nameof(images));
         List<SlimmableBatchNorm2d> norms = network.BatchNorms().ToList();
         bool wasTraining = network.training;
@@ -38,15 +38,15 @@ public static class BatchNormCalibration
         {
             using var noGrad = no_grad();
             int[] all = Enumerable.Range(0, n).ToArray();
-            foreach (WidthConfiguration configuration in passes)
-                for (int start = 0; start < n; start += batchSize)
-                {
-                    int count = Math.Min(batchSize, n - start);
-                    if (count < 2) break; // batch statistics need two images
-                    using var scope = NewDisposeScope();
-                    Tensor x = TensorBatches.Images(data, all.AsSpan(start, count), device);
-                    network.forward(x, configuration).Dispose();
-                }
+            for (int start = 0; start < n; start += batchSize)
+            {
+                int count = Math.Min(batchSize, n - start);
+                if (count < 2) break; // batch statistics need two images
+                using var scope = NewDisposeScope();
+                Tensor x = TensorBatches.Images(data, all.AsSpan(start, count), device);
+                if (configurations is null) AllContextsPass(network, x);
+                else foreach (WidthConfiguration configuration in configurations) network.forward(x, configuration).Dispose();
+            }
         }
         finally
         {
@@ -55,10 +55,20 @@ public static class BatchNormCalibration
         }
     }
 
-    /// <summary>(e, every decoder at d) for every encoder option e and width d: together they visit every context.</summary>
-    private static WidthConfiguration[] AllContexts(MultiTaskNetwork network) =>
-        Enumerable.Range(0, network.EncoderOptions.Count)
-            .SelectMany(e => Enumerable.Range(0, network.Widths.Count)
-                .Select(d => network.CostTable.Configuration(e, Enumerable.Repeat(d, network.Tasks.Count).ToArray())))
-            .ToArray();
+    /// <summary>
+    /// Visits every context with one batch: the encoder once per option e (context e), and its output through every
+    /// decoder at every width d (contexts (e, d)). A decoder reads only the encoder output, so this is the same as running
+    /// (e, every decoder at d) for every e and d, with E instead of E x W encoder passes.
+    /// </summary>
+    private static void AllContextsPass(MultiTaskNetwork network, Tensor x)
+    {
+        for (int e = 0; e < network.EncoderOptions.Count; e++)
+        {
+            using var encoderScope = NewDisposeScope();
+            Tensor features = network.ForwardEncoderStages(x, e)[^1];
+            for (int d = 0; d < network.Widths.Count; d++)
+                for (int t = 0; t < network.Tasks.Count; t++)
+                    network.ForwardDecoder(t, features, e, d, x).Dispose();
+        }
+    }
 }

@@ -1,0 +1,49 @@
+using MLNetSlim.Data;
+using MLNetSlim.Evaluation;
+using MLNetSlim.Network;
+using MLNetSlim.Network.Backbones;
+using MLNetSlim.Training;
+using static TorchSharp.torch;
+
+namespace MLNetSlim.Tests.Evaluation;
+
+[TestClass]
+public class NetworkEvaluatorTests
+{
+    private static readonly TaskDefinition[] Tasks = [new("a", TaskKind.Classification, 3), new("b", TaskKind.Classification, 4)];
+
+    [TestMethod]
+    public void AccuracyTable_SharesTheEncoder_AndEqualsPerConfigurationAccuracy()
+    {
+        using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(new NetworkOptions
+        {
+            Tasks = Tasks,
+            Channels = 1,
+            Height = 8,
+            Width = 8,
+            Backbone = new BackboneOptions { StageChannels = [4, 8, 8], StageDepths = [1, 1, 1] },
+        }, seed: 11);
+        var rng = new Random(4);
+        int n = 300;
+        float[] images = Enumerable.Range(0, n * 64).Select(_ => (float)rng.NextDouble()).ToArray();
+        var data = new MultiTaskDataset(images, 1, 8, 8, Tasks,
+            [Enumerable.Range(0, n).Select(_ => rng.Next(3)).ToArray(), Enumerable.Range(0, n).Select(_ => rng.Next(4)).ToArray()]);
+        BatchNormCalibration.Recalibrate(net, data, n, 64, CPU);
+
+        // Batch size 128 leaves a partial last batch (300 = 2 x 128 + 44).
+        double[][][] table = NetworkEvaluator.AccuracyTable(net, data, 128);
+        var seen = new HashSet<double>();
+        for (int e = 0; e < net.EncoderOptions.Count; e++)
+            for (int d = 0; d < net.Widths.Count; d++)
+            {
+                WidthConfiguration c = net.CostTable.Configuration(e, [d, d]);
+                double[] direct = NetworkEvaluator.Accuracy(net, data, c, 128);
+                for (int t = 0; t < Tasks.Length; t++)
+                {
+                    Assert.AreEqual(direct[t], table[t][e][d], 1e-12, $"task {t}, {c}");
+                    seen.Add(table[t][e][d]);
+                }
+            }
+        Assert.IsTrue(seen.Count > 3, "an untrained network at different widths should not score the same everywhere");
+    }
+}
