@@ -53,6 +53,7 @@ internal static class PipelineHost
             Budget = cmt.Budget.ToString(),
             Configuration = cmt.Configuration.ToString(),
             cmt.ConfigurationMacs,
+            cmt.FullMacs,
             Labels = labels,
             Scores = scores,
         }));

@@ -87,8 +87,8 @@ public sealed partial class ControllableMultiTaskEstimator
         /// <summary>Peak learning rate of the optimiser.</summary>
         public double LearningRate { get; set; } = 2e-3;
 
-        /// <summary>Sandwich rule: random configurations sampled per step besides the largest and the smallest (k).</summary>
-        public int SandwichRandomCount { get; set; } = 2;
+        /// <summary>Sandwich rule: random configurations sampled per step besides the largest and the smallest (k); see <see cref="Training.TrainingOptions.SandwichRandomCount"/>.</summary>
+        public int SandwichRandomCount { get; set; } = 1;
 
         /// <summary>Weight lambda of the configuration-invariant knowledge distillation (CI-KD) loss; 0 disables it.</summary>
         public double DistillationWeight { get; set; } = 1.0;
