@@ -78,16 +78,11 @@ public static class NetworkEvaluator
                     total[t] += y[t].numel();
                 }
                 for (int e = 0; e < options; e++)
-                {
-                    using var encoderScope = NewDisposeScope();
-                    Tensor features = network.ForwardEncoderStages(x, e)[^1];
-                    for (int d = 0; d < widths; d++)
-                        for (int t = 0; t < tasks; t++)
-                        {
-                            using var decoderScope = NewDisposeScope();
-                            correct[t, e, d] += network.ForwardDecoder(t, features, e, d, x).argmax(1).eq(y[t]).sum().item<long>();
-                        }
-                }
+                    network.ForwardEveryDecoderWidth(x, e, (t, d, output) =>
+                    {
+                        using Tensor hits = output.argmax(1).eq(y[t]).sum();
+                        correct[t, e, d] += hits.item<long>();
+                    });
             }
         }
         finally

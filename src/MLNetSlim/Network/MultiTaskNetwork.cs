@@ -130,6 +130,24 @@ public sealed class MultiTaskNetwork : nn.Module
         _decoders[task].forward(encoderOutput, _widths[widthIndex], DecoderContext(encoderOption, widthIndex),
             (int)images.shape[2], (int)images.shape[3]);
 
+    /// <summary>
+    /// Runs the encoder once at option <paramref name="encoderOption"/> and every task's decoder at every width on its
+    /// output, calling <paramref name="visit"/>(task, width index, output) for each; outputs are disposed after the call.
+    /// A decoder reads only the encoder output, so this equals running (e, every decoder at d) for each width d, with one
+    /// encoder pass instead of #widths (batch-norm post-statistics and the calibration table use it).
+    /// </summary>
+    internal void ForwardEveryDecoderWidth(Tensor images, int encoderOption, Action<int, int, Tensor> visit)
+    {
+        using var scope = NewDisposeScope();
+        Tensor features = ForwardEncoderStages(images, encoderOption)[^1];
+        for (int d = 0; d < _widths.Count; d++)
+            for (int t = 0; t < _decoders.Length; t++)
+            {
+                using Tensor output = ForwardDecoder(t, features, encoderOption, d, images);
+                visit(t, d, output);
+            }
+    }
+
     /// <summary>Exact MACs of <paramref name="configuration"/> for one image of the options' input size.</summary>
     /// <exception cref="ArgumentException">The configuration does not fit the network.</exception>
     public long Macs(WidthConfiguration configuration) => _costs.Macs(configuration);

@@ -28,7 +28,7 @@ public static class BatchNormCalibration
         IReadOnlyList<WidthConfiguration>? configurations = null)
     {
         foreach (WidthConfiguration c in configurations ?? []) c.Validate(network.Widths, network.Tasks.Count, network.EncoderStageCount);
-                int n = Math.Min(images, data.Count);
+        int n = Math.Min(images, data.Count);
         if (n < 2) throw new ArgumentException("Batch-norm calibration needs at least 2 images.", nameof(images));
         List<SlimmableBatchNorm2d> norms = network.BatchNorms().ToList();
         bool wasTraining = network.training;
@@ -44,31 +44,16 @@ public static class BatchNormCalibration
                 if (count < 2) break; // batch statistics need two images
                 using var scope = NewDisposeScope();
                 Tensor x = TensorBatches.Images(data, all.AsSpan(start, count), device);
-                if (configurations is null) AllContextsPass(network, x);
-                else foreach (WidthConfiguration configuration in configurations) network.forward(x, configuration).Dispose();
+                if (configurations is null)
+                    for (int e = 0; e < network.EncoderOptions.Count; e++) network.ForwardEveryDecoderWidth(x, e, static (_, _, _) => { });
+                else
+                    foreach (WidthConfiguration configuration in configurations) network.forward(x, configuration).Dispose();
             }
         }
         finally
         {
             foreach (SlimmableBatchNorm2d bn in norms) bn.Calibrating = false;
             network.train(wasTraining);
-        }
-    }
-
-    /// <summary>
-    /// Visits every context with one batch: the encoder once per option e (context e), and its output through every
-    /// decoder at every width d (contexts (e, d)). A decoder reads only the encoder output, so this is the same as running
-    /// (e, every decoder at d) for every e and d, with E instead of E x W encoder passes.
-    /// </summary>
-    private static void AllContextsPass(MultiTaskNetwork network, Tensor x)
-    {
-        for (int e = 0; e < network.EncoderOptions.Count; e++)
-        {
-            using var encoderScope = NewDisposeScope();
-            Tensor features = network.ForwardEncoderStages(x, e)[^1];
-            for (int d = 0; d < network.Widths.Count; d++)
-                for (int t = 0; t < network.Tasks.Count; t++)
-                    network.ForwardDecoder(t, features, e, d, x).Dispose();
         }
     }
 }
