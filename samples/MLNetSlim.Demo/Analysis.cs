@@ -180,7 +180,7 @@ public sealed class Analyzer
         IReadOnlyList<BudgetPreferenceRow> b = BudgetPreference();
         status("Controllability");
         ControllabilitySection c = Controllability(testTable, preferenceVectors, seed);
-        status("Preference sweep at budget 0.5");
+        status("Preference sweep at a budget of 50 % of full MACs");
         IReadOnlyList<SweepRow> sweep = Sweep(0.5);
         ConfigurationSpaceSection space = Space(testTable);
         return new AnalysisResult(a, b, c, space, 0.5, sweep, clock.Elapsed);

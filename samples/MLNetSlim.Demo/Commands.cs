@@ -18,6 +18,7 @@ public sealed record MachineInfo(int Cores, string Os, string CpuModel, string R
 
 /// <summary>Training summary.</summary>
 public sealed record TrainingInfo(string Backbone, int Epochs, int TrainImages, int TestImages, int Seed, double DistillationWeight,
+    int SandwichRandomCount, int BatchSize, double LearningRate,
     double WallSeconds, IReadOnlyList<string> EpochLines, long FullMacs, long SmallestMacs, int EncoderOptions, IReadOnlyList<double> Widths);
 
 /// <summary>report.json.</summary>
@@ -89,17 +90,17 @@ public static class RunCommand
         if (reload.MaxAbsScoreDifference > 1e-6 || !reload.PredictedLabelsEqual)
             throw new InvalidOperationException($"The reloaded model predicts differently: max |score difference| {reload.MaxAbsScoreDifference}, labels equal: {reload.PredictedLabelsEqual}.");
         AnsiConsole.MarkupLine($"Saved [bold]{Markup.Escape(zip)}[/] ({bytes / 1024.0:0} KiB); reloaded with LoadChecked: {reload.RowsCompared} rows x {reload.Settings.Count} control settings " +
-                               $"predict the same (max |score difference| {reload.MaxAbsScoreDifference:0.###E+0}, labels equal).");
+                               $"predict the same (max |score difference| {reload.MaxAbsScoreDifference:G3}, labels equal).");
 
         ct.ThrowIfCancellationRequested();
         var analyzer = new Analyzer(model, test);
         AnalysisResult result = AnsiConsole.Status().Start("Measuring...", ctx =>
-            analyzer.Run(s.PreferenceVectors, s.Seed, text => ctx.Status(Markup.Escape(text))));
+            analyzer.Run(s.PreferenceVectors, s.Seed, text => ctx.Status(Markup.Escape($"measuring: {text} ..."))));
         ct.ThrowIfCancellationRequested();
 
         PrintSections(result, tasks, test.Count, includeConfigurations: true, includeSweep: true);
         AnsiConsole.MarkupLine($"All {result.Space.Count} configurations: test accuracy from the per-factor test table; it agrees with the " +
-                               $"{result.Space.DirectlyEvaluatedConfigurations} configurations evaluated directly to {result.Space.MaxAbsDifferenceToDirectEvaluation:0.###E+0}.");
+                               $"{result.Space.DirectlyEvaluatedConfigurations} configurations evaluated directly to {result.Space.MaxAbsDifferenceToDirectEvaluation:G3}.");
 
         var files = new List<string> { zip };
         string png1 = Path.Combine(outDir, "accuracy-vs-macs.png"), png2 = Path.Combine(outDir, "preference-control.png");
@@ -108,7 +109,8 @@ public static class RunCommand
         string json = Path.Combine(outDir, "report.json"), md = Path.Combine(outDir, "report.md");
         files.AddRange([json, md, png1, png2]);
 
-        var training = new TrainingInfo(s.Backbone, s.Epochs, train.Count, test.Count, s.Seed, s.DistillationWeight, trainTime.TotalSeconds, epochLines,
+        var training = new TrainingInfo(s.Backbone, s.Epochs, train.Count, test.Count, s.Seed, s.DistillationWeight,
+            options.Training.SandwichRandomCount, options.Training.BatchSize, options.Training.LearningRate, trainTime.TotalSeconds, epochLines,
             model.Costs.FullMacs, model.Costs.SmallestMacs, model.Costs.EncoderOptionCount, model.Costs.Widths.Multipliers);
         var report = new DemoReport("run", string.Join(' ', s.CommandLine), Machine(), training, reload, tasks, result,
             result.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds, files);
@@ -204,12 +206,12 @@ public static class RunCommand
         if (report.Training is TrainingInfo t)
         {
             sb.AppendLine(ci, $"- Data: Multi-(Fashion+MNIST), {t.TrainImages} training images (10 % held out for calibration), {t.TestImages} test images");
-            sb.AppendLine(ci, $"- Training: backbone {t.Backbone}, {t.Epochs} epoch(s), seed {t.Seed}, CI-KD weight {t.DistillationWeight}, wall time {t.WallSeconds:0.0} s (incl. batch-norm statistics and calibration)");
+            sb.AppendLine(ci, $"- Training: backbone {t.Backbone}, {t.Epochs} epoch(s), seed {t.Seed}, sandwich rule with {t.SandwichRandomCount} random configuration(s) per step, batch {t.BatchSize}, learning rate {t.LearningRate}, CI-KD weight {t.DistillationWeight}, wall time {t.WallSeconds:0.0} s (incl. batch-norm statistics and calibration)");
             sb.AppendLine(ci, $"- Cost: full network {Tables.MMacs(t.FullMacs)} MMACs/image, smallest {Tables.MMacs(t.SmallestMacs)}; widths {string.Join(", ", t.Widths)}; {t.EncoderOptions} encoder options");
             foreach (string line in t.EpochLines) sb.AppendLine(ci, $"  - {line}");
         }
         if (report.Reload is ReloadCheck r)
-            sb.AppendLine(ci, $"- ML.NET: saved `{Path.GetFileName(r.Path)}` ({r.Bytes:N0} bytes), reloaded with `LoadChecked`; {r.RowsCompared} rows x {r.Settings.Count} control settings: max |score difference| {r.MaxAbsScoreDifference:0.###E+0}, labels equal: {r.PredictedLabelsEqual}");
+            sb.AppendLine(ci, $"- ML.NET: saved `{Path.GetFileName(r.Path)}` ({r.Bytes:N0} bytes), reloaded with `LoadChecked`; {r.RowsCompared} rows x {r.Settings.Count} control settings: max |score difference| {r.MaxAbsScoreDifference:G3}, labels equal: {r.PredictedLabelsEqual}");
         sb.AppendLine(ci, $"- Wall time: measurements {report.AnalysisWallSeconds:0.0} s, total {report.TotalWallSeconds:0.0} s").AppendLine();
         AnalysisResult a = report.Analysis;
         sb.Append(Tables.Configurations(a.Configurations, report.Tasks, testImages).ToMarkdown());
@@ -217,7 +219,7 @@ public static class RunCommand
         sb.Append(Tables.Controllability(a.Controllability).ToMarkdown());
         sb.Append(Tables.Sweep(a.PreferenceSweep, report.Tasks, a.SweepBudget).ToMarkdown());
         sb.AppendLine("## All configurations").AppendLine();
-        sb.AppendLine(ci, $"{a.Space.Count} configurations; {a.Space.Source}. Max |difference| to the {a.Space.DirectlyEvaluatedConfigurations} configurations evaluated directly with `model.Evaluate`: {a.Space.MaxAbsDifferenceToDirectEvaluation:0.###E+0}.").AppendLine();
+        sb.AppendLine(ci, $"{a.Space.Count} configurations; {a.Space.Source}. Max |difference| to the {a.Space.DirectlyEvaluatedConfigurations} configurations evaluated directly with `model.Evaluate`: {a.Space.MaxAbsDifferenceToDirectEvaluation:G3}.").AppendLine();
         foreach ((string task, IReadOnlyList<string> front) in a.Space.ParetoFronts)
             sb.AppendLine(ci, $"- Pareto front of {task} (accuracy vs MACs, cheapest first): {string.Join("; ", front.Select(c => $"`{c}`"))}");
         sb.AppendLine().AppendLine("![accuracy vs MACs](accuracy-vs-macs.png)").AppendLine().AppendLine("![preference control](preference-control.png)");
