@@ -15,37 +15,15 @@ public static class NetworkEvaluator
     /// <exception cref="ArgumentException">Empty data set.</exception>
     public static double[] Accuracy(MultiTaskNetwork network, MultiTaskDataset data, WidthConfiguration configuration, int batchSize = 256, string device = "cpu")
     {
-        if (data.Count == 0) throw new ArgumentException("Cannot evaluate on an empty data set.", nameof(data));
-        Device dev = TorchDevice.Resolve(device);
-        bool wasTraining = network.training;
-        network.eval();
         var correct = new long[network.Tasks.Count];
-        var total = new long[network.Tasks.Count];
-        int[] all = Enumerable.Range(0, data.Count).ToArray();
-        try
+        long[] total = ForEachBatch(network, data, batchSize, device, (x, y) =>
         {
-            using var noGrad = no_grad();
-            for (int start = 0; start < data.Count; start += batchSize)
-            {
-                using var scope = NewDisposeScope();
-                int count = Math.Min(batchSize, data.Count - start);
-                Tensor x = TensorBatches.Images(data, all.AsSpan(start, count), dev);
-                MultiTaskOutput output = network.forward(x, configuration);
-                for (int t = 0; t < network.Tasks.Count; t++)
-                {
-                    Tensor y = TensorBatches.Labels(data, t, all.AsSpan(start, count), dev);
-                    Tensor predicted = output.TaskOutputs[t].argmax(1);
-                    correct[t] += predicted.eq(y).sum().item<long>();
-                    total[t] += y.numel();
-                }
-            }
-        }
-        finally
-        {
-            network.train(wasTraining);
-        }
+            using MultiTaskOutput output = network.forward(x, configuration);
+            for (int t = 0; t < y.Length; t++) correct[t] += Hits(output.TaskOutputs[t], y[t]);
+        });
         return correct.Zip(total, (c, n) => (double)c / n).ToArray();
     }
+
     /// <summary>
     /// Per-task accuracy in [0, 1] at every encoder option e and decoder width index d: result[t][e][d]. Task t's output
     /// depends only on e and its own decoder width, so one pass per batch suffices: the encoder runs once per option and
@@ -55,10 +33,37 @@ public static class NetworkEvaluator
     /// <exception cref="ArgumentException">Empty data set.</exception>
     public static double[][][] AccuracyTable(MultiTaskNetwork network, MultiTaskDataset data, int batchSize = 256, string device = "cpu")
     {
-        if (data.Count == 0) throw new ArgumentException("Cannot evaluate on an empty data set.", nameof(data));
-        Device dev = TorchDevice.Resolve(device);
         int tasks = network.Tasks.Count, options = network.EncoderOptions.Count, widths = network.Widths.Count;
         var correct = new long[tasks, options, widths];
+        long[] total = ForEachBatch(network, data, batchSize, device, (x, y) =>
+        {
+            for (int e = 0; e < options; e++)
+                network.ForwardEveryDecoderWidth(x, e, (t, d, output) => correct[t, e, d] += Hits(output, y[t]));
+        });
+        return Enumerable.Range(0, tasks).Select(t =>
+            Enumerable.Range(0, options).Select(e =>
+                Enumerable.Range(0, widths).Select(d => (double)correct[t, e, d] / total[t]).ToArray()).ToArray()).ToArray();
+    }
+
+    /// <summary>Correct predictions: argmax over dim 1 of (N, K[, H, W]) scores equal to the (N[, H, W]) labels.</summary>
+    private static long Hits(Tensor scores, Tensor labels)
+    {
+        using Tensor predicted = scores.argmax(1);
+        using Tensor equal = predicted.eq(labels);
+        using Tensor sum = equal.sum();
+        return sum.item<long>();
+    }
+
+    /// <summary>
+    /// Runs <paramref name="visit"/>(images, labels per task) over <paramref name="data"/> in batches, in eval mode
+    /// without gradients, each batch in its own dispose scope; restores the training mode. Returns the label count per
+    /// task (images, or pixels for segmentation).
+    /// </summary>
+    private static long[] ForEachBatch(MultiTaskNetwork network, MultiTaskDataset data, int batchSize, string device, Action<Tensor, Tensor[]> visit)
+    {
+        if (data.Count == 0) throw new ArgumentException("Cannot evaluate on an empty data set.", nameof(data));
+        Device dev = TorchDevice.Resolve(device);
+        int tasks = network.Tasks.Count;
         var total = new long[tasks];
         bool wasTraining = network.training;
         network.eval();
@@ -69,28 +74,21 @@ public static class NetworkEvaluator
             for (int start = 0; start < data.Count; start += batchSize)
             {
                 using var scope = NewDisposeScope();
-                int count = Math.Min(batchSize, data.Count - start);
-                Tensor x = TensorBatches.Images(data, all.AsSpan(start, count), dev);
+                ReadOnlySpan<int> batch = all.AsSpan(start, Math.Min(batchSize, data.Count - start));
+                Tensor x = TensorBatches.Images(data, batch, dev);
                 var y = new Tensor[tasks];
                 for (int t = 0; t < tasks; t++)
                 {
-                    y[t] = TensorBatches.Labels(data, t, all.AsSpan(start, count), dev);
+                    y[t] = TensorBatches.Labels(data, t, batch, dev);
                     total[t] += y[t].numel();
                 }
-                for (int e = 0; e < options; e++)
-                    network.ForwardEveryDecoderWidth(x, e, (t, d, output) =>
-                    {
-                        using Tensor hits = output.argmax(1).eq(y[t]).sum();
-                        correct[t, e, d] += hits.item<long>();
-                    });
+                visit(x, y);
             }
         }
         finally
         {
             network.train(wasTraining);
         }
-        return Enumerable.Range(0, tasks).Select(t =>
-            Enumerable.Range(0, options).Select(e =>
-                Enumerable.Range(0, widths).Select(d => (double)correct[t, e, d] / total[t]).ToArray()).ToArray()).ToArray();
+        return total;
     }
 }
