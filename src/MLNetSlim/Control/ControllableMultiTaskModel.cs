@@ -94,6 +94,11 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
         return new ControllableMultiTaskModel(network, calibration, Guid.NewGuid(), options.Training.Device);
     }
 
+    /// <summary>Wraps an already trained network and its calibration table (tests, tools); the model takes ownership
+    /// of the network.</summary>
+    internal static ControllableMultiTaskModel FromNetwork(MultiTaskNetwork network, CalibrationTable calibration, string device = "cpu") =>
+        new(network, calibration, Guid.NewGuid(), device);
+
     /// <summary>
     /// Measures the calibration table of <paramref name="network"/> on <paramref name="data"/>: accuracy of every task
     /// for every encoder option and decoder width. Exact for this architecture, since task t's output depends only on

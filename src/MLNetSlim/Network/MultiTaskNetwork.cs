@@ -105,6 +105,42 @@ public sealed class MultiTaskNetwork : nn.Module
     }
 
     /// <summary>
+    /// Adds the network at <paramref name="configuration"/> to an inference graph as eval-mode <see cref="forward"/>
+    /// computes it: every layer sliced to its active channels, batch norm folded into the convolutions with the
+    /// statistics of its context (the encoder option for encoder layers, (encoder option, decoder width) for decoder
+    /// layers). This is what an exporter (e.g. ONNX) writes.
+    /// </summary>
+    /// <param name="graph">The graph.</param>
+    /// <param name="images">The input value, (N, C, H, W) at the options' input size.</param>
+    /// <param name="configuration">The width configuration.</param>
+    /// <returns>Per task, in task order, the logits value: (N, K) or (N, K, H, W).</returns>
+    /// <exception cref="ArgumentException">The configuration does not fit the network.</exception>
+    /// <exception cref="NotSupportedException">A custom stage or head does not support export.</exception>
+    public IReadOnlyList<string> AppendTo(IInferenceGraphBuilder graph, string images, WidthConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        ArgumentNullException.ThrowIfNull(configuration);
+        configuration.Validate(_widths, Tasks.Count, _encoder.Length);
+        int e = _costs.EncoderOptionOf(configuration);
+        double[] option = EncoderOptions[e];
+        string x = images;
+        int c = Options.Channels;
+        for (int s = 0; s < _encoder.Length; s++)
+        {
+            int outC = WidthSet.ActiveChannels(_encoder[s].OutChannels, option.Length == 1 ? option[0] : option[s]);
+            x = _encoder[s].AppendTo(graph, $"encoder_stage{s}", x, c, outC, e);
+            c = outC;
+        }
+        var outputs = new string[_decoders.Length];
+        for (int t = 0; t < _decoders.Length; t++)
+        {
+            int d = _widths.IndexOf(configuration.DecoderWidths[t]);
+            outputs[t] = _decoders[t].AppendTo(graph, $"decoder{t}", x, c, _widths[d], DecoderContext(e, d), Options.Height, Options.Width);
+        }
+        return outputs;
+    }
+
+    /// <summary>
     /// Runs only the shared encoder at encoder option <paramref name="encoderOption"/>: the output of each stage,
     /// (N, C_s', H_s, W_s); the last is what the decoders read. The caller disposes the tensors.
     /// </summary>

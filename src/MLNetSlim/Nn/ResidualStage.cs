@@ -50,6 +50,19 @@ public sealed class ResidualStage : SlimmableStage
     }
 
     /// <inheritdoc />
+    public override string AppendTo(IInferenceGraphBuilder graph, string name, string input, int inChannels, int outChannels, int context)
+    {
+        string x = input;
+        int c = inChannels;
+        for (int i = 0; i < _blocks.Length; i++)
+        {
+            x = _blocks[i].AppendTo(graph, $"{name}.block{i}", x, c, outChannels, context);
+            c = outChannels;
+        }
+        return x;
+    }
+
+    /// <inheritdoc />
     public override (int Height, int Width) OutputSize(int height, int width)
     {
         foreach (BasicBlock b in _blocks) (height, width) = (b.Conv1.OutputSize(height), b.Conv1.OutputSize(width));
@@ -106,6 +119,14 @@ public sealed class ResidualStage : SlimmableStage
             h = _bn2.forward(Conv2.forward(h, outChannels), context);
             Tensor skip = _shortcut is null ? x : _shortcutBn!.forward(_shortcut.forward(x, outChannels), context);
             return nn.functional.relu(h + skip).MoveToOuterDisposeScope();
+        }
+
+        public string AppendTo(IInferenceGraphBuilder graph, string name, string x, int inActive, int outActive, int context)
+        {
+            string h = graph.Relu(Conv1.AppendTo(graph, name + ".conv1", x, inActive, outActive, _bn1, context));
+            h = Conv2.AppendTo(graph, name + ".conv2", h, outActive, outActive, _bn2, context);
+            string skip = _shortcut is null ? x : _shortcut.AppendTo(graph, name + ".shortcut", x, inActive, outActive, _shortcutBn, context);
+            return graph.Relu(graph.Add(h, skip));
         }
 
         public long Macs(int inActive, int outActive, int height, int width)

@@ -68,6 +68,28 @@ public sealed class SlimmableBatchNorm2d : nn.Module
         Array.Clear(_calibrationBatches);
     }
 
+    /// <summary>
+    /// Eval-mode normalisation of the first <paramref name="channels"/> channels with context
+    /// <paramref name="context"/>'s statistics as a per-channel affine map y = x * scale + shift (float64): what is
+    /// folded into the preceding convolution when a configuration is exported.
+    /// </summary>
+    /// <exception cref="ArgumentException">Context out of range or more channels than the layer owns.</exception>
+    internal (double[] Scale, double[] Shift) FoldedAffine(int channels, int context)
+    {
+        if ((uint)context >= (uint)Contexts)
+            throw new ArgumentException($"{GetName()}: context {context} is outside [0, {Contexts}).");
+        if (channels < 1 || channels > Channels) throw new ArgumentException($"{GetName()}: {channels} channels; the layer has {Channels}.");
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        Tensor gamma = weight.narrow(0, 0, channels).to(float64).cpu();
+        Tensor beta = bias.narrow(0, 0, channels).to(float64).cpu();
+        Tensor mean = running_mean[context].narrow(0, 0, channels).to(float64).cpu();
+        Tensor var = running_var[context].narrow(0, 0, channels).to(float64).cpu();
+        Tensor scale = gamma / (var + Eps).sqrt();
+        Tensor shift = beta - mean * scale;
+        return (scale.contiguous().data<double>().ToArray(), shift.contiguous().data<double>().ToArray());
+    }
+
     /// <summary>Normalises (N, C', H, W) with context <paramref name="context"/>'s statistics (eval) or batch statistics (train).</summary>
     /// <exception cref="ArgumentException">Context out of range or more channels than the layer owns.</exception>
     public Tensor forward(Tensor input, int context)

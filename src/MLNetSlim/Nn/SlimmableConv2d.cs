@@ -66,6 +66,38 @@ public sealed class SlimmableConv2d : nn.Module
             padding: new long[] { Padding, Padding });
     }
 
+    /// <summary>
+    /// Adds this layer at <paramref name="inActive"/> -&gt; <paramref name="outActive"/> channels to an inference graph,
+    /// with <paramref name="batchNorm"/> (context <paramref name="context"/>) folded in when given:
+    /// W' = W * s, b' = b * s + t for the batch norm's eval-mode affine map (s, t), computed in float64.
+    /// </summary>
+    /// <exception cref="ArgumentException">More channels than the layer owns.</exception>
+    public string AppendTo(IInferenceGraphBuilder graph, string name, string input, int inActive, int outActive,
+        SlimmableBatchNorm2d? batchNorm, int context)
+    {
+        if (inActive < 1 || inActive > InChannels || outActive < 1 || outActive > OutChannels)
+            throw new ArgumentException($"{GetName()}: asked for {inActive} -> {outActive} channels; the layer has {InChannels} -> {OutChannels}.");
+        double[] w, b;
+        using (no_grad())
+        using (NewDisposeScope())
+        {
+            w = weight.narrow(0, 0, outActive).narrow(1, 0, inActive).to(float64).cpu().contiguous().data<double>().ToArray();
+            b = bias is null ? new double[outActive] : bias.narrow(0, 0, outActive).to(float64).cpu().contiguous().data<double>().ToArray();
+        }
+        if (batchNorm is not null)
+        {
+            (double[] scale, double[] shift) = batchNorm.FoldedAffine(outActive, context);
+            int per = inActive * KernelSize * KernelSize;
+            for (int o = 0; o < outActive; o++)
+            {
+                for (int i = 0; i < per; i++) w[o * per + i] *= scale[o];
+                b[o] = b[o] * scale[o] + shift[o];
+            }
+        }
+        return graph.Conv2d(name, input, Array.ConvertAll(w, x => (float)x), Array.ConvertAll(b, x => (float)x),
+            outActive, inActive, KernelSize, Stride, Padding);
+    }
+
     /// <summary>Output spatial size for an input of <paramref name="size"/> pixels: floor((size + 2p - k) / s) + 1.</summary>
     public int OutputSize(int size) => (size + 2 * Padding - KernelSize) / Stride + 1;
 

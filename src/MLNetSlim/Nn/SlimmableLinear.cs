@@ -43,6 +43,19 @@ public sealed class SlimmableLinear : nn.Module
         return nn.functional.linear(input, w, bias);
     }
 
+    /// <summary>Adds this layer at <paramref name="inActive"/> input features to an inference graph.</summary>
+    /// <exception cref="ArgumentException">More input features than the layer owns.</exception>
+    public string AppendTo(IInferenceGraphBuilder graph, string name, string input, int inActive)
+    {
+        if (inActive < 1 || inActive > InFeatures)
+            throw new ArgumentException($"{GetName()}: input has {inActive} features; the layer has {InFeatures}.");
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        float[] w = weight.narrow(1, 0, inActive).to(float32).cpu().contiguous().data<float>().ToArray();
+        float[] b = bias.to(float32).cpu().data<float>().ToArray();
+        return graph.Linear(name, input, w, b, OutFeatures, inActive);
+    }
+
     /// <summary>Multiply-accumulates for one input vector: F_out x F_in'.</summary>
     public long Macs(int inActive) => (long)OutFeatures * inActive;
 }

@@ -23,6 +23,23 @@ public abstract class SlimmableStage : nn.Module
     /// <paramref name="context"/>.</summary>
     public abstract Tensor forward(Tensor input, int outChannels, int context);
 
+    /// <summary>
+    /// Adds the stage at <paramref name="inChannels"/> -&gt; <paramref name="outChannels"/> active channels and
+    /// batch-norm context <paramref name="context"/> to an inference graph: weights sliced, batch norm folded into the
+    /// convolutions (see <see cref="IInferenceGraphBuilder"/>). Must compute what <see cref="forward"/> computes in eval
+    /// mode. The default throws: a custom stage overrides it to be exportable (e.g. to ONNX).
+    /// </summary>
+    /// <param name="graph">The graph.</param>
+    /// <param name="name">Name prefix of the stage's layers.</param>
+    /// <param name="input">The input value, (N, inChannels, H, W).</param>
+    /// <param name="inChannels">Active input channels.</param>
+    /// <param name="outChannels">Active output channels.</param>
+    /// <param name="context">Batch-norm context.</param>
+    /// <returns>The output value.</returns>
+    /// <exception cref="NotSupportedException">The stage does not support export.</exception>
+    public virtual string AppendTo(IInferenceGraphBuilder graph, string name, string input, int inChannels, int outChannels, int context) =>
+        throw new NotSupportedException($"Stage '{GetName()}' ({GetType().Name}) cannot be exported: it does not override SlimmableStage.AppendTo.");
+
     /// <summary>Output spatial size (H', W') for an input of (H, W).</summary>
     public abstract (int Height, int Width) OutputSize(int height, int width);
 
@@ -84,6 +101,18 @@ public sealed class ConvStage : SlimmableStage
         Tensor pooled = nn.functional.max_pool2d(x, 2);
         x.Dispose();
         return pooled;
+    }
+
+    /// <inheritdoc />
+    public override string AppendTo(IInferenceGraphBuilder graph, string name, string input, int inChannels, int outChannels, int context)
+    {
+        string x = input;
+        for (int i = 0; i < _convs.Length; i++)
+        {
+            x = _convs[i].AppendTo(graph, $"{name}.conv{i}", x, i == 0 ? inChannels : outChannels, outChannels, _bns[i], context);
+            x = graph.Relu(x);
+        }
+        return _pool ? graph.MaxPool2d(x, 2) : x;
     }
 
     /// <inheritdoc />

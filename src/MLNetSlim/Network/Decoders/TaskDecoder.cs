@@ -44,6 +44,27 @@ public sealed class TaskDecoder : nn.Module
         return output;
     }
 
+    /// <summary>
+    /// Adds the decoder at multiplier <paramref name="width"/> and batch-norm context <paramref name="context"/> to an
+    /// inference graph, reading <paramref name="encoderChannels"/> active encoder channels (what <see cref="forward"/>
+    /// computes in eval mode).
+    /// </summary>
+    /// <returns>The task's logits value.</returns>
+    /// <exception cref="NotSupportedException">A stage or the head does not support export.</exception>
+    public string AppendTo(IInferenceGraphBuilder graph, string name, string encoderOutput, int encoderChannels, double width, int context,
+        int inputHeight, int inputWidth)
+    {
+        string x = encoderOutput;
+        int c = encoderChannels;
+        for (int i = 0; i < _stages.Length; i++)
+        {
+            int outC = WidthSet.ActiveChannels(_stages[i].OutChannels, width);
+            x = _stages[i].AppendTo(graph, $"{name}.stage{i}", x, c, outC, context);
+            c = outC;
+        }
+        return _head.AppendTo(graph, name + ".head", x, c, inputHeight, inputWidth);
+    }
+
     /// <summary>Exact MACs for one image: encoder output of <paramref name="encoderChannels"/> channels at h x w.</summary>
     public long Macs(int encoderChannels, double width, int height, int widthPixels)
     {

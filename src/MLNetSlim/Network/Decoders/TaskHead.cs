@@ -20,6 +20,15 @@ public abstract class TaskHead : nn.Module
     /// <summary>Exact multiply-accumulates for one image with <paramref name="inActive"/> input channels at h x w.</summary>
     public abstract long Macs(int inActive, int height, int width);
 
+    /// <summary>
+    /// Adds the head, reading <paramref name="inChannels"/> active channels, to an inference graph (what
+    /// <see cref="forward"/> computes). The default throws: a custom head overrides it to be exportable.
+    /// </summary>
+    /// <returns>The logits value: (N, K) or (N, K, H, W).</returns>
+    /// <exception cref="NotSupportedException">The head does not support export.</exception>
+    public virtual string AppendTo(IInferenceGraphBuilder graph, string name, string input, int inChannels, int inputHeight, int inputWidth) =>
+        throw new NotSupportedException($"Head '{GetName()}' ({GetType().Name}) cannot be exported: it does not override TaskHead.AppendTo.");
+
     /// <summary>Creates the head for <paramref name="task"/>.</summary>
     public static TaskHead Create(TaskDefinition task, int inChannels) => task.Kind switch
     {
@@ -47,6 +56,10 @@ public sealed class ClassificationHead : TaskHead
         using Tensor pooled = features.mean(new long[] { 2, 3 });
         return _fc.forward(pooled);
     }
+
+    /// <inheritdoc />
+    public override string AppendTo(IInferenceGraphBuilder graph, string name, string input, int inChannels, int inputHeight, int inputWidth) =>
+        _fc.AppendTo(graph, name + ".fc", graph.GlobalAveragePool(input), inChannels);
 
     /// <inheritdoc />
     public override long Macs(int inActive, int height, int width) => _fc.Macs(inActive);
@@ -77,6 +90,10 @@ public sealed class SegmentationHead : TaskHead
         using Tensor logits = _classifier.forward(features, NumClasses);
         return nn.functional.interpolate(logits, new long[] { inputHeight, inputWidth }, mode: InterpolationMode.Bilinear, align_corners: false);
     }
+
+    /// <inheritdoc />
+    public override string AppendTo(IInferenceGraphBuilder graph, string name, string input, int inChannels, int inputHeight, int inputWidth) =>
+        graph.ResizeBilinear(_classifier.AppendTo(graph, name + ".classifier", input, inChannels, NumClasses, null, 0), inputHeight, inputWidth);
 
     /// <inheritdoc />
     public override long Macs(int inActive, int height, int width) => _classifier.Macs(inActive, NumClasses, height, width);
