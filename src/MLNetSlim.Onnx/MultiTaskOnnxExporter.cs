@@ -1,0 +1,150 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using Google.Protobuf;
+using MLNetSlim.Control;
+using MLNetSlim.Network;
+using Onnx;
+
+namespace MLNetSlim.Onnx;
+
+/// <summary>
+/// Writes one width configuration of a slimmable multi-task network as an ONNX model: a static graph with every layer
+/// sliced to the configuration's active channels and batch norm folded into the convolutions, using the running
+/// statistics of the configuration's batch-norm contexts (the encoder option for encoder layers; the encoder option
+/// and the task's decoder width for decoder layers). The model needs no TorchSharp to run.
+/// </summary>
+/// <remarks>
+/// <para><b>Input.</b> One float32 tensor named after the feature column (default <c>Features</c>) of shape
+/// (N, C*H*W): the image in (C, H, W) order, flattened, exactly the <c>Vector&lt;Single, C*H*W&gt;</c> column the
+/// ML.NET transformer reads. The graph reshapes it to (N, C, H, W) itself (free in ONNX Runtime). This layout lets
+/// ML.NET's <c>ApplyOnnxModel</c> feed the column with no shape dictionary, and N is symbolic, so any batch size
+/// runs.</para>
+/// <para><b>Outputs,</b> per task T with K classes, named like the ML.NET columns:
+/// <c>Score.T</c>, float32 (N, K), class probabilities (softmax of the logits; per-pixel tasks: (N, K, H, W), softmax
+/// over K); and <c>PredictedLabel.T</c>, int64 (N, 1) (per-pixel: (N, H, W)), the arg-max class index, 0-based (the
+/// ML.NET key column holds that index + 1).</para>
+/// <para><b>Metadata</b> (ONNX <c>metadata_props</c>): <c>mlnetslim.configuration</c> (e.g. "enc=0.5 dec=1,0.25"),
+/// <c>mlnetslim.macs</c>, <c>mlnetslim.input_shape</c> ("C,H,W"), <c>mlnetslim.tasks</c> (JSON: name, kind, class
+/// names) and, for a model, <c>mlnetslim.model_id</c>.</para>
+/// <para>Opset 18 of the default domain, IR version 8; runs on ONNX Runtime 1.14 and later.</para>
+/// </remarks>
+public static class MultiTaskOnnxExporter
+{
+    /// <summary>The default-domain opset of exported models.</summary>
+    public const int OpsetVersion = OnnxGraphBuilder.Opset;
+
+    /// <summary>Prefix of the per-task probability outputs (same as the ML.NET columns).</summary>
+    public const string ScoreOutputPrefix = "Score.";
+
+    /// <summary>Prefix of the per-task arg-max outputs (same names as the ML.NET columns; 0-based class index).</summary>
+    public const string PredictedLabelOutputPrefix = "PredictedLabel.";
+
+    /// <summary>Metadata key of the exported configuration.</summary>
+    public const string ConfigurationMetadataKey = "mlnetslim.configuration";
+
+    /// <summary>Metadata key of the exported configuration's MACs per image.</summary>
+    public const string MacsMetadataKey = "mlnetslim.macs";
+
+    /// <summary>Metadata key of the model id (<see cref="ControllableMultiTaskModel.Id"/>).</summary>
+    public const string ModelIdMetadataKey = "mlnetslim.model_id";
+
+    private const long IrVersion = 8; // ONNX 1.13, the first with opset 18
+
+    /// <summary>Writes <paramref name="configuration"/> of <paramref name="model"/> to <paramref name="stream"/>.</summary>
+    /// <param name="model">The trained model.</param>
+    /// <param name="configuration">The width configuration to export.</param>
+    /// <param name="stream">Receives the ONNX model (protobuf).</param>
+    /// <param name="inputName">Name of the input tensor: the ML.NET feature column name.</param>
+    /// <exception cref="ArgumentException">The configuration does not fit the network.</exception>
+    /// <exception cref="NotSupportedException">A custom stage or head of the network does not support export.</exception>
+    public static void Export(ControllableMultiTaskModel model, WidthConfiguration configuration, Stream stream, string inputName = "Features")
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(stream);
+        ModelProto proto = Build(model.Network, configuration, inputName);
+        proto.MetadataProps.Add(new StringStringEntryProto { Key = ModelIdMetadataKey, Value = model.Id.ToString("D") });
+        proto.WriteTo(stream);
+    }
+
+    /// <summary>Writes <paramref name="configuration"/> of <paramref name="network"/> to <paramref name="stream"/>
+    /// (see the class remarks for the graph's inputs and outputs).</summary>
+    /// <exception cref="ArgumentException">The configuration does not fit the network.</exception>
+    /// <exception cref="NotSupportedException">A custom stage or head of the network does not support export.</exception>
+    public static void Export(MultiTaskNetwork network, WidthConfiguration configuration, Stream stream, string inputName = "Features")
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        Build(network, configuration, inputName).WriteTo(stream);
+    }
+
+    /// <summary>The ONNX model of <paramref name="configuration"/> as bytes (see <see cref="Export(ControllableMultiTaskModel, WidthConfiguration, Stream, string)"/>).</summary>
+    public static byte[] ToBytes(ControllableMultiTaskModel model, WidthConfiguration configuration, string inputName = "Features")
+    {
+        using var ms = new MemoryStream();
+        Export(model, configuration, ms, inputName);
+        return ms.ToArray();
+    }
+
+    internal static ModelProto Build(MultiTaskNetwork network, WidthConfiguration configuration, string inputName)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentException.ThrowIfNullOrWhiteSpace(inputName);
+        NetworkOptions o = network.Options;
+        var g = new OnnxGraphBuilder();
+        g.Reserve(inputName);
+        g.Graph.Name = "MLNetSlim";
+        g.Graph.Input.Add(OnnxGraphBuilder.ValueInfo(inputName, TensorProto.Types.DataType.Float, null, (long)o.Channels * o.Height * o.Width));
+
+        string shape = g.Initializer("image_shape", new long[] { -1, o.Channels, o.Height, o.Width });
+        string images = g.Node("Reshape", "images", new[] { inputName, shape });
+        IReadOnlyList<string> logits;
+        bool wasTraining = network.training;
+        network.eval();
+        try
+        {
+            logits = network.AppendTo(g, images, configuration);
+        }
+        finally
+        {
+            network.train(wasTraining);
+        }
+
+        for (int i = 0; i < logits.Count; i++)
+        {
+            TaskDefinition task = network.Tasks[i];
+            string score = ScoreOutputPrefix + task.Name, label = PredictedLabelOutputPrefix + task.Name;
+            g.NodeTo("Softmax", score, new[] { logits[i] }, OnnxGraphBuilder.Int("axis", 1));
+            bool perPixel = task.Kind == TaskKind.Segmentation;
+            g.NodeTo("ArgMax", label, new[] { logits[i] }, OnnxGraphBuilder.Int("axis", 1), OnnxGraphBuilder.Int("keepdims", perPixel ? 0 : 1));
+            if (perPixel)
+            {
+                g.Graph.Output.Add(OnnxGraphBuilder.ValueInfo(score, TensorProto.Types.DataType.Float, null, task.NumClasses, o.Height, o.Width));
+                g.Graph.Output.Add(OnnxGraphBuilder.ValueInfo(label, TensorProto.Types.DataType.Int64, null, o.Height, o.Width));
+            }
+            else
+            {
+                g.Graph.Output.Add(OnnxGraphBuilder.ValueInfo(score, TensorProto.Types.DataType.Float, null, task.NumClasses));
+                g.Graph.Output.Add(OnnxGraphBuilder.ValueInfo(label, TensorProto.Types.DataType.Int64, null, 1));
+            }
+        }
+
+        long macs = network.Macs(configuration);
+        var model = new ModelProto
+        {
+            IrVersion = IrVersion,
+            ProducerName = "MLNetSlim",
+            ProducerVersion = typeof(MultiTaskOnnxExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
+            Domain = "mlnetslim",
+            DocString = $"MLNetSlim controllable multi-task network at width configuration {configuration} ({macs.ToString(CultureInfo.InvariantCulture)} MACs per image).",
+            Graph = g.Graph,
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OnnxGraphBuilder.Opset });
+        void Meta(string key, string value) => model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        Meta(ConfigurationMetadataKey, configuration.ToString());
+        Meta(MacsMetadataKey, macs.ToString(CultureInfo.InvariantCulture));
+        Meta("mlnetslim.input_shape", $"{o.Channels},{o.Height},{o.Width}");
+        Meta("mlnetslim.tasks", JsonSerializer.Serialize(network.Tasks.Select(t => new { name = t.Name, kind = t.Kind.ToString(), classNames = t.ClassNames })));
+        return model;
+    }
+}

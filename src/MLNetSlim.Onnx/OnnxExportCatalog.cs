@@ -1,0 +1,85 @@
+using Microsoft.ML;
+using MLNetSlim.Control;
+using MLNetSlim.MLNet;
+using MLNetSlim.Network;
+
+namespace MLNetSlim.Onnx;
+
+/// <summary>
+/// ONNX export on <c>mlContext.Model</c>: writes one width configuration of a trained
+/// <see cref="ControllableMultiTaskTransformer"/> as an ONNX model that ML.NET's <c>ApplyOnnxModel</c> or ONNX Runtime
+/// runs without TorchSharp. See <see cref="MultiTaskOnnxExporter"/> for the graph's inputs, outputs and metadata.
+/// </summary>
+public static class OnnxExportCatalog
+{
+    /// <summary>
+    /// Exports width configuration <paramref name="configuration"/> (default: the transformer's current
+    /// <see cref="ControllableMultiTaskTransformer.Configuration"/>) of the controllable multi-task transformer in
+    /// <paramref name="model"/> to an ONNX model.
+    /// </summary>
+    /// <remarks>
+    /// Only the network is exported: input <c>Features</c> (the transformer's feature column name), float32
+    /// (N, C*H*W), the image in (C, H, W) order; outputs per task T with K classes <c>Score.T</c>, float32 (N, K)
+    /// class probabilities, and <c>PredictedLabel.T</c>, int64 (N, 1), the 0-based arg-max class. Transforms before
+    /// it in a chain (image loading, pixel extraction, key mapping) are not included: run them in ML.NET and append
+    /// <c>mlContext.Transforms.ApplyOnnxModel(path)</c>, or feed the pixels to ONNX Runtime yourself. The export is
+    /// a fixed configuration: control (budget, task weights, search) stays with the ML.NET transformer.
+    /// </remarks>
+    /// <param name="catalog"><c>mlContext.Model</c>.</param>
+    /// <param name="model">A <see cref="ControllableMultiTaskTransformer"/>, or a chain holding exactly one.</param>
+    /// <param name="stream">Receives the ONNX model.</param>
+    /// <param name="configuration">The width configuration to export; null for the transformer's current one.</param>
+    /// <exception cref="ArgumentException"><paramref name="model"/> holds no (or more than one) controllable
+    /// multi-task transformer, or the configuration does not fit the network.</exception>
+    /// <exception cref="NotSupportedException">The transformer's model is not a <see cref="ControllableMultiTaskModel"/>
+    /// (for example a custom <see cref="IMultiTaskModel"/>), or a custom stage cannot be exported.</exception>
+    public static void ExportToOnnx(this ModelOperationsCatalog catalog, ITransformer model, Stream stream, WidthConfiguration? configuration = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(stream);
+        ControllableMultiTaskTransformer slim = Find(model);
+        if (slim.Model is not ControllableMultiTaskModel network)
+            throw new NotSupportedException(
+                $"ONNX export needs a ControllableMultiTaskModel; this transformer holds a {slim.Model.GetType().FullName}.");
+        MultiTaskOnnxExporter.Export(network, configuration ?? slim.Configuration, stream, slim.FeatureColumnName);
+    }
+
+    /// <summary>Exports to the file <paramref name="path"/> (written through a temporary file, so an existing file is
+    /// never left half-written). See <see cref="ExportToOnnx(ModelOperationsCatalog, ITransformer, Stream, WidthConfiguration?)"/>.</summary>
+    public static void ExportToOnnx(this ModelOperationsCatalog catalog, ITransformer model, string path, WidthConfiguration? configuration = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temp = full + ".tmp-" + Guid.NewGuid().ToString("N");
+        try
+        {
+            using (FileStream f = File.Create(temp)) catalog.ExportToOnnx(model, f, configuration);
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    /// <summary>The single <see cref="ControllableMultiTaskTransformer"/> in <paramref name="model"/>.</summary>
+    internal static ControllableMultiTaskTransformer Find(ITransformer model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var found = new List<ControllableMultiTaskTransformer>();
+        void Walk(ITransformer t)
+        {
+            if (t is ControllableMultiTaskTransformer s) found.Add(s);
+            else if (t is IEnumerable<ITransformer> chain)
+                foreach (ITransformer inner in chain) Walk(inner);
+        }
+        Walk(model);
+        return found.Count switch
+        {
+            1 => found[0],
+            0 => throw new ArgumentException($"The model ({model.GetType().Name}) holds no ControllableMultiTaskTransformer.", nameof(model)),
+            _ => throw new ArgumentException($"The model holds {found.Count} ControllableMultiTaskTransformers; pass the one to export.", nameof(model)),
+        };
+    }
+}
