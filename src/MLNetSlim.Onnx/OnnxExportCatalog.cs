@@ -38,9 +38,12 @@ public static class OnnxExportCatalog
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(stream);
         ControllableMultiTaskTransformer slim = Find(model);
-        if (slim.Model is not ControllableMultiTaskModel network)
-            throw new NotSupportedException(
-                $"ONNX export needs a ControllableMultiTaskModel; this transformer holds a {slim.Model.GetType().FullName}.");
+        ControllableMultiTaskModel network = slim.Model switch
+        {
+            ControllableMultiTaskModel m => m,
+            OnnxRuntimeMultiTaskModel o => o.Inner,
+            _ => throw new NotSupportedException($"ONNX export needs a ControllableMultiTaskModel; this transformer holds a {slim.Model.GetType().FullName}."),
+        };
         MultiTaskOnnxExporter.Export(network, configuration ?? slim.Configuration, stream, slim.FeatureColumnName);
     }
 
