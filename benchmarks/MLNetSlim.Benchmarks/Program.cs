@@ -2,7 +2,7 @@ using System.CommandLine;
 using MLNetSlim.Benchmarks;
 
 // Benchmarks of MLNetSlim; see docs/benchmarks.md. Every figure is measured in this one process.
-var root = new RootCommand("MLNetSlim benchmarks: compare (supernet vs alternatives), search (controller latency), mlnet (ML.NET layer overhead).");
+var root = new RootCommand("MLNetSlim benchmarks: compare (supernet vs alternatives), search (controller latency), mlnet (ML.NET layer overhead), inference (TorchSharp vs ONNX Runtime latency).");
 
 var outOption = new Option<string>("--out") { Description = "Output folder for the .json and .md reports.", DefaultValueFactory = _ => "docs/benchmarks" };
 var dataOption = new Option<string?>("--data") { Description = "Data root (with mnist/ and fashion-mnist/) or a folder with the IDX files; default: $MLNETSLIM_DATA or the cache folder (see docs/data.md)." };
@@ -77,6 +77,27 @@ mlnet.SetAction(r =>
         r.GetValue(outOption)!, r.GetValue(seedOption)));
 });
 root.Add(mlnet);
+
+// inference
+var infConfigs = new Option<string>("--configurations") { Description = "all: every configuration of the default model (64); uniform: one width everywhere (4).", DefaultValueFactory = _ => "all" };
+infConfigs.AcceptOnlyFromAmong("all", "uniform");
+var infBatches = new Option<string>("--batches") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1,32" };
+var infRounds = new Option<int>("--rounds") { Description = "Timed interleaved rounds per configuration and batch size.", DefaultValueFactory = _ => 200 };
+var infWarmup = new Option<int>("--warmup") { Description = "Untimed rounds first.", DefaultValueFactory = _ => 20 };
+var inference = new Command("inference", "Batch-1 and batch-32 latency of every configuration: TorchSharp forward, the ONNX Runtime fast path, plain ONNX Runtime on the exported file.")
+{
+    infConfigs, infBatches, infRounds, infWarmup, threadsOption, outOption, seedOption,
+};
+inference.SetAction(r =>
+{
+    int threads = r.GetValue(threadsOption);
+    ApplyThreads(threads);
+    int[] batches = r.GetValue(infBatches)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(b => int.Parse(b, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+    return InferenceCommand.Run(args, new InferenceSettings(r.GetValue(infConfigs)!, batches, r.GetValue(infRounds), r.GetValue(infWarmup),
+        threads, r.GetValue(outOption)!, r.GetValue(seedOption)));
+});
+root.Add(inference);
 
 // baselines (hidden): only the ML.NET built-in trainers of `compare`, to choose one and time it.
 var blTrain = new Option<int>("--train-count") { DefaultValueFactory = _ => 5400 };
