@@ -27,6 +27,8 @@ public class PackageConsumerTests
     [Timeout(900_000, CooperativeCancellation = true)]
     public void PackedPackages_RunReadmeSnippet_InAFreshConsole_WithTheLibStdCxxFix()
     {
+        if (!OperatingSystem.IsLinux() || System.Runtime.InteropServices.RuntimeInformation.OSArchitecture != System.Runtime.InteropServices.Architecture.X64)
+            Assert.Inconclusive("The consumer app references libtorch-cpu-linux-x64: linux-x64 only.");
         string root = Metadata("MLNetSlim.RepositoryRoot");
         string configuration = Metadata("MLNetSlim.Configuration");
         string version = $"0.1.0-consumertest.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
