@@ -85,6 +85,76 @@ public static class MultiTaskOnnxExporter
         return ms.ToArray();
     }
 
+    /// <summary>Name of the encoder-output tensor of the encoder-only and decoder-only graphs.</summary>
+    internal const string FeaturesName = "encoder_features";
+
+    /// <summary>The encoder alone at encoder option <paramref name="encoderOption"/>: input (N, C*H*W) named
+    /// <paramref name="inputName"/>, output <see cref="FeaturesName"/> (N, C', h, w). Used to measure latency per factor.</summary>
+    internal static byte[] EncoderOnly(MultiTaskNetwork network, int encoderOption, string inputName = "Features")
+    {
+        NetworkOptions o = network.Options;
+        var g = new OnnxGraphBuilder();
+        g.Reserve(inputName);
+        g.Graph.Name = "MLNetSlim.encoder";
+        g.Graph.Input.Add(OnnxGraphBuilder.ValueInfo(inputName, TensorProto.Types.DataType.Float, null, (long)o.Channels * o.Height * o.Width));
+        string shape = g.Initializer("image_shape", new long[] { -1, o.Channels, o.Height, o.Width });
+        string images = g.Node("Reshape", "images", new[] { inputName, shape });
+        string features = InEval(network, () => network.AppendEncoderTo(g, images, encoderOption));
+        g.NodeTo("Identity", FeaturesName, new[] { features });
+        (int c, int h, int w) = network.EncoderOutputShape(encoderOption);
+        g.Graph.Output.Add(OnnxGraphBuilder.ValueInfo(FeaturesName, TensorProto.Types.DataType.Float, null, c, h, w));
+        return Wrap(g, $"MLNetSlim encoder at option {encoderOption}.").ToByteArray();
+    }
+
+    /// <summary>Task <paramref name="task"/>'s decoder alone at width index <paramref name="widthIndex"/> on the
+    /// encoder output of option <paramref name="encoderOption"/>: input <see cref="FeaturesName"/> (N, C', h, w),
+    /// output <c>Score.T</c>. Used to measure latency per factor.</summary>
+    internal static byte[] DecoderOnly(MultiTaskNetwork network, int task, int encoderOption, int widthIndex)
+    {
+        var g = new OnnxGraphBuilder();
+        g.Reserve(FeaturesName);
+        g.Graph.Name = "MLNetSlim.decoder";
+        (int c, int h, int w) = network.EncoderOutputShape(encoderOption);
+        g.Graph.Input.Add(OnnxGraphBuilder.ValueInfo(FeaturesName, TensorProto.Types.DataType.Float, null, c, h, w));
+        string logits = InEval(network, () => network.AppendDecoderTo(g, task, FeaturesName, encoderOption, widthIndex));
+        TaskDefinition t = network.Tasks[task];
+        string score = ScoreOutputPrefix + t.Name;
+        g.NodeTo("Softmax", score, new[] { logits }, OnnxGraphBuilder.Int("axis", 1));
+        g.Graph.Output.Add(t.Kind == TaskKind.Segmentation
+            ? OnnxGraphBuilder.ValueInfo(score, TensorProto.Types.DataType.Float, null, t.NumClasses, network.Options.Height, network.Options.Width)
+            : OnnxGraphBuilder.ValueInfo(score, TensorProto.Types.DataType.Float, null, t.NumClasses));
+        return Wrap(g, $"MLNetSlim decoder of task {t.Name} at encoder option {encoderOption}, width index {widthIndex}.").ToByteArray();
+    }
+
+    private static T InEval<T>(MultiTaskNetwork network, Func<T> build)
+    {
+        bool wasTraining = network.training;
+        network.eval();
+        try
+        {
+            return build();
+        }
+        finally
+        {
+            network.train(wasTraining);
+        }
+    }
+
+    private static ModelProto Wrap(OnnxGraphBuilder g, string doc)
+    {
+        var model = new ModelProto
+        {
+            IrVersion = IrVersion,
+            ProducerName = "MLNetSlim",
+            ProducerVersion = typeof(MultiTaskOnnxExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
+            Domain = "mlnetslim",
+            DocString = doc,
+            Graph = g.Graph,
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OnnxGraphBuilder.Opset });
+        return model;
+    }
+
     internal static ModelProto Build(MultiTaskNetwork network, WidthConfiguration configuration, string inputName)
     {
         ArgumentNullException.ThrowIfNull(network);
@@ -98,17 +168,7 @@ public static class MultiTaskOnnxExporter
 
         string shape = g.Initializer("image_shape", new long[] { -1, o.Channels, o.Height, o.Width });
         string images = g.Node("Reshape", "images", new[] { inputName, shape });
-        IReadOnlyList<string> logits;
-        bool wasTraining = network.training;
-        network.eval();
-        try
-        {
-            logits = network.AppendTo(g, images, configuration);
-        }
-        finally
-        {
-            network.train(wasTraining);
-        }
+        IReadOnlyList<string> logits = InEval(network, () => network.AppendTo(g, images, configuration));
 
         for (int i = 0; i < logits.Count; i++)
         {
@@ -130,16 +190,7 @@ public static class MultiTaskOnnxExporter
         }
 
         long macs = network.Macs(configuration);
-        var model = new ModelProto
-        {
-            IrVersion = IrVersion,
-            ProducerName = "MLNetSlim",
-            ProducerVersion = typeof(MultiTaskOnnxExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
-            Domain = "mlnetslim",
-            DocString = $"MLNetSlim controllable multi-task network at width configuration {configuration} ({macs.ToString(CultureInfo.InvariantCulture)} MACs per image).",
-            Graph = g.Graph,
-        };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OnnxGraphBuilder.Opset });
+        ModelProto model = Wrap(g, $"MLNetSlim controllable multi-task network at width configuration {configuration} ({macs.ToString(CultureInfo.InvariantCulture)} MACs per image).");
         void Meta(string key, string value) => model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         Meta(ConfigurationMetadataKey, configuration.ToString());
         Meta(MacsMetadataKey, macs.ToString(CultureInfo.InvariantCulture));

@@ -30,8 +30,8 @@ public sealed class OnnxRuntimeServingOptions
 /// default network); <see cref="Prepare"/> does it ahead of time. The TorchSharp model stays in memory (it is the
 /// source of every export).</para>
 /// <para>Needs ONNX Runtime's native library in the application: reference <c>Microsoft.ML.OnnxRuntime</c>.</para>
-/// <para>Millisecond budgets still use the TorchSharp model's latency table
-/// (<see cref="ControllableMultiTaskModel.MeasureLatency"/>).</para>
+/// <para>Millisecond budgets use this fast path's own ONNX Runtime latencies (<see cref="MeasureLatency"/>), not
+/// the TorchSharp model's.</para>
 /// <para><see cref="Predict"/> may be called from several threads (ONNX Runtime sessions are thread-safe).</para>
 /// </remarks>
 public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
@@ -40,6 +40,8 @@ public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
     private readonly OnnxRuntimeServingOptions _options;
     private readonly object _exportLock = new();
     private readonly bool _ownsModel;
+    private readonly object _latencyLock = new();
+    private volatile ConfigurationSearch? _latencySearch;
     private bool _disposed;
 
     static OnnxRuntimeMultiTaskModel() => RegisterLoader();
@@ -79,9 +81,95 @@ public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
     public IReadOnlyCollection<WidthConfiguration> PreparedConfigurations =>
         _sessions.Where(p => p.Value.IsValueCreated).Select(p => p.Key).ToArray();
 
+    /// <summary>The latency table of this fast path (after <see cref="MeasureLatency"/> or a first millisecond
+    /// budget), or null.</summary>
+    public LatencyTable? Latency => _latencySearch?.Latency;
+
     /// <inheritdoc />
-    public WidthConfiguration SelectConfiguration(Budget budget, IReadOnlyList<double> taskPreferences) =>
-        Inner.SelectConfiguration(budget, taskPreferences);
+    /// <remarks>Budgets in MACs or fractions use the model's search. A millisecond budget uses ONNX Runtime latencies
+    /// of this fast path (measured on first use, see <see cref="MeasureLatency"/>), not TorchSharp's.</remarks>
+    /// <exception cref="BudgetInfeasibleException">The budget is below the smallest configuration's cost.</exception>
+    public WidthConfiguration SelectConfiguration(Budget budget, IReadOnlyList<double> taskPreferences)
+    {
+        if (budget.Unit != BudgetUnit.Milliseconds) return Inner.SelectConfiguration(budget, taskPreferences);
+        ConfigurationSearch search = _latencySearch ?? MeasureLatencySearch(20);
+        return search.Search(budget, taskPreferences).Configuration;
+    }
+
+    /// <summary>
+    /// Measures (once; later calls return the same table) the batch-1 latency table of this fast path on this machine:
+    /// the encoder alone at each encoder option and each decoder alone at each (encoder option, width), each exported
+    /// as its own ONNX graph and run in ONNX Runtime with these session settings, plus whole configurations through
+    /// <see cref="Predict"/> to fit the per-call overhead (see <see cref="LatencyTable.Measure"/>). Millisecond budgets
+    /// then choose by these latencies. Takes (E + T x E x W) session creations and about a second for the default
+    /// network.
+    /// </summary>
+    /// <param name="repeats">Measurements per factor (median kept), each the median of 5 timed runs after one warm-up.</param>
+    public LatencyTable MeasureLatency(int repeats = 20) => MeasureLatencySearch(repeats).Latency!;
+
+    private ConfigurationSearch MeasureLatencySearch(int repeats)
+    {
+        lock (_latencyLock)
+        {
+            if (_latencySearch is not null) return _latencySearch;
+            MultiTaskNetwork net = Inner.Network;
+            var disposables = new List<IDisposable>();
+            try
+            {
+                using var runOptions = new RunOptions();
+                int size = Channels * Height * Width;
+                float[] zeros = new float[size];
+                Func<double> Runner(byte[] onnx, string inputName, float[] input, long[] shape)
+                {
+                    InferenceSession session = CreateInference(onnx);
+                    disposables.Add(session);
+                    OrtValue value = OrtValue.CreateTensorValueFromMemory(input, shape);
+                    disposables.Add(value);
+                    string[] inputs = { inputName }, outputs = session.OutputMetadata.Keys.ToArray();
+                    OrtValue[] values = { value };
+                    return () => TimeMs(() =>
+                    {
+                        using IDisposableReadOnlyCollection<OrtValue> o = session.Run(runOptions, inputs, values, outputs);
+                    });
+                }
+                var encoders = Enumerable.Range(0, Costs.EncoderOptionCount)
+                    .Select(e => Runner(MultiTaskOnnxExporter.EncoderOnly(net, e), "Features", zeros, new long[] { 1, size })).ToArray();
+                var decoders = new Dictionary<(int, int, int), Func<double>>();
+                double Decoder(int t, int e, int d)
+                {
+                    if (!decoders.TryGetValue((t, e, d), out Func<double>? run))
+                    {
+                        (int c, int h, int w) = net.EncoderOutputShape(e);
+                        run = Runner(MultiTaskOnnxExporter.DecoderOnly(net, t, e, d), MultiTaskOnnxExporter.FeaturesName, new float[c * h * w], new long[] { 1, c, h, w });
+                        decoders[(t, e, d)] = run;
+                    }
+                    return run();
+                }
+                double Whole(WidthConfiguration c) => TimeMs(() => Predict(zeros, 1, c));
+                LatencyTable table = LatencyTable.Measure(Costs, e => encoders[e](), Decoder, Whole, repeats);
+                return _latencySearch = new ConfigurationSearch(Costs, Inner.Calibration, table);
+            }
+            finally
+            {
+                foreach (IDisposable d in disposables) d.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Median of 5 timed runs after one warm-up, ms.</summary>
+    private static double TimeMs(Action run)
+    {
+        run();
+        var samples = new double[5];
+        for (int i = 0; i < samples.Length; i++)
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            run();
+            samples[i] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        Array.Sort(samples);
+        return samples[2];
+    }
 
     /// <summary>Exports and loads <paramref name="configurations"/> now (for example every configuration on the
     /// Pareto front, or all of <see cref="CostTable"/>'s), so no request pays for it later.</summary>
@@ -144,15 +232,20 @@ public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
     {
         byte[] onnx;
         lock (_exportLock) onnx = MultiTaskOnnxExporter.ToBytes(Inner, configuration);
+        InferenceSession inference = CreateInference(onnx);
+        return new Session(inference, new[] { inference.InputMetadata.Keys.Single() },
+            Tasks.Select(t => MultiTaskOnnxExporter.ScoreOutputPrefix + t.Name).ToArray());
+    }
+
+    private InferenceSession CreateInference(byte[] onnx)
+    {
         using var so = new SessionOptions { GraphOptimizationLevel = _options.OptimizationLevel };
         if (_options.IntraOpThreads > 0)
         {
             so.IntraOpNumThreads = _options.IntraOpThreads;
             so.InterOpNumThreads = 1;
         }
-        var inference = new InferenceSession(onnx, so);
-        return new Session(inference, new[] { inference.InputMetadata.Keys.Single() },
-            Tasks.Select(t => MultiTaskOnnxExporter.ScoreOutputPrefix + t.Name).ToArray());
+        return new InferenceSession(onnx, so);
     }
 
     private sealed class Session(InferenceSession inference, string[] inputNames, string[] outputNames) : IDisposable

@@ -122,22 +122,68 @@ public sealed class MultiTaskNetwork : nn.Module
         ArgumentNullException.ThrowIfNull(configuration);
         configuration.Validate(_widths, Tasks.Count, _encoder.Length);
         int e = _costs.EncoderOptionOf(configuration);
-        double[] option = EncoderOptions[e];
+        string features = AppendEncoderTo(graph, images, e);
+        var outputs = new string[_decoders.Length];
+        for (int t = 0; t < _decoders.Length; t++)
+            outputs[t] = AppendDecoderTo(graph, t, features, e, _widths.IndexOf(configuration.DecoderWidths[t]));
+        return outputs;
+    }
+
+    /// <summary>
+    /// Adds only the shared encoder at encoder option <paramref name="encoderOption"/> to an inference graph (see
+    /// <see cref="AppendTo"/>); its output is (N, C', h, w) as given by <see cref="EncoderOutputShape"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">No such encoder option.</exception>
+    public string AppendEncoderTo(IInferenceGraphBuilder graph, string images, int encoderOption)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        ArgumentOutOfRangeException.ThrowIfNegative(encoderOption);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(encoderOption, EncoderOptions.Count);
+        double[] option = EncoderOptions[encoderOption];
         string x = images;
         int c = Options.Channels;
         for (int s = 0; s < _encoder.Length; s++)
         {
             int outC = WidthSet.ActiveChannels(_encoder[s].OutChannels, option.Length == 1 ? option[0] : option[s]);
-            x = _encoder[s].AppendTo(graph, $"encoder_stage{s}", x, c, outC, e);
+            x = _encoder[s].AppendTo(graph, $"encoder_stage{s}", x, c, outC, encoderOption);
             c = outC;
         }
-        var outputs = new string[_decoders.Length];
-        for (int t = 0; t < _decoders.Length; t++)
+        return x;
+    }
+
+    /// <summary>
+    /// Adds only task <paramref name="task"/>'s decoder at width index <paramref name="widthIndex"/>, reading the
+    /// encoder output of option <paramref name="encoderOption"/>, to an inference graph (see <see cref="AppendTo"/>).
+    /// </summary>
+    /// <returns>The task's logits value.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">No such task, encoder option or width.</exception>
+    public string AppendDecoderTo(IInferenceGraphBuilder graph, int task, string encoderOutput, int encoderOption, int widthIndex)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        ArgumentOutOfRangeException.ThrowIfNegative(task);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(task, _decoders.Length);
+        ArgumentOutOfRangeException.ThrowIfNegative(widthIndex);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(widthIndex, _widths.Count);
+        int channels = EncoderOutputShape(encoderOption).Channels;
+        return _decoders[task].AppendTo(graph, $"decoder{task}", encoderOutput, channels, _widths[widthIndex],
+            DecoderContext(encoderOption, widthIndex), Options.Height, Options.Width);
+    }
+
+    /// <summary>Shape (C', h, w) of one image's encoder output at encoder option <paramref name="encoderOption"/>, for
+    /// the options' input size.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">No such encoder option.</exception>
+    public (int Channels, int Height, int Width) EncoderOutputShape(int encoderOption)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(encoderOption);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(encoderOption, EncoderOptions.Count);
+        double[] option = EncoderOptions[encoderOption];
+        int c = Options.Channels, h = Options.Height, w = Options.Width;
+        for (int s = 0; s < _encoder.Length; s++)
         {
-            int d = _widths.IndexOf(configuration.DecoderWidths[t]);
-            outputs[t] = _decoders[t].AppendTo(graph, $"decoder{t}", x, c, _widths[d], DecoderContext(e, d), Options.Height, Options.Width);
+            c = WidthSet.ActiveChannels(_encoder[s].OutChannels, option.Length == 1 ? option[0] : option[s]);
+            (h, w) = _encoder[s].OutputSize(h, w);
         }
-        return outputs;
+        return (c, h, w);
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using MLNetSlim.Control;
 using MLNetSlim.MLNet;
 using MLNetSlim.Network;
 using MLNetSlim.Onnx;
+using Microsoft.ML.OnnxRuntime;
 
 namespace MLNetSlim.Tests.Onnx;
 
@@ -97,5 +98,48 @@ public class OnnxRuntimeServingTests
         {
             File.Delete(path);
         }
+    }
+
+    [TestMethod]
+    public void EncoderAndDecoderGraphs_ComposeToTheWholeConfiguration()
+    {
+        using ControllableMultiTaskModel model = OnnxTestModels.Model(OnnxTestModels.ResNet(), seed: 13);
+        MultiTaskNetwork net = model.Network;
+        const int n = 8;
+        float[] images = OnnxTestModels.RandomImages(n, seed: 14);
+        var c = new WidthConfiguration(0.5, 1.0, 0.25);
+        int e = net.CostTable.EncoderOptionOf(c);
+        using var encoder = new InferenceSession(MultiTaskOnnxExporter.EncoderOnly(net, e));
+        using OrtValue input = OrtValue.CreateTensorValueFromMemory(images, new long[] { n, OnnxTestModels.Size });
+        using IDisposableReadOnlyCollection<OrtValue> features = encoder.Run(new RunOptions(), new[] { "Features" }, new[] { input }, new[] { MultiTaskOnnxExporter.FeaturesName });
+        (int ch, int h, int w) = net.EncoderOutputShape(e);
+        CollectionAssert.AreEqual(new long[] { n, ch, h, w }, features.First().GetTensorTypeAndShape().Shape);
+        float[][] expected = model.Predict(images, n, c);
+        for (int t = 0; t < 2; t++)
+        {
+            using var decoder = new InferenceSession(MultiTaskOnnxExporter.DecoderOnly(net, t, e, net.Widths.IndexOf(c.DecoderWidths[t])));
+            using IDisposableReadOnlyCollection<OrtValue> score = decoder.Run(new RunOptions(), new[] { MultiTaskOnnxExporter.FeaturesName }, new[] { features.First() },
+                new[] { "Score." + model.Tasks[t].Name });
+            Assert.IsTrue(MaxError(expected[t], score.First().GetTensorDataAsSpan<float>().ToArray()) <= Tolerance, $"task {t}");
+        }
+    }
+
+    [TestMethod]
+    public void MillisecondBudgets_UseTheFastPathsOwnLatencies()
+    {
+        using ControllableMultiTaskModel model = OnnxTestModels.Model(OnnxTestModels.SmallConvNet(), seed: 15);
+        using var fast = new OnnxRuntimeMultiTaskModel(model, new OnnxRuntimeServingOptions { IntraOpThreads = 1 }, ownsModel: false);
+        Assert.IsNull(fast.Latency);
+        LatencyTable table = fast.MeasureLatency(repeats: 3);
+        Assert.AreSame(table, fast.MeasureLatency(), "measured once");
+        Assert.AreSame(table, fast.Latency);
+        WidthConfiguration full = model.Network.FullConfiguration, smallest = model.Network.SmallestConfiguration;
+        Assert.IsTrue(table.PredictMs(full) > table.PredictMs(smallest), $"full {table.PredictMs(full):0.000} ms, smallest {table.PredictMs(smallest):0.000} ms");
+        Assert.AreEqual(full, fast.SelectConfiguration(Budget.Milliseconds(table.PredictMs(full) * 10), new[] { 1.0, 1.0 }));
+        double tight = (table.PredictMs(full) + table.PredictMs(smallest)) / 2;
+        WidthConfiguration chosen = fast.SelectConfiguration(Budget.Milliseconds(tight), new[] { 1.0, 1.0 });
+        Assert.IsTrue(table.PredictMs(chosen) <= tight, $"{chosen}: {table.PredictMs(chosen):0.000} ms > {tight:0.000} ms");
+        Assert.AreEqual(model.SelectConfiguration(Budget.FractionOfFull(0.4), new[] { 1.0, 1.0 }),
+            fast.SelectConfiguration(Budget.FractionOfFull(0.4), new[] { 1.0, 1.0 }), "MAC budgets: the model's search");
     }
 }
