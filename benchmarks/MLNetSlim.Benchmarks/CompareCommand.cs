@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using MLNetSlim.Control;
 using MLNetSlim.Data;
 using MLNetSlim.Evaluation;
 using MLNetSlim.Network;
@@ -8,6 +7,9 @@ using MLNetSlim.Training;
 using Spectre.Console;
 using static MLNetSlim.Benchmarks.ReportFiles;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
+using MLNetSlim.Datasets;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Benchmarks;
 
@@ -40,10 +42,10 @@ public sealed record CompareSettings(bool Quick, int Epochs, int TrainCount, int
 public sealed record ConfigurationResult(string Configuration, long Macs, double MacsFraction, Dictionary<string, double> Accuracy,
     double? LatencyB1Ms, double? LatencyB32Ms, double? TrainWallSeconds = null, double? TrainLoopSeconds = null);
 
-/// <summary>A super-network trained once (ControllableMultiTaskModel.Train) and evaluated at several configurations.</summary>
+/// <summary>A super-network trained once (ModelTrainer.Train) and evaluated at several configurations.</summary>
 /// <param name="Name">Label.</param>
 /// <param name="DistillationWeight">CI-KD weight lambda (0 = ablation without CI-KD).</param>
-/// <param name="TrainWallSeconds">Wall time of ControllableMultiTaskModel.Train: training loop, batch-norm
+/// <param name="TrainWallSeconds">Wall time of ModelTrainer.Train: training loop, batch-norm
 /// recalibration and the calibration table.</param>
 /// <param name="TrainLoopSeconds">The optimisation loop alone (last epoch-end progress report).</param>
 /// <param name="ConfigurationsServed">E x W^T: encoder options x widths^tasks.</param>
@@ -90,7 +92,7 @@ public sealed record CompareReport(MachineInfo Machine, CompareSettings Settings
 /// <summary>
 /// `compare`: in one process and on the same data, the supernet (trained once) against the alternatives: one static
 /// network per configuration, single-task networks, an ML.NET built-in trainer per task, and the supernet without
-/// CI-KD. Everything uses the library (ControllableMultiTaskModel.Train, SupernetTrainer with FixedConfiguration,
+/// CI-KD. Everything uses the library (ModelTrainer.Train, SupernetTrainer with FixedConfiguration,
 /// NetworkEvaluator, CostTable).
 /// </summary>
 public static class CompareCommand
@@ -234,7 +236,7 @@ public static class CompareCommand
         options.Training.DistillationWeight = distillationWeight;
         var progress = new ConsoleProgress(label);
         var clock = Stopwatch.StartNew();
-        ControllableMultiTaskModel model = ControllableMultiTaskModel.Train(train, calibration, options, progress);
+        ControllableMultiTaskModel model = ModelTrainer.Train(train, calibration, options, progress);
         double wall = clock.Elapsed.TotalSeconds;
         Log($"  {label}: {wall:0.0} s wall ({progress.LoopSeconds:0.0} s training loop)");
         return (model, wall, progress.LoopSeconds);
@@ -381,7 +383,7 @@ public static class CompareCommand
             md.AppendLine($"| static `{st.Configuration}` | {F(st.TrainWallSeconds ?? double.NaN, "0.0")} | {F(st.TrainLoopSeconds ?? double.NaN, "0.0")} | 1 |");
         md.AppendLine($"| all {r.StaticNetworks.Count} static networks | {F(r.StaticNetworks.Sum(x => x.TrainWallSeconds ?? 0), "0.0")} | {F(r.StaticNetworks.Sum(x => x.TrainLoopSeconds ?? 0), "0.0")} | {r.StaticNetworks.Count} |");
         md.AppendLine();
-        md.AppendLine("Supernet wall time = `ControllableMultiTaskModel.Train`: training loop + batch-norm recalibration + calibration table. Static wall time = building + `SupernetTrainer.Train` (training loop + batch-norm recalibration).");
+        md.AppendLine("Supernet wall time = `ModelTrainer.Train`: training loop + batch-norm recalibration + calibration table. Static wall time = building + `SupernetTrainer.Train` (training loop + batch-norm recalibration).");
         md.AppendLine();
 
         md.AppendLine("## Single-task networks and ML.NET built-in trainers");

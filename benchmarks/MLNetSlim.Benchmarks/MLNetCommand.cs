@@ -9,6 +9,10 @@ using MLNetSlim.Network;
 using Spectre.Console;
 using static MLNetSlim.Benchmarks.ReportFiles;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
+using MLNetSlim.Datasets;
+using MLNetSlim.Model;
+using MLNetSlim.Training;
 
 namespace MLNetSlim.Benchmarks;
 
@@ -109,7 +113,7 @@ public static class MLNetCommand
             Log($"training a small model: {s.TrainCount} train images, {s.Epochs} epoch(s) ...");
             MultiTaskDataset train = MultiFashionMnist.Load(DataSplit.Train, s.TrainCount, s.Seed, s.Data, s.Data);
             var clock = Stopwatch.StartNew();
-            owned = ControllableMultiTaskModel.Train(train, null, new ModelOptions { Training = { Epochs = s.Epochs, Seed = s.Seed } });
+            owned = ModelTrainer.Train(train, null, new ModelOptions { Training = { Epochs = s.Epochs, Seed = s.Seed } });
             transformer = new ControllableMultiTaskTransformer(owned);
             source = $"trained here: {s.TrainCount} Multi-(Fashion+MNIST) train images, {s.Epochs} epoch(s), {clock.Elapsed.TotalSeconds:0.0} s";
             Log(source);

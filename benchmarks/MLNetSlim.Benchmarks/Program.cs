@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MLNetSlim.Benchmarks;
+using MLNetSlim.Control;
 
 // Benchmarks of MLNetSlim; see docs/benchmarks.md. Every figure is measured in this one process.
 var root = new RootCommand("MLNetSlim benchmarks: compare (supernet vs alternatives), search (controller latency), mlnet (ML.NET layer overhead).");
@@ -91,8 +92,8 @@ baselines.Hidden = true;
 baselines.SetAction(r =>
 {
     int seed = r.GetValue(seedOption);
-    var train = MLNetSlim.Data.MultiFashionMnist.Load(MLNetSlim.Data.DataSplit.Train, r.GetValue(blTrain), seed, r.GetValue(dataOption), r.GetValue(dataOption));
-    var test = MLNetSlim.Data.MultiFashionMnist.Load(MLNetSlim.Data.DataSplit.Test, r.GetValue(blTest), seed, r.GetValue(dataOption), r.GetValue(dataOption));
+    var train = MLNetSlim.Datasets.MultiFashionMnist.Load(MLNetSlim.Datasets.DataSplit.Train, r.GetValue(blTrain), seed, r.GetValue(dataOption), r.GetValue(dataOption));
+    var test = MLNetSlim.Datasets.MultiFashionMnist.Load(MLNetSlim.Datasets.DataSplit.Test, r.GetValue(blTest), seed, r.GetValue(dataOption), r.GetValue(dataOption));
     for (int t = 0; t < train.Tasks.Count; t++)
         Console.WriteLine(MLNetBaseline.Run(train, test, t, r.GetValue(blTrainer)!, seed, 100));
     return 0;

@@ -1,7 +1,8 @@
 using System.Text;
-using MLNetSlim.Evaluation;
 using Spectre.Console;
 using static MLNetSlim.Benchmarks.ReportFiles;
+using MLNetSlim.Control;
+using MLNetSlim.Fixtures;
 
 namespace MLNetSlim.Benchmarks;
 

@@ -2,7 +2,9 @@ using System.Diagnostics;
 using MLNetSlim.Control;
 using MLNetSlim.Data;
 using MLNetSlim.Evaluation;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
+using MLNetSlim.Training;
 
 namespace MLNetSlim.Demo;
 
@@ -173,7 +175,7 @@ public sealed class Analyzer
     {
         var clock = Stopwatch.StartNew();
         status($"Test calibration table ({CalibrationTable.PassCount(_model.Costs)} passes over {_test.Count} test images)");
-        CalibrationTable testTable = ControllableMultiTaskModel.Calibrate(_model.Network, _test, _model.Device);
+        CalibrationTable testTable = ModelTrainer.Calibrate(_model.Network, _test, _model.Device);
         status("Configurations: accuracy and batch-1 latency");
         IReadOnlyList<ConfigurationRow> a = Configurations();
         status("Budget x preference");

@@ -10,6 +10,9 @@ using MLNetSlim.MLNet;
 using MLNetSlim.Network.Backbones;
 using MLNetSlim.Training;
 using Spectre.Console;
+using MLNetSlim.Datasets;
+using MLNetSlim.Model;
+using MLNetSlim.SampleData;
 
 namespace MLNetSlim.Demo;
 
@@ -137,7 +140,7 @@ public static class RunCommand
                 if (p.IsEpochEnd) lines.Add(p.ToString());
                 if (p.IsEpochEnd && p.Epoch == p.Epochs) AnsiConsole.WriteLine("batch-norm statistics + calibration on held-out training data ...");
             });
-            model = ControllableMultiTaskModel.Train(train, null, options, log, ct);
+            model = ModelTrainer.Train(train, null, options, log, ct);
             return (model, clock.Elapsed, lines);
         }
         AnsiConsole.Progress()
@@ -162,7 +165,7 @@ public static class RunCommand
                         if (p.Epoch == p.Epochs) task.Description = "batch-norm statistics + calibration on held-out training data";
                     }
                 });
-                model = ControllableMultiTaskModel.Train(train, null, options, sink, ct);
+                model = ModelTrainer.Train(train, null, options, sink, ct);
                 task.Value = task.MaxValue;
                 task.StopTask();
             });
@@ -250,7 +253,7 @@ public static class EvaluateCommand
         (IReadOnlyList<BudgetPreferenceRow> b, ControllabilitySection c) = AnsiConsole.Status().Start("Measuring...", ctx =>
         {
             ctx.Status($"Test calibration table ({CalibrationTable.PassCount(model.Costs)} passes over {test.Count} test images)");
-            CalibrationTable testTable = ControllableMultiTaskModel.Calibrate(model.Network, test, model.Device);
+            CalibrationTable testTable = ModelTrainer.Calibrate(model.Network, test, model.Device);
             ctx.Status("Budget x preference");
             IReadOnlyList<BudgetPreferenceRow> rows = analyzer.BudgetPreference();
             ctx.Status("Controllability");

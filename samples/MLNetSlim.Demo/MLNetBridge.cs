@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using MLNetSlim.Control;
 using MLNetSlim.Data;
 using MLNetSlim.MLNet;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Demo;
 

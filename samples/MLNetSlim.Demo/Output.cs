@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using MLNetSlim.Evaluation;
 using Spectre.Console;
+using MLNetSlim.Control;
 
 namespace MLNetSlim.Demo;
 

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Control;
 

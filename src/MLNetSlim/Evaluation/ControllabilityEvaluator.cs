@@ -1,6 +1,6 @@
 using System.Text.Json;
 using MLNetSlim.Control;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Evaluation;
 
@@ -24,7 +24,7 @@ public static class ControllabilityEvaluator
     /// <param name="alpha">Dirichlet concentration (default 0.2).</param>
     /// <param name="hypervolumeSamples">Monte Carlo samples when the hypervolume is estimated (&gt; 3 tasks, &gt; 16 points).</param>
     /// <param name="evaluation">Where P(c) and the hypervolume's normalisation range come from: a table of the same
-    /// network measured on evaluation data (for example <c>ControllableMultiTaskModel.Calibrate(network, test)</c>);
+    /// network measured on evaluation data (for example <c>ModelTrainer.Calibrate(network, test)</c>);
     /// null (default): the controller's own <see cref="IConfigurationController.Calibration"/>. The controller still
     /// searches with its own table.</param>
     /// <returns>Overall means and per-budget figures.</returns>

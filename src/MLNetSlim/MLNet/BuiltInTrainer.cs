@@ -1,8 +1,7 @@
 using MLNetSlim.Data;
-using MLNetSlim.Control;
-using MLNetSlim.Network;
 using MLNetSlim.Network.Backbones;
 using MLNetSlim.Training;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.MLNet;
 
@@ -11,7 +10,7 @@ internal static class BuiltInTrainer
 {
     public static IMultiTaskModel Train(MultiTaskDataset train, MultiTaskDataset? validation, ControllableMultiTaskEstimator.Options options,
         IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
-        ControllableMultiTaskModel.Train(train, validation, ToModelOptions(options), progress, cancellationToken);
+        ModelTrainer.Train(train, validation, ToModelOptions(options), progress, cancellationToken);
 
     internal static ModelOptions ToModelOptions(ControllableMultiTaskEstimator.Options o) => new()
     {

@@ -1,9 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.ML;
-using MLNetSlim.Network;
 
 using MLNetSlim.Training;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.MLNet;
 

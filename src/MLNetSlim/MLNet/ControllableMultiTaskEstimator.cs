@@ -2,9 +2,10 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetSlim.Data;
-using MLNetSlim.Network;
 
 using MLNetSlim.Training;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.MLNet;
 

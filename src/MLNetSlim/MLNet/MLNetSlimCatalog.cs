@@ -1,6 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
-using MLNetSlim.Network;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.MLNet;
 

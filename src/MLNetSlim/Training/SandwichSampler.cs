@@ -1,4 +1,5 @@
 using MLNetSlim.Network;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Training;
 

@@ -4,6 +4,7 @@ using MLNetSlim.Network;
 using MLNetSlim.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Training;
 
@@ -36,6 +37,7 @@ public static class SupernetTrainer
     public static TrainingSummary Train(MultiTaskNetwork network, MultiTaskDataset train, TrainingOptions options,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        TorchRuntime.PrepareForTraining();
         CheckData(network, train);
         options.Validate(network.Tasks.Count);
         options.FixedConfiguration?.Validate(network.Widths, network.Tasks.Count, network.EncoderStageCount);

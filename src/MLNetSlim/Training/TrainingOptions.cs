@@ -1,3 +1,5 @@
+using MLNetSlim.Architecture;
+
 namespace MLNetSlim.Training;
 
 /// <summary>The optimiser.</summary>
@@ -109,7 +111,7 @@ public sealed class TrainingOptions
     /// scenario" baseline). Disables the sandwich rule and CI-KD, and batch-norm recalibration covers only the contexts
     /// of this configuration. Null (default): super-network training.
     /// </summary>
-    public Network.WidthConfiguration? FixedConfiguration { get; set; }
+    public WidthConfiguration? FixedConfiguration { get; set; }
 
     /// <summary>Checks the options.</summary>
     /// <exception cref="ArgumentException">Names the option and the expected range.</exception>

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-using MLNetSlim.Data;
+using MLNetSlim.Datasets;
 
 namespace MLNetSlim.Tests.Data;
 

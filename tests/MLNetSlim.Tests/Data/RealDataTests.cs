@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using MLNetSlim.Data;
+using MLNetSlim.Datasets;
+using MLNetSlim.SampleData;
 
 namespace MLNetSlim.Tests.Data;
 

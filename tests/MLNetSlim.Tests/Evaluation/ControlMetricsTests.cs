@@ -1,4 +1,4 @@
-using MLNetSlim.Evaluation;
+using MLNetSlim.Control;
 
 namespace MLNetSlim.Tests.Evaluation;
 

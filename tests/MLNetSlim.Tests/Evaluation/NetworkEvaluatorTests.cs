@@ -4,6 +4,7 @@ using MLNetSlim.Network;
 using MLNetSlim.Network.Backbones;
 using MLNetSlim.Training;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Tests.Evaluation;
 

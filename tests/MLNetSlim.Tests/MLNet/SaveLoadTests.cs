@@ -5,9 +5,10 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetSlim.Control;
 using MLNetSlim.MLNet;
-using MLNetSlim.Network;
 using MLNetSlim.Testing;
 using static MLNetSlim.Tests.MLNet.MLNetTestData;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Tests.MLNet;
 
@@ -102,7 +103,7 @@ public class SaveLoadTests
     public void Save_ModelTypeWithoutReader_FailsAtSave()
     {
         var ml = new MLContext(1);
-        var t = new ControllableMultiTaskTransformer(new Unregistered(Model()));
+        var t = new ControllableMultiTaskTransformer(new Unregistered(TestModel()));
         using var ms = new MemoryStream();
         var e = Assert.ThrowsExactly<InvalidOperationException>(() => ml.Model.Save(t, Raw(ml, Rows(2)).Schema, ms));
         StringAssert.Contains(e.Message, "MultiTaskModelLoaders.Register<Unregistered>");

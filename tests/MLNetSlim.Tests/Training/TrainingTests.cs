@@ -1,8 +1,11 @@
-using MLNetSlim.Control;
 using MLNetSlim.Data;
+using MLNetSlim.Evaluation;
 using MLNetSlim.Network;
 using MLNetSlim.Training;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
+using MLNetSlim.Datasets;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Tests.Training;
 
@@ -30,7 +33,7 @@ public class TrainingTests
             Training = new TrainingOptions { Epochs = 1, BatchSize = 16, ProgressEverySteps = 20, BatchNormCalibrationImages = 512 },
             ValidationFraction = 0.05,
         };
-        using ControllableMultiTaskModel model = ControllableMultiTaskModel.Train(train, null, options, new SyncProgress(reports));
+        using ControllableMultiTaskModel model = ModelTrainer.Train(train, null, options, new SyncProgress(reports));
         List<TrainingProgress> steps = reports.Where(r => !r.IsEpochEnd).ToList();
         Assert.IsTrue(steps.Count >= 9, $"{steps.Count} step reports");
         Assert.AreEqual(201, steps[^1].TotalSteps, "3230 training images (170 held out) / 16 per step");

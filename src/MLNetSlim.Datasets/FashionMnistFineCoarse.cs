@@ -1,6 +1,7 @@
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
+using MLNetSlim.Data;
 
-namespace MLNetSlim.Data;
+namespace MLNetSlim.Datasets;
 
 /// <summary>
 /// A two-task data set on Fashion-MNIST: every 28x28 image carries its fine label (task <c>"fine"</c>, the 10 classes)

@@ -2,6 +2,7 @@ using MLNetSlim.Data;
 using MLNetSlim.Network;
 using MLNetSlim.Nn;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Training;
 

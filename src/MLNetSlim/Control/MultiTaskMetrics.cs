@@ -1,4 +1,4 @@
-namespace MLNetSlim.Evaluation;
+namespace MLNetSlim.Control;
 
 /// <summary>Multi-task and controllability metrics (see docs/control.md and the project's method notes).</summary>
 public static class MultiTaskMetrics

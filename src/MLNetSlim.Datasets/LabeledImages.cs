@@ -1,4 +1,4 @@
-namespace MLNetSlim.Data;
+namespace MLNetSlim.Datasets;
 
 /// <summary>Gray-scale images as unsigned bytes with one class label each, as stored in MNIST-style data sets.</summary>
 public sealed class LabeledImages

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using MLNetSlim.Control;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
 
-namespace MLNetSlim.Evaluation;
+namespace MLNetSlim.Fixtures;
 
 /// <summary>Throughput and per-query latency of a controller's search.</summary>
 /// <param name="Controller">Controller name.</param>

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace MLNetSlim.Network;
+namespace MLNetSlim.Architecture;
 
 /// <summary>
 /// A runtime width configuration c = (w_enc, w_1 .. w_T) of a slimmable multi-task network (ECMT, ICCV 2023, Sec. 3):

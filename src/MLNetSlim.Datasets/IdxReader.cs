@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace MLNetSlim.Data;
+namespace MLNetSlim.Datasets;
 
 /// <summary>An unsigned-byte IDX array: its dimensions and its data in row-major order.</summary>
 public sealed class IdxArray

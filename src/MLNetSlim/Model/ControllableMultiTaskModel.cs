@@ -2,15 +2,13 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using MLNetSlim.Control;
-using MLNetSlim.Data;
-using MLNetSlim.Evaluation;
 using MLNetSlim.Network;
 using MLNetSlim.Runtime;
-using MLNetSlim.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
 
-namespace MLNetSlim.Control;
+namespace MLNetSlim.Model;
 
 /// <summary>
 /// A trained controllable multi-task model (ECMT, ICCV 2023): the slimmable network, its exact cost table, the
@@ -28,7 +26,7 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
     private ConfigurationSearch _search;
     private LatencyTable? _latency;
 
-    private ControllableMultiTaskModel(MultiTaskNetwork network, CalibrationTable calibration, Guid id, string device)
+    internal ControllableMultiTaskModel(MultiTaskNetwork network, CalibrationTable calibration, Guid id, string device)
     {
         Network = network;
         Calibration = calibration;
@@ -69,42 +67,6 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
 
     /// <inheritdoc />
     public CostTable Costs => Network.CostTable;
-
-    /// <summary>
-    /// Trains a model: builds the network (seeded), trains it with the sandwich rule and CI-KD, recalibrates batch-norm
-    /// statistics, then measures the calibration table on <paramref name="validation"/> (or a seeded held-out fraction
-    /// of <paramref name="train"/>): (#encoder options x #widths) evaluation passes.
-    /// </summary>
-    /// <exception cref="ArgumentException">Invalid options or data.</exception>
-    /// <exception cref="OperationCanceledException">Cancelled.</exception>
-    public static ControllableMultiTaskModel Train(MultiTaskDataset train, MultiTaskDataset? validation, ModelOptions options,
-        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
-    {
-        TorchRuntime.EnsureInitialized();
-        if (validation is null)
-        {
-            if (train.Count < 4) throw new ArgumentException($"Training needs at least 4 images to hold some out for calibration; got {train.Count}.", nameof(train));
-            (train, validation) = train.Split(options.ValidationFraction, options.Training.Seed);
-        }
-        NetworkOptions networkOptions = options.NetworkFor(train.Tasks, train.Channels, train.Height, train.Width);
-        MultiTaskNetwork network = SupernetTrainer.CreateNetwork(networkOptions, options.Training.Seed);
-        SupernetTrainer.Train(network, train, options.Training, progress, cancellationToken);
-        cancellationToken.ThrowIfCancellationRequested();
-        CalibrationTable calibration = Calibrate(network, validation, options.Training.Device);
-        return new ControllableMultiTaskModel(network, calibration, Guid.NewGuid(), options.Training.Device);
-    }
-
-    /// <summary>
-    /// Measures the calibration table of <paramref name="network"/> on <paramref name="data"/>: accuracy of every task
-    /// for every encoder option and decoder width. Exact for this architecture, since task t's output depends only on
-    /// the encoder option and its own decoder width (see docs/control.md).
-    /// </summary>
-    public static CalibrationTable Calibrate(MultiTaskNetwork network, MultiTaskDataset data, string device = "cpu")
-    {
-        double[][][] accuracy = NetworkEvaluator.AccuracyTable(network, data, 256, device); // [t][e][d], encoder shared across widths
-        return CalibrationTable.Calibrate(network.CostTable, network.Tasks.Select(_ => true).ToArray(),
-            (e, d) => accuracy.Select(task => task[e][d]).ToArray());
-    }
 
     /// <inheritdoc />
     /// <exception cref="BudgetInfeasibleException">The budget is below the smallest configuration's cost.</exception>
@@ -206,10 +168,6 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
         }
         return result;
     }
-
-    /// <summary>Per-task accuracy in [0, 1] on <paramref name="data"/> at <paramref name="configuration"/>.</summary>
-    public double[] Evaluate(MultiTaskDataset data, WidthConfiguration configuration) =>
-        NetworkEvaluator.Accuracy(Network, data, configuration, 256, Device);
 
     /// <summary>Writes the model (see docs/model-format.md).</summary>
     public void Save(Stream stream)

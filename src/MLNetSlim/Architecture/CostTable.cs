@@ -1,4 +1,4 @@
-namespace MLNetSlim.Network;
+namespace MLNetSlim.Architecture;
 
 /// <summary>
 /// The exact cost, in multiply-accumulates (MACs), of every configuration of a slimmable multi-task network for one

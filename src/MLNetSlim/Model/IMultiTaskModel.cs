@@ -1,6 +1,7 @@
 using MLNetSlim.Control;
+using MLNetSlim.Architecture;
 
-namespace MLNetSlim.Network;
+namespace MLNetSlim.Model;
 
 /// <summary>
 /// A trained controllable multi-task model as the ML.NET layer sees it: tasks, input shape, cost table, the

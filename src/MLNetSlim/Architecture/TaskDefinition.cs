@@ -1,4 +1,4 @@
-namespace MLNetSlim.Network;
+namespace MLNetSlim.Architecture;
 
 /// <summary>What a task decoder predicts.</summary>
 public enum TaskKind

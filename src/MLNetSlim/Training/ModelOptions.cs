@@ -1,10 +1,10 @@
 using MLNetSlim.Network;
 using MLNetSlim.Network.Backbones;
-using MLNetSlim.Training;
+using MLNetSlim.Architecture;
 
-namespace MLNetSlim.Control;
+namespace MLNetSlim.Training;
 
-/// <summary>Everything <see cref="ControllableMultiTaskModel.Train"/> needs besides the data.</summary>
+/// <summary>Everything <see cref="ModelTrainer.Train"/> needs besides the data.</summary>
 public sealed class ModelOptions
 {
     /// <summary>The backbone and the encoder/decoder split. Default: the small conv net.</summary>

@@ -1,4 +1,4 @@
-namespace MLNetSlim.Data;
+namespace MLNetSlim.Datasets;
 
 /// <summary>Which part of a data set with a fixed train/test split to load.</summary>
 public enum DataSplit

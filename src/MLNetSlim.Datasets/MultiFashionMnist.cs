@@ -1,7 +1,8 @@
-using MLNetSlim.Network;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
+using MLNetSlim.Data;
 
-namespace MLNetSlim.Data;
+namespace MLNetSlim.Datasets;
 
 /// <summary>Where one Multi-(Fashion+MNIST) sample comes from and where its two items sit on the 36x36 canvas.</summary>
 /// <param name="MnistIndex">Index of the digit in the MNIST split.</param>

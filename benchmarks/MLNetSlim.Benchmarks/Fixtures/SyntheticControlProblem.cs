@@ -1,7 +1,7 @@
 using MLNetSlim.Control;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
 
-namespace MLNetSlim.Evaluation;
+namespace MLNetSlim.Fixtures;
 
 /// <summary>
 /// A synthetic, seeded slimmable multi-task network description for benchmarks, demos and tests of the controller:

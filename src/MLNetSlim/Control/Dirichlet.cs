@@ -1,4 +1,4 @@
-namespace MLNetSlim.Evaluation;
+namespace MLNetSlim.Control;
 
 /// <summary>
 /// Seeded Dirichlet sampling for preference vectors (DYMU, Raychaudhuri et al. CVPR 2022, evaluate controllability

