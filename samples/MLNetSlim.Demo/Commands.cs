@@ -71,7 +71,7 @@ public static class RunCommand
         };
         (ControllableMultiTaskModel model, TimeSpan trainTime, List<string> epochLines) = Train(train, options, ct);
         using ControllableMultiTaskModel _ = model;
-        AnsiConsole.MarkupLine($"Training (incl. batch-norm statistics and calibration): [bold]{trainTime.TotalSeconds:0.0} s[/]. " +
+        AnsiConsole.MarkupLine($"Training (incl. batch-norm post-statistics and the calibration table): [bold]{trainTime.TotalSeconds:0.0} s[/]. " +
                                $"Full network {Tables.MMacs(model.Costs.FullMacs)} MMACs/image, smallest {Tables.MMacs(model.Costs.SmallestMacs)}.");
 
         // ML.NET: wrap, save, reload in this process, compare.
@@ -209,7 +209,7 @@ public static class RunCommand
         if (report.Training is TrainingInfo t)
         {
             sb.AppendLine(ci, $"- Data: Multi-(Fashion+MNIST), {t.TrainImages} training images (10 % held out for calibration), {t.TestImages} test images");
-            sb.AppendLine(ci, $"- Training: backbone {t.Backbone}, {t.Epochs} epoch(s), seed {t.Seed}, sandwich rule with {t.SandwichRandomCount} random configuration(s) per step, batch {t.BatchSize}, learning rate {t.LearningRate}, CI-KD weight {t.DistillationWeight}, wall time {t.WallSeconds:0.0} s (incl. batch-norm statistics and calibration)");
+            sb.AppendLine(ci, $"- Training: backbone {t.Backbone}, {t.Epochs} epoch(s), seed {t.Seed}, sandwich rule with {t.SandwichRandomCount} random configuration(s) per step, batch {t.BatchSize}, learning rate {t.LearningRate}, CI-KD weight {t.DistillationWeight}, wall time {t.WallSeconds:0.0} s (incl. batch-norm post-statistics and the calibration table)");
             sb.AppendLine(ci, $"- Cost: full network {Tables.MMacs(t.FullMacs)} MMACs/image, smallest {Tables.MMacs(t.SmallestMacs)}; widths {string.Join(", ", t.Widths)}; {t.EncoderOptions} encoder options");
             foreach (string line in t.EpochLines) sb.AppendLine(ci, $"  - {line}");
         }

@@ -14,7 +14,7 @@ namespace MLNetSlim.Training;
 /// weighted sum of task losses plus lambda x CI-KD, the distance between its encoder features and the matching leading
 /// channels of the full configuration's (detached) encoder features, optionally plus in-place distillation of task
 /// outputs; gradients of all sampled configurations are accumulated before one optimiser step. Afterwards batch-norm
-/// statistics are recalibrated per context (<see cref="BatchNormCalibration"/>). Seeded: the same seed and data give
+/// statistics are recomputed per context as post-statistics (<see cref="BatchNormPostStatistics"/>). Seeded: the same seed and data give
 /// the same weights on CPU.
 /// </summary>
 public static class SupernetTrainer
@@ -96,8 +96,8 @@ public static class SupernetTrainer
                 stepsPerEpoch * options.BatchSize / epochClock.Elapsed.TotalSeconds, LearningRate(optimizer), clock.Elapsed));
         }
         TimeSpan trainingTime = clock.Elapsed;
-        if (options.BatchNormCalibrationImages > 0)
-            BatchNormCalibration.Recalibrate(network, train, options.BatchNormCalibrationImages, Math.Max(options.BatchSize, 256), device,
+        if (options.PostStatisticsImages > 0)
+            BatchNormPostStatistics.Compute(network, train, options.PostStatisticsImages, Math.Max(options.BatchSize, 256), device,
                 options.FixedConfiguration is { } only ? [only] : null); // a static network uses the contexts of its one configuration only
         network.eval();
         return new TrainingSummary(step, options.Epochs, trainingTime, clock.Elapsed - trainingTime,
@@ -245,6 +245,6 @@ public static class SupernetTrainer
 /// <param name="Steps">Optimiser steps.</param>
 /// <param name="Epochs">Epochs.</param>
 /// <param name="TrainingTime">Wall time of the training loop.</param>
-/// <param name="CalibrationTime">Wall time of batch-norm recalibration.</param>
+/// <param name="PostStatisticsTime">Wall time of batch-norm post-statistics.</param>
 /// <param name="ImagesPerSecond">Training throughput (each image counted once per step).</param>
-public sealed record TrainingSummary(int Steps, int Epochs, TimeSpan TrainingTime, TimeSpan CalibrationTime, double ImagesPerSecond);
+public sealed record TrainingSummary(int Steps, int Epochs, TimeSpan TrainingTime, TimeSpan PostStatisticsTime, double ImagesPerSecond);

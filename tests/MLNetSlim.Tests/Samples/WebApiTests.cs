@@ -35,7 +35,7 @@ public sealed class WebApiTests
         LabeledImages fashion = await TestData.FashionMnistAsync(DataSplit.Train);
         MultiTaskDataset data = MultiFashionMnist.Create(mnist, fashion, count: 400, seed: 3);
         using ControllableMultiTaskModel network = ModelTrainer.Train(data, null,
-            new ModelOptions { ValidationFraction = 0.25, Training = { Epochs = 1, BatchSize = 32, Seed = 1, BatchNormCalibrationImages = 256 } });
+            new ModelOptions { ValidationFraction = 0.25, Training = { Epochs = 1, BatchSize = 32, Seed = 1, PostStatisticsImages = 256 } });
 
         string dir = TestData.NewTempFolder();
         Process? server = null;

@@ -30,7 +30,7 @@ public class TrainingTests
         var reports = new List<TrainingProgress>();
         var options = new ModelOptions
         {
-            Training = new TrainingOptions { Epochs = 1, BatchSize = 16, ProgressEverySteps = 20, BatchNormCalibrationImages = 512 },
+            Training = new TrainingOptions { Epochs = 1, BatchSize = 16, ProgressEverySteps = 20, PostStatisticsImages = 512 },
             ValidationFraction = 0.05,
         };
         using ControllableMultiTaskModel model = ModelTrainer.Train(train, null, options, new SyncProgress(reports));
@@ -55,7 +55,7 @@ public class TrainingTests
         byte[] Train(int seed)
         {
             using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(Options(train.Tasks), seed);
-            SupernetTrainer.Train(net, train, new TrainingOptions { Epochs = 1, BatchSize = 64, Seed = seed, BatchNormCalibrationImages = 128 });
+            SupernetTrainer.Train(net, train, new TrainingOptions { Epochs = 1, BatchSize = 64, Seed = seed, PostStatisticsImages = 128 });
             using var ms = new MemoryStream();
             using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) net.save(w);
             return ms.ToArray();
@@ -70,7 +70,7 @@ public class TrainingTests
     {
         (MultiTaskDataset train, _) = await DataAsync(64 * 8, 1);
         using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(Options(train.Tasks), 1);
-        var options = new TrainingOptions { Epochs = 1, BatchSize = 64, BatchNormCalibrationImages = 0 };
+        var options = new TrainingOptions { Epochs = 1, BatchSize = 64, PostStatisticsImages = 0 };
         SupernetTrainer.Train(net, train, options); // warm-up: allocator pools, optimiser state
         GC.Collect();
         GC.WaitForPendingFinalizers();

@@ -8,7 +8,7 @@ using MLNetSlim.Architecture;
 namespace MLNetSlim.Tests.Training;
 
 [TestClass]
-public class BatchNormCalibrationTests
+public class BatchNormPostStatisticsTests
 {
     private static readonly TaskDefinition[] Tasks = [new("a", TaskKind.Classification, 3), new("b", TaskKind.Classification, 2)];
 
@@ -45,8 +45,8 @@ public class BatchNormCalibrationTests
         var c = WidthConfiguration.Parse("enc=0.5 dec=1,0.25");
         var other = WidthConfiguration.Parse("enc=0.75 dec=0.75,0.75");
         using MultiTaskNetwork all = Network(), only = Network(), untouched = Network();
-        BatchNormCalibration.Recalibrate(all, data, 40, 16, CPU);
-        BatchNormCalibration.Recalibrate(only, data, 40, 16, CPU, [c]);
+        BatchNormPostStatistics.Compute(all, data, 40, 16, CPU);
+        BatchNormPostStatistics.Compute(only, data, 40, 16, CPU, [c]);
 
         float[] expected = Outputs(all, data, c), actual = Outputs(only, data, c);
         for (int i = 0; i < expected.Length; i++) Assert.AreEqual(expected[i], actual[i], 1e-4f, $"output {i}");
@@ -60,18 +60,18 @@ public class BatchNormCalibrationTests
     {
         using MultiTaskNetwork net = Network();
         Assert.ThrowsExactly<ArgumentException>(() =>
-            BatchNormCalibration.Recalibrate(net, Data(8), 8, 4, CPU, [WidthConfiguration.Parse("enc=0.3 dec=1,1")]));
+            BatchNormPostStatistics.Compute(net, Data(8), 8, 4, CPU, [WidthConfiguration.Parse("enc=0.3 dec=1,1")]));
     }
 
     [TestMethod]
-    public void StaticTrainingRecalibratesOnlyItsConfiguration()
+    public void StaticTrainingRecomputesPostStatisticsOnlyForItsConfiguration()
     {
         MultiTaskDataset data = Data(32);
         var c = WidthConfiguration.Parse("enc=0.25 dec=0.5,1");
         using MultiTaskNetwork trained = Network(), fresh = Network();
-        var options = new TrainingOptions { Epochs = 1, BatchSize = 16, FixedConfiguration = c, BatchNormCalibrationImages = 32, Seed = 1 };
+        var options = new TrainingOptions { Epochs = 1, BatchSize = 16, FixedConfiguration = c, PostStatisticsImages = 32, Seed = 1 };
         SupernetTrainer.Train(trained, data, options);
-        // Encoder option 1.0 was neither trained nor recalibrated: its batch-norm buffers are still the initial ones.
+        // Encoder option 1.0 was neither trained nor given post-statistics: its batch-norm buffers are still the initial ones.
         var freshBuffers = fresh.named_buffers().ToDictionary(b => b.name, b => b.buffer);
         foreach ((string name, Tensor buffer) in trained.named_buffers())
             if (name.StartsWith("encoder", StringComparison.Ordinal))
