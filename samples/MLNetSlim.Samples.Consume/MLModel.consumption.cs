@@ -53,21 +53,4 @@ public sealed class MLModel
                 $"[{string.Join(", ", ModelOutput.TaskNames)}]; edit ModelOutput.cs to match your labels.tsv columns.");
         return (mlContext.Model.CreatePredictionEngine<ModelInput, ModelOutput>(model), network);
     }
-
-    /// <summary>Parses task weights "digit=0.8,fashion=0.2" (':' also works); tasks not listed weigh 0.</summary>
-    /// <exception cref="FormatException">Not a comma-separated list of name=number.</exception>
-    public static Dictionary<string, double> ParseTaskWeights(string text)
-    {
-        var weights = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            string[] pair = part.Split('=', ':');
-            if (pair.Length != 2 || pair[0].Trim().Length == 0
-                || !double.TryParse(pair[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double weight))
-                throw new FormatException($"Task weights '{text}': '{part}' is not task=number (example: digit=0.8,fashion=0.2).");
-            weights[pair[0].Trim()] = weight;
-        }
-        if (weights.Count == 0) throw new FormatException($"Task weights '{text}' list no task (example: digit=0.8,fashion=0.2).");
-        return weights;
-    }
 }

@@ -1,6 +1,6 @@
 using MLNetSlim.Architecture;
 
-namespace MLNetSlim.Tests.Network;
+namespace MLNetSlim.Tests.Architecture;
 
 [TestClass]
 public class WidthConfigurationTests

@@ -1,6 +1,6 @@
 using MLNetSlim.Control;
 
-namespace MLNetSlim.Tests.Evaluation;
+namespace MLNetSlim.Tests.Control;
 
 // Class names start with "Control" so that the Control test filter (FullyQualifiedName~Control) runs them.
 [TestClass]

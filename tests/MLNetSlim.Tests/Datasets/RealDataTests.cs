@@ -2,7 +2,7 @@ using System.Diagnostics;
 using MLNetSlim.Datasets;
 using MLNetSlim.SampleData;
 
-namespace MLNetSlim.Tests.Data;
+namespace MLNetSlim.Tests.Datasets;
 
 /// <summary>The fetcher and the loaders on the real MNIST and Fashion-MNIST files.</summary>
 [TestClass]

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using MLNetSlim.Datasets;
 
-namespace MLNetSlim.Tests.Data;
+namespace MLNetSlim.Tests.Datasets;
 
 [TestClass]
 public sealed class IdxReaderTests
