@@ -25,7 +25,7 @@ public sealed record TrainingInfo(string Backbone, int Epochs, int TrainImages, 
     double WallSeconds, IReadOnlyList<string> EpochLines, long FullMacs, long SmallestMacs, int EncoderOptions, IReadOnlyList<double> Widths);
 
 /// <summary>report.json.</summary>
-public sealed record DemoReport(string Command, string CommandLine, MachineInfo Machine, TrainingInfo? Training, ReloadCheck? Reload,
+internal sealed record DemoReport(string Command, string CommandLine, MachineInfo Machine, TrainingInfo? Training, ReloadCheck? Reload,
     IReadOnlyList<string> Tasks, AnalysisResult Analysis, double AnalysisWallSeconds, double TotalWallSeconds, IReadOnlyList<string> Files);
 
 /// <summary>fetch-data.</summary>
@@ -46,7 +46,7 @@ public static class FetchCommand
 }
 
 /// <summary>The main job: train, wrap in ML.NET, save, reload, measure, report.</summary>
-public static class RunCommand
+internal static class RunCommand
 {
     /// <summary>Runs it.</summary>
     public static async Task<int> ExecuteAsync(RunSettings s, CancellationToken ct)

@@ -40,7 +40,7 @@ public sealed record TableData(string Title, IReadOnlyList<string> Headers, IRea
 }
 
 /// <summary>Formatting of the demo's sections.</summary>
-public static class Tables
+internal static class Tables
 {
     private static readonly CultureInfo Ci = CultureInfo.InvariantCulture;
 

@@ -16,7 +16,7 @@ namespace MLNetSlim.Fixtures;
 /// <param name="P50Ms">Median per-query latency, ms.</param>
 /// <param name="P99Ms">99th percentile per-query latency, ms.</param>
 /// <param name="MaxMs">Largest per-query latency, ms.</param>
-public sealed record SearchBenchmarkResult(string Controller, int Tasks, int Widths, int EncoderOptions, string Solver,
+internal sealed record SearchBenchmarkResult(string Controller, int Tasks, int Widths, int EncoderOptions, string Solver,
     double ConstructionMs, int Queries, double QueriesPerSecond, double P50Ms, double P99Ms, double MaxMs);
 
 /// <summary>
@@ -24,7 +24,7 @@ public sealed record SearchBenchmarkResult(string Controller, int Tasks, int Wid
 /// Dirichlet(0.2) preferences, all generated before timing; warm-up queries first; each query timed with
 /// <see cref="Stopwatch"/>. Not a unit test: figures depend on the machine.
 /// </summary>
-public static class SearchBenchmark
+internal static class SearchBenchmark
 {
     /// <summary>Benchmarks the ECMT search on a synthetic problem with <paramref name="taskCount"/> tasks
     /// (<see cref="SyntheticControlProblem"/>, 4 widths, 4 encoder options).</summary>

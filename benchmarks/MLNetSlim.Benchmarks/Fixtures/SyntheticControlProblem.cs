@@ -11,7 +11,7 @@ namespace MLNetSlim.Fixtures;
 /// higher-is-better tasks, RMSE-like r_t (1 + u_t (1 - w_e)^1.5 + v_t (1 - w_d)^1.2) for every third task.
 /// Optional multiplicative noise makes the table non-monotone in the width.
 /// </summary>
-public sealed class SyntheticControlProblem
+internal sealed class SyntheticControlProblem
 {
     private readonly double[] _a, _u, _v;
 

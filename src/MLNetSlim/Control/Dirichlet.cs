@@ -8,7 +8,7 @@ namespace MLNetSlim.Control;
 /// normals from the Box-Muller transform. All randomness comes from the given <see cref="Random"/>, so a seeded
 /// Random gives a reproducible sequence.
 /// </summary>
-public static class Dirichlet
+internal static class Dirichlet
 {
     /// <summary>One sample of a symmetric Dirichlet(alpha) distribution over <paramref name="dimension"/> components.</summary>
     /// <param name="random">The random source (seed it for reproducibility).</param>

@@ -1,7 +1,7 @@
 namespace MLNetSlim.Control;
 
 /// <summary>Multi-task and controllability metrics (see docs/control.md and the project's method notes).</summary>
-public static class MultiTaskMetrics
+internal static class MultiTaskMetrics
 {
     /// <summary>
     /// Spearman rank correlation: the Pearson correlation of the ranks of <paramref name="x"/> and

@@ -5,7 +5,7 @@ using MLNetSlim.Model;
 namespace MLNetSlim.Evaluation;
 
 /// <summary>Evaluation of a deployable <see cref="ControllableMultiTaskModel"/> on labelled data.</summary>
-public static class ModelEvaluation
+internal static class ModelEvaluation
 {
     /// <summary>Per-task accuracy in [0, 1] on <paramref name="data"/> at <paramref name="configuration"/>.</summary>
     /// <param name="model">The model.</param>

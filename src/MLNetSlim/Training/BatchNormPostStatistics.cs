@@ -13,7 +13,7 @@ namespace MLNetSlim.Training;
 /// fills the encoder contexts e and every decoder's context (e, d). The encoder runs once per option and batch and feeds
 /// every decoder width: cost #encoder options encoder passes plus #encoder options x #widths decoder passes.
 /// </summary>
-public static class BatchNormPostStatistics
+internal static class BatchNormPostStatistics
 {
     /// <summary>Recomputes the batch-norm post-statistics of <paramref name="network"/> on the first <paramref name="images"/> images of <paramref name="data"/>.</summary>
     /// <param name="network">The network.</param>

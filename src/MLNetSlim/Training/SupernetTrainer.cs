@@ -17,7 +17,7 @@ namespace MLNetSlim.Training;
 /// statistics are recomputed per context as post-statistics (<see cref="BatchNormPostStatistics"/>). Seeded: the same seed and data give
 /// the same weights on CPU.
 /// </summary>
-public static class SupernetTrainer
+internal static class SupernetTrainer
 {
     /// <summary>Builds a network with weights initialised from <paramref name="seed"/>.</summary>
     public static MultiTaskNetwork CreateNetwork(NetworkOptions options, int seed)
@@ -247,4 +247,4 @@ public static class SupernetTrainer
 /// <param name="TrainingTime">Wall time of the training loop.</param>
 /// <param name="PostStatisticsTime">Wall time of batch-norm post-statistics.</param>
 /// <param name="ImagesPerSecond">Training throughput (each image counted once per step).</param>
-public sealed record TrainingSummary(int Steps, int Epochs, TimeSpan TrainingTime, TimeSpan PostStatisticsTime, double ImagesPerSecond);
+internal sealed record TrainingSummary(int Steps, int Epochs, TimeSpan TrainingTime, TimeSpan PostStatisticsTime, double ImagesPerSecond);
