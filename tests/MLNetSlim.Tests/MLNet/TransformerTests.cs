@@ -20,6 +20,20 @@ public class TransformerTests
     }
 
     [TestMethod]
+    public void GetControllableMultiTaskTransformer_FindsItAloneOrInNestedChains_AndNamesWhatIsWrong()
+    {
+        var ml = new MLContext(1);
+        var t = new ControllableMultiTaskTransformer(TestModel());
+        ITransformer other = ml.Transforms.CopyColumns("X", "Features").Fit(Keyed(ml, Rows(3)));
+        Assert.AreSame(t, ((ITransformer)t).GetControllableMultiTaskTransformer());
+        ITransformer nested = new TransformerChain<ITransformer>(other, new TransformerChain<ITransformer>(other, t));
+        Assert.AreSame(t, nested.GetControllableMultiTaskTransformer());
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() => other.GetControllableMultiTaskTransformer()).Message, "holds no");
+        ITransformer two = new TransformerChain<ITransformer>(t, new ControllableMultiTaskTransformer(TestModel()));
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() => two.GetControllableMultiTaskTransformer()).Message, "holds 2");
+    }
+
+    [TestMethod]
     public void OutputSchema_AddsScoreAndKeyColumnsWithAnnotations_AndKeepsInputIndices()
     {
         var ml = new MLContext(1);
