@@ -138,7 +138,7 @@ internal static class RunCommand
             {
                 AnsiConsole.WriteLine(p.ToString());
                 if (p.IsEpochEnd) lines.Add(p.ToString());
-                if (p.IsEpochEnd && p.Epoch == p.Epochs) AnsiConsole.WriteLine("batch-norm statistics + calibration on held-out training data ...");
+                if (p.IsEpochEnd && p.Epoch == p.Epochs) AnsiConsole.WriteLine("batch-norm post-statistics + calibration table on held-out training data ...");
             });
             model = ModelTrainer.Train(train, null, options, log, ct);
             return (model, clock.Elapsed, lines);
@@ -162,7 +162,7 @@ internal static class RunCommand
                             $"epoch {p.Epoch}/{p.Epochs} done | task loss {losses} | CI-KD {p.DistillationLoss:0.0000} | lr {p.LearningRate:0.#####} | {p.ImagesPerSecond:0} img/s | {p.Elapsed.TotalSeconds:0.0} s");
                         lines.Add(line);
                         AnsiConsole.MarkupLine(Markup.Escape(line));
-                        if (p.Epoch == p.Epochs) task.Description = "batch-norm statistics + calibration on held-out training data";
+                        if (p.Epoch == p.Epochs) task.Description = "batch-norm post-statistics + calibration table on held-out training data";
                     }
                 });
                 model = ModelTrainer.Train(train, null, options, sink, ct);
