@@ -20,7 +20,8 @@ public sealed class ModelOptions
     public TrainingOptions Training { get; set; } = new();
 
     /// <summary>
-    /// Fraction of the training data held out for calibration when no validation set is given, in (0, 1). Default 0.1.
+    /// Fraction of the training data held out to measure the calibration table when no validation set is given, in
+    /// (0, 1). Default 0.1. (To hold out nothing, pass the training data as the validation data.)
     /// </summary>
     public double ValidationFraction { get; set; } = 0.1;
 

@@ -35,6 +35,10 @@ public static class ModelTrainer
         if (validation is null)
         {
             if (train.Count < 4) throw new ArgumentException($"Training needs at least 4 images to hold some out for calibration; got {train.Count}.", nameof(train));
+            if (!(options.ValidationFraction > 0 && options.ValidationFraction < 1))
+                throw new ArgumentOutOfRangeException(nameof(options), options.ValidationFraction,
+                    "ModelOptions.ValidationFraction must be in (0, 1) when no validation data is given: the calibration table is measured on held-out images. " +
+                    "To calibrate on the training images themselves, pass them as the validation data.");
             (train, validation) = train.Split(options.ValidationFraction, options.Training.Seed);
         }
         NetworkOptions networkOptions = options.NetworkFor(train.Tasks, train.Channels, train.Height, train.Width);

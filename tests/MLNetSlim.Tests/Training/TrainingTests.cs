@@ -111,6 +111,16 @@ public class TrainingTests
         Assert.ThrowsExactly<OperationCanceledException>(() => SupernetTrainer.Train(net, data, new TrainingOptions { BatchSize = 8 }, null, cts.Token));
     }
 
+    [TestMethod]
+    public void ModelTrainer_WithoutValidationData_NeedsAHeldOutFraction_AndSaysWhy()
+    {
+        var tasks = new[] { new TaskDefinition("a", TaskKind.Classification, 2) };
+        var data = new MultiTaskDataset(new float[16 * 784], 1, 28, 28, tasks, [new int[16]]);
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ModelTrainer.Train(data, null, new ModelOptions { ValidationFraction = 0 }));
+        StringAssert.Contains(e.Message, "ModelOptions.ValidationFraction must be in (0, 1)");
+        StringAssert.Contains(e.Message, "pass them as the validation data");
+    }
+
     private sealed class SyncProgress(List<TrainingProgress> sink) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) => sink.Add(value);
