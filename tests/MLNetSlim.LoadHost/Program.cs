@@ -67,6 +67,8 @@ try
         Configuration = cmt.Configuration.ToString(),
         cmt.ConfigurationMacs,
         TaskWeights = cmt.TaskWeights,
+        // A serving process: loading and predicting must leave the allocator alone (docs/runtime.md).
+        MallocTuningApplied = MLNetSlim.Runtime.TorchRuntime.AppliedMallocTuning,
         Scores = scores,
         Labels = labels,
     };
