@@ -8,6 +8,8 @@ using MLNetSlim.Onnx;
 using Spectre.Console;
 using static MLNetSlim.Benchmarks.ReportFiles;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Benchmarks;
 

@@ -5,6 +5,8 @@ using Google.Protobuf;
 using MLNetSlim.Control;
 using MLNetSlim.Network;
 using Onnx;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Onnx;
 

@@ -2,6 +2,8 @@ using Microsoft.ML;
 using MLNetSlim.Control;
 using MLNetSlim.MLNet;
 using MLNetSlim.Network;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Onnx;
 

@@ -3,6 +3,8 @@ using Microsoft.ML.OnnxRuntime;
 using MLNetSlim.Control;
 using MLNetSlim.MLNet;
 using MLNetSlim.Network;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Onnx;
 

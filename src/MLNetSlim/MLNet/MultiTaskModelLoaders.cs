@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
-using MLNetSlim.Control;
-using MLNetSlim.Network;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.MLNet;
 
@@ -16,6 +15,9 @@ public static class MultiTaskModelLoaders
     {
         // The library's own model is always readable.
         [KeyOf(typeof(ControllableMultiTaskModel))] = s => ControllableMultiTaskModel.Load(s),
+        // Zips record the model's type name; releases before the Model folder saved it under MLNetSlim.Control (the
+        // golden zip in tests/MLNetSlim.Tests/Golden is one), so that name stays readable.
+        ["MLNetSlim.Control.ControllableMultiTaskModel"] = s => ControllableMultiTaskModel.Load(s),
     };
 
     /// <summary>

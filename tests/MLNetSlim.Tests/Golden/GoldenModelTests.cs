@@ -7,6 +7,8 @@ using MLNetSlim.Control;
 using MLNetSlim.MLNet;
 using MLNetSlim.Network;
 using MLNetSlim.Tests.Onnx;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Tests.Golden;
 

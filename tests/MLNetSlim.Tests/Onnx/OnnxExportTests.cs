@@ -8,6 +8,8 @@ using MLNetSlim.Network;
 using MLNetSlim.Network.Backbones;
 using MLNetSlim.Onnx;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Tests.Onnx;
 

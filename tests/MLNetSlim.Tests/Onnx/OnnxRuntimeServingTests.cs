@@ -5,6 +5,8 @@ using MLNetSlim.MLNet;
 using MLNetSlim.Network;
 using MLNetSlim.Onnx;
 using Microsoft.ML.OnnxRuntime;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Tests.Onnx;
 

@@ -5,6 +5,8 @@ using MLNetSlim.Network.Backbones;
 using MLNetSlim.Nn;
 using MLNetSlim.Training;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Tests.Onnx;
 
@@ -66,7 +68,7 @@ internal static class OnnxTestModels
                 }
         var labels = tasks.Select((t, i) => Enumerable.Range(0, 64).Select(n => (n + i) % t.NumClasses).ToArray()).ToArray();
         var data = new MultiTaskDataset(RandomImages(64, seed + 1), C, H, W, tasks, labels);
-        BatchNormCalibration.Recalibrate(network, data, 64, 32, CPU);
+        BatchNormPostStatistics.Compute(network, data, 64, 32, CPU);
         network.eval();
         return network;
     }
