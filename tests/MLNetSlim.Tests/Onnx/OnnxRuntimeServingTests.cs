@@ -135,10 +135,12 @@ public class OnnxRuntimeServingTests
         LatencyTable table = fast.MeasureLatency(repeats: 3);
         Assert.AreSame(table, fast.MeasureLatency(), "measured once");
         Assert.AreSame(table, fast.Latency);
+        // No timing is asserted (the machine is shared): only that the search obeys the table it was given.
         WidthConfiguration full = model.Network.FullConfiguration, smallest = model.Network.SmallestConfiguration;
-        Assert.IsTrue(table.PredictMs(full) > table.PredictMs(smallest), $"full {table.PredictMs(full):0.000} ms, smallest {table.PredictMs(smallest):0.000} ms");
-        Assert.AreEqual(full, fast.SelectConfiguration(Budget.Milliseconds(table.PredictMs(full) * 10), new[] { 1.0, 1.0 }));
-        double tight = (table.PredictMs(full) + table.PredictMs(smallest)) / 2;
+        Assert.IsTrue(table.PredictMs(full) > 0 && table.PredictMs(smallest) > 0);
+        double all = Math.Max(table.PredictMs(full), table.PredictMs(smallest)) * 100;
+        Assert.AreEqual(full, fast.SelectConfiguration(Budget.Milliseconds(all), new[] { 1.0, 1.0 }), "every configuration fits: the best one");
+        double tight = table.PredictMs(smallest) * 1.05;
         WidthConfiguration chosen = fast.SelectConfiguration(Budget.Milliseconds(tight), new[] { 1.0, 1.0 });
         Assert.IsTrue(table.PredictMs(chosen) <= tight, $"{chosen}: {table.PredictMs(chosen):0.000} ms > {tight:0.000} ms");
         Assert.AreEqual(model.SelectConfiguration(Budget.FractionOfFull(0.4), new[] { 1.0, 1.0 }),
