@@ -47,6 +47,11 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
         _search = new ConfigurationSearch(network.CostTable, calibration);
     }
 
+    /// <summary>A model from a network and its calibration table (tests and benchmarks: a tiny untrained network with
+    /// a synthetic table). Puts the network in eval mode on <paramref name="device"/>.</summary>
+    internal static ControllableMultiTaskModel FromParts(MultiTaskNetwork network, CalibrationTable calibration, string device = "cpu") =>
+        new(network, calibration, Guid.NewGuid(), device);
+
     /// <summary>The network.</summary>
     public MultiTaskNetwork Network { get; }
 
