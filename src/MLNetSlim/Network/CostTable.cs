@@ -11,6 +11,7 @@ public sealed class CostTable
     private readonly double[][] _encoderOptions;
     private readonly long[] _encoderMacs;
     private readonly long[][][] _decoderMacs;
+    private ResolvedConfiguration? _full, _smallest; // immutable once made; a race makes an equal copy
 
     /// <summary>Creates a cost table.</summary>
     /// <param name="widths">The width set.</param>
@@ -138,10 +139,10 @@ public sealed class CostTable
     public long Macs(WidthConfiguration configuration) => Resolve(configuration).Macs;
 
     /// <summary>The full configuration (every multiplier 1.0), resolved.</summary>
-    public ResolvedConfiguration Full => At(FullOption(), Enumerable.Repeat(Widths.Count - 1, TaskCount).ToArray());
+    public ResolvedConfiguration Full => _full ??= At(FullOption(), Enumerable.Repeat(Widths.Count - 1, TaskCount).ToArray());
 
     /// <summary>The smallest configuration (every multiplier at the smallest width), resolved.</summary>
-    public ResolvedConfiguration Smallest => At(SmallestOption(), new int[TaskCount]);
+    public ResolvedConfiguration Smallest => _smallest ??= At(SmallestOption(), new int[TaskCount]);
 
     /// <summary>MACs of the full configuration (every multiplier 1.0).</summary>
     public long FullMacs => Full.Macs;
