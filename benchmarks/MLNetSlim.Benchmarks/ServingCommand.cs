@@ -36,7 +36,9 @@ public sealed record ServingReport(
     double TwoEnginesPredictionsPerSecond,
     [property: JsonPropertyName("parallel_speedup")] double ParallelSpeedup,
     IReadOnlyList<double> OneEngineRounds,
-    IReadOnlyList<double> TwoEnginesRounds);
+    IReadOnlyList<double> TwoEnginesRounds,
+    double OneEngineCoresUsed,
+    double TwoEnginesCoresUsed);
 
 /// <summary>
 /// `serving`: batch-1 predictions per second from ONE transformer (one loaded model) through 1 and 2 ML.NET prediction
@@ -102,20 +104,23 @@ public static class ServingCommand
             workers.Run(2, s.Warmup);
             var one = new List<double>();
             var two = new List<double>();
+            var cores1 = new List<double>();
+            var cores2 = new List<double>();
             for (int r = 0; r < s.Rounds; r++)
             {
                 foreach (int engines in r % 2 == 0 ? new[] { 1, 2 } : new[] { 2, 1 })
                 {
-                    double seconds = workers.Run(engines, s.Predictions);
+                    (double seconds, double cpuSeconds) = workers.Run(engines, s.Predictions);
                     (engines == 1 ? one : two).Add(engines * s.Predictions / seconds);
+                    (engines == 1 ? cores1 : cores2).Add(cpuSeconds / seconds);
                 }
-                Log($"round {r + 1}/{s.Rounds}: 1 engine {F(one[^1], "0")}/s, 2 engines {F(two[^1], "0")}/s (x{F(two[^1] / one[^1])}); load {MachineInfo.CurrentLoadAverage()}");
+                Log($"round {r + 1}/{s.Rounds}: 1 engine {F(one[^1], "0")}/s ({F(cores1[^1])} cores), 2 engines {F(two[^1], "0")}/s ({F(cores2[^1])} cores), x{F(two[^1] / one[^1])}; load {MachineInfo.CurrentLoadAverage()}");
             }
             double p1 = Timing.Median(one), p2 = Timing.Median(two);
             // Rounds pair the two series under the same load: the speedup is the median of the per-round ratios.
             double speedup = Timing.Median(one.Select((x, i) => two[i] / x).ToArray());
             var report = new ServingReport(machine, MachineInfo.CurrentLoadAverage(), source, transformer.Configuration.ToString(), transformer.ConfigurationMacs,
-                s.Rounds, s.Predictions, 1, p1, p2, speedup, one, two);
+                s.Rounds, s.Predictions, 1, p1, p2, speedup, one, two, Timing.Median(cores1), Timing.Median(cores2));
 
             var table = new Table().AddColumns("engines", "predictions/s (median)", "rounds");
             table.AddRow("1", F(p1, "0"), string.Join(" ", one.Select(x => F(x, "0"))));
@@ -135,6 +140,9 @@ public static class ServingCommand
                 .AppendLine("|---:|---:|---|")
                 .AppendLine($"| 1 | {F(p1, "0")} | {string.Join(", ", one.Select(x => F(x, "0")))} |")
                 .AppendLine($"| 2 | {F(p2, "0")} | {string.Join(", ", two.Select(x => F(x, "0")))} |")
+                .AppendLine()
+                .AppendLine($"Cores used (process CPU time / wall time, medians): {F(report.OneEngineCoresUsed)} with 1 engine, {F(report.TwoEnginesCoresUsed)} with 2 engines. " +
+                    "Close to 2 with 2 engines means the engines do run in parallel; a speedup below the cores used means the cores are shared with other work.")
                 .AppendLine()
                 .AppendLine($"**Parallel speedup (2 engines / 1 engine, median of the per-round ratios): {F(report.ParallelSpeedup)}x** (target on a quiet 2-core machine: >= 1.6x). " +
                     "On a machine shared with other jobs (see the load average) the second engine competes for the same cores, so the figure is a lower bound.");
@@ -219,16 +227,22 @@ public static class ServingCommand
             }
         }
 
-        public double Run(int engines, int predictions)
+        /// <summary>Wall seconds and process CPU seconds of <paramref name="predictions"/> predictions on each of the
+        /// first <paramref name="engines"/> engines.</summary>
+        public (double Seconds, double CpuSeconds) Run(int engines, int predictions)
         {
             _count = predictions;
             _done.Reset(engines);
+            using var process = Process.GetCurrentProcess();
+            TimeSpan cpu0 = process.TotalProcessorTime;
             long start = Stopwatch.GetTimestamp();
             for (int k = 0; k < engines; k++) _go[k].Release();
             _done.Wait();
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            process.Refresh();
+            double cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
             if (_error is not null) throw new InvalidOperationException("A prediction engine failed.", _error);
-            return seconds;
+            return (seconds, cpu);
         }
 
         public void Dispose()
