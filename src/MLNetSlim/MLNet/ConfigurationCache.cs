@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using MLNetSlim.Control;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.MLNet;
 

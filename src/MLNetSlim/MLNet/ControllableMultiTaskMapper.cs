@@ -2,8 +2,9 @@ using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using System.Globalization;
+using MLNetSlim.Architecture;
 using MLNetSlim.Control;
-using MLNetSlim.Network;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.MLNet;
 

@@ -4,8 +4,10 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetSlim.Control;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 using MLNetSlim.Runtime;
+using MLNetSlim.Training;
 
 namespace MLNetSlim.MLNet;
 

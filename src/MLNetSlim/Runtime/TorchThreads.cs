@@ -14,7 +14,7 @@ namespace MLNetSlim.Runtime;
 /// So the count is effectively per thread: <see cref="EnsureForCurrentThread"/> gives the calling thread its count
 /// (and, as a side effect of libtorch, makes it the default for threads that start using torch later).
 /// </summary>
-public static class TorchThreads
+internal static class TorchThreads
 {
     /// <summary>Torch's intra-op thread count on the calling thread.</summary>
     public static int CurrentThreadCount

@@ -1,6 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetSlim.Architecture;
 using MLNetSlim.Control;
+using MLNetSlim.Model;
 using MLNetSlim.MLNet;
 using MLNetSlim.Network;
 using MLNetSlim.Network.Backbones;
@@ -204,7 +206,7 @@ public class ParallelInferenceTests
     [TestMethod]
     public void TwoPredictionEngines_AreInsideTheModelAtTheSameTime_NoGlobalLock()
     {
-        var model = new Rendezvous(Model());
+        var model = new Rendezvous(TestModel());
         var ml = new MLContext(1);
         var t = new ControllableMultiTaskTransformer(model);
         Row row = Rows(1)[0];

@@ -1,6 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetSlim.Architecture;
 using MLNetSlim.Control;
+using MLNetSlim.Model;
 using MLNetSlim.MLNet;
 using MLNetSlim.Network;
 using MLNetSlim.Testing;
@@ -47,7 +49,7 @@ public class PerRowControlTests
     public void RowsWithControlColumns_RunAtTheirOwnConfiguration_OthersUseTheTransformersControl()
     {
         var ml = new MLContext(1);
-        LinearMultiTaskModel model = Model();
+        LinearMultiTaskModel model = TestModel();
         var t = new ControllableMultiTaskTransformer(model, budget: Budget.FractionOfFull(0.9));
         var weights = new Dictionary<string, double> { ["Shape"] = 1, ["Size"] = 0 };
         ControlRow[] rows = ControlRows(6, i => i % 2 == 0 ? 0.3f : 0.7f, i => i < 3 ? new[] { 1f, 0f } : Array.Empty<float>());
@@ -84,7 +86,7 @@ public class PerRowControlTests
     public void Transform_GroupsMixedBatchesByConfiguration_AndKeepsRowOrder()
     {
         var ml = new MLContext(1);
-        LinearMultiTaskModel model = Model();
+        LinearMultiTaskModel model = TestModel();
         var t = new ControllableMultiTaskTransformer(model) { BatchSize = 16 };
         ControlRow[] rows = ControlRows(40, i => i % 2 == 0 ? 0.3f : 0.7f, i => i % 5 == 0 ? new[] { 0f, 2f } : Array.Empty<float>());
         IDataView scored = t.Transform(ml.Data.LoadFromEnumerable(rows));
@@ -115,7 +117,7 @@ public class PerRowControlTests
     public void BadRowValues_NameTheColumnTheRowValueAndTheValidRange()
     {
         var ml = new MLContext(1);
-        LinearMultiTaskModel model = Model();
+        LinearMultiTaskModel model = TestModel();
         var t = new ControllableMultiTaskTransformer(model);
         float[] image = Rows(1)[0].Features;
         using var engine = ml.Model.CreatePredictionEngine<ControlRow, Output>(t);
@@ -173,7 +175,7 @@ public class PerRowControlTests
     public void ControlColumnsOfTheWrongType_AreSchemaErrors_AndCanBeRenamedOrTurnedOff()
     {
         var ml = new MLContext(1);
-        var t = new ControllableMultiTaskTransformer(Model());
+        var t = new ControllableMultiTaskTransformer(TestModel());
         IDataView doubles = ml.Data.LoadFromEnumerable(new[] { new DoubleBudgetRow { Features = new float[Size], Budget = 0.5 } });
         var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => t.GetOutputSchema(doubles.Schema));
         StringAssert.Contains(e.Message, "budget column 'Budget': expected Single");
@@ -227,7 +229,7 @@ public class PerRowControlTests
     [TestMethod]
     public void ConfigurationCache_IsBounded_AndAnswersLikeTheSearch_FromManyThreads()
     {
-        LinearMultiTaskModel model = Model();
+        LinearMultiTaskModel model = TestModel();
         var cache = new ConfigurationCache(capacity: 8);
         double[] budgets = Enumerable.Range(1, 40).Select(i => 0.28 + i * 0.018).ToArray();
         Parallel.For(0, 4000, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>

@@ -1,4 +1,6 @@
+using MLNetSlim.Architecture;
 using MLNetSlim.Control;
+using MLNetSlim.Model;
 using MLNetSlim.Network;
 using MLNetSlim.Network.Backbones;
 using MLNetSlim.Training;
