@@ -221,6 +221,42 @@ public class ParallelInferenceTests
     }
 
     [TestMethod]
+    public void TorchThreadCount_IsKeptPerThread_OnceAThreadHasUsedTorch()
+    {
+        // The libtorch behaviour docs/mlnet-integration.md documents (and IntraOpThreads relies on): set_num_threads
+        // changes the calling thread's count, and a thread that has already run torch keeps its own count when another
+        // thread changes it.
+        int original = TorchThreads.CurrentThreadCount;
+        using var aSet = new ManualResetEventSlim();
+        using var bSet = new ManualResetEventSlim();
+        int aAfterB = -1, b = -1;
+        var threadA = new Thread(() =>
+        {
+            TorchThreads.EnsureForCurrentThread(1);
+            aSet.Set();
+            bSet.Wait();
+            aAfterB = TorchThreads.CurrentThreadCount;
+        });
+        var threadB = new Thread(() =>
+        {
+            aSet.Wait();
+            _ = TorchThreads.CurrentThreadCount; // B has used torch before it changes its count
+            TorchThreads.EnsureForCurrentThread(3);
+            b = TorchThreads.CurrentThreadCount;
+            bSet.Set();
+        });
+        threadA.Start();
+        threadB.Start();
+        threadA.Join();
+        threadB.Join();
+        Assert.AreEqual(3, b);
+        Assert.AreEqual(1, aAfterB, "thread A kept its own count after thread B changed its");
+        var restore = new Thread(() => TorchSharp.torch.set_num_threads(original));
+        restore.Start();
+        restore.Join();
+    }
+
+    [TestMethod]
     public void IntraOpThreads_AppliesToTheThreadThatPredicts()
     {
         using ControllableMultiTaskModel model = TinyModel();
