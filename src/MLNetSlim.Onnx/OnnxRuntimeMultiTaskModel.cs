@@ -34,11 +34,11 @@ public sealed class OnnxRuntimeServingOptions
 /// <para>Needs ONNX Runtime's native library in the application: reference <c>Microsoft.ML.OnnxRuntime</c>.</para>
 /// <para>Millisecond budgets use this fast path's own ONNX Runtime latencies (<see cref="MeasureLatency"/>), not
 /// the TorchSharp model's.</para>
-/// <para><see cref="Predict"/> may be called from several threads (ONNX Runtime sessions are thread-safe).</para>
+/// <para><see cref="Predict(ReadOnlySpan{float}, int, ResolvedConfiguration)"/> may be called from several threads (ONNX Runtime sessions are thread-safe).</para>
 /// </remarks>
 public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
 {
-    private readonly ConcurrentDictionary<WidthConfiguration, Lazy<Session>> _sessions = new();
+    private readonly ConcurrentDictionary<ResolvedConfiguration, Lazy<Session>> _sessions = new();
     private readonly OnnxRuntimeServingOptions _options;
     private readonly object _exportLock = new();
     private readonly bool _ownsModel;
@@ -81,7 +81,7 @@ public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
 
     /// <summary>Configurations exported and loaded so far.</summary>
     public IReadOnlyCollection<WidthConfiguration> PreparedConfigurations =>
-        _sessions.Where(p => p.Value.IsValueCreated).Select(p => p.Key).ToArray();
+        _sessions.Where(p => p.Value.IsValueCreated).Select(p => p.Key.Widths).ToArray();
 
     /// <summary>The latency table of this fast path (after <see cref="MeasureLatency"/> or a first millisecond
     /// budget), or null.</summary>
@@ -91,18 +91,18 @@ public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
     /// <remarks>Budgets in MACs or fractions use the model's search. A millisecond budget uses ONNX Runtime latencies
     /// of this fast path (measured on first use, see <see cref="MeasureLatency"/>), not TorchSharp's.</remarks>
     /// <exception cref="BudgetInfeasibleException">The budget is below the smallest configuration's cost.</exception>
-    public WidthConfiguration SelectConfiguration(Budget budget, IReadOnlyList<double> taskPreferences)
+    public ResolvedConfiguration SelectConfiguration(Budget budget, IReadOnlyList<double> taskPreferences)
     {
         if (budget.Unit != BudgetUnit.Milliseconds) return Inner.SelectConfiguration(budget, taskPreferences);
         ConfigurationSearch search = _latencySearch ?? MeasureLatencySearch(20);
-        return search.Search(budget, taskPreferences).Configuration;
+        return search.Search(budget, taskPreferences).Selected;
     }
 
     /// <summary>
     /// Measures (once; later calls return the same table) the batch-1 latency table of this fast path on this machine:
     /// the encoder alone at each encoder option and each decoder alone at each (encoder option, width), each exported
     /// as its own ONNX graph and run in ONNX Runtime with these session settings, plus whole configurations through
-    /// <see cref="Predict"/> to fit the per-call overhead (see <see cref="LatencyTable.Measure"/>). Millisecond budgets
+    /// <see cref="Predict(ReadOnlySpan{float}, int, ResolvedConfiguration)"/> to fit the per-call overhead (see <see cref="LatencyTable.Measure"/>). Millisecond budgets
     /// then choose by these latencies. Takes (E + T x E x W) session creations and about a second for the default
     /// network.
     /// </summary>
@@ -179,12 +179,12 @@ public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
     public void Prepare(IEnumerable<WidthConfiguration> configurations)
     {
         ArgumentNullException.ThrowIfNull(configurations);
-        foreach (WidthConfiguration c in configurations) _ = SessionFor(c);
+        foreach (WidthConfiguration c in configurations) _ = SessionFor(Costs.Resolve(c));
     }
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">Wrong number of floats, or a configuration that does not fit.</exception>
-    public float[][] Predict(ReadOnlySpan<float> images, int count, WidthConfiguration configuration)
+    public float[][] Predict(ReadOnlySpan<float> images, int count, ResolvedConfiguration configuration)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         int size = Channels * Height * Width;
@@ -199,6 +199,11 @@ public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
         foreach (OrtValue o in outputs) result[t++] = o.GetTensorDataAsSpan<float>().ToArray();
         return result;
     }
+
+    /// <summary>Runs <paramref name="configuration"/> given as multipliers (see <see cref="Predict(ReadOnlySpan{float}, int, ResolvedConfiguration)"/>).</summary>
+    /// <exception cref="ArgumentException">Wrong number of floats, or a configuration that does not fit.</exception>
+    public float[][] Predict(ReadOnlySpan<float> images, int count, WidthConfiguration configuration) =>
+        Predict(images, count, Costs.Resolve(configuration));
 
     /// <summary>Writes the TorchSharp model (the same bytes as <see cref="ControllableMultiTaskModel.Save(Stream)"/>);
     /// a zip holding a transformer over this model loads back into one (the loader is registered when this type is
@@ -222,18 +227,19 @@ public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
         if (_ownsModel) Inner.Dispose();
     }
 
-    private Session SessionFor(WidthConfiguration configuration)
+    private Session SessionFor(ResolvedConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         if (_sessions.TryGetValue(configuration, out Lazy<Session>? cached)) return cached.Value;
-        configuration.Validate(Costs.Widths, Tasks.Count, Inner.Network.EncoderStageCount);
+        if (!Costs.Fits(configuration))
+            throw new ArgumentException($"Configuration {configuration} does not fit this model's cost table.", nameof(configuration));
         return _sessions.GetOrAdd(configuration, c => new Lazy<Session>(() => CreateSession(c), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
     }
 
-    private Session CreateSession(WidthConfiguration configuration)
+    private Session CreateSession(ResolvedConfiguration configuration)
     {
         byte[] onnx;
-        lock (_exportLock) onnx = MultiTaskOnnxExporter.ToBytes(Inner, configuration);
+        lock (_exportLock) onnx = MultiTaskOnnxExporter.ToBytes(Inner, configuration.Widths);
         InferenceSession inference = CreateInference(onnx);
         return new Session(inference, new[] { inference.InputMetadata.Keys.Single() },
             Tasks.Select(t => MultiTaskOnnxExporter.ScoreOutputPrefix + t.Name).ToArray());

@@ -138,9 +138,9 @@ public class OnnxRuntimeServingTests
         // No timing is asserted (the machine is shared): only that the search obeys the table it was given.
         WidthConfiguration full = model.Network.FullConfiguration, smallest = model.Network.SmallestConfiguration;
         double all = Math.Max(table.PredictMs(full), table.PredictMs(smallest)) * 100;
-        Assert.AreEqual(full, fast.SelectConfiguration(Budget.Milliseconds(all), new[] { 1.0, 1.0 }), "every configuration fits: the best one");
+        Assert.AreEqual(full, fast.SelectConfiguration(Budget.Milliseconds(all), new[] { 1.0, 1.0 }).Widths, "every configuration fits: the best one");
         double tight = Math.Abs(table.PredictMs(smallest)) * 1.05;
-        WidthConfiguration chosen = fast.SelectConfiguration(Budget.Milliseconds(tight), new[] { 1.0, 1.0 });
+        WidthConfiguration chosen = fast.SelectConfiguration(Budget.Milliseconds(tight), new[] { 1.0, 1.0 }).Widths;
         Assert.IsTrue(table.PredictMs(chosen) <= tight, $"{chosen}: {table.PredictMs(chosen):0.000} ms > {tight:0.000} ms");
         Assert.AreEqual(model.SelectConfiguration(Budget.FractionOfFull(0.4), new[] { 1.0, 1.0 }),
             fast.SelectConfiguration(Budget.FractionOfFull(0.4), new[] { 1.0, 1.0 }), "MAC budgets: the model's search");
