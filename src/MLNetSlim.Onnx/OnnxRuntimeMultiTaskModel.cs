@@ -278,7 +278,8 @@ public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
 public static class OnnxServingExtensions
 {
     /// <summary>
-    /// A new transformer over the same trained model with the same feature column, budget, task weights and batch size,
+    /// A new transformer over the same trained model with the same feature column, budget, task weights, per-row control
+    /// column names and batch size,
     /// whose forward passes run through ONNX Runtime (<see cref="OnnxRuntimeMultiTaskModel"/>): each configuration the
     /// control selects is exported once and cached. The new <see cref="OnnxRuntimeMultiTaskModel"/> does not own the
     /// original model: dispose it (<c>((IDisposable)result.Model).Dispose()</c>) to free its sessions, and the original
@@ -295,6 +296,11 @@ public static class OnnxServingExtensions
             _ => throw new NotSupportedException($"ONNX Runtime serving needs a ControllableMultiTaskModel; this transformer holds a {transformer.Model.GetType().FullName}."),
         };
         return new ControllableMultiTaskTransformer(new OnnxRuntimeMultiTaskModel(model, options, ownsModel: false), transformer.FeatureColumnName,
-            transformer.Budget, transformer.TaskWeights) { BatchSize = transformer.BatchSize };
+            transformer.Budget, transformer.TaskWeights)
+        {
+            BatchSize = transformer.BatchSize,
+            BudgetColumnName = transformer.BudgetColumnName,
+            TaskWeightsColumnName = transformer.TaskWeightsColumnName,
+        };
     }
 }

@@ -145,4 +145,38 @@ public class OnnxRuntimeServingTests
         Assert.AreEqual(model.SelectConfiguration(Budget.FractionOfFull(0.4), new[] { 1.0, 1.0 }),
             fast.SelectConfiguration(Budget.FractionOfFull(0.4), new[] { 1.0, 1.0 }), "MAC budgets: the model's search");
     }
+
+    private sealed class BudgetRow
+    {
+        public float[] Features { get; set; } = Array.Empty<float>();
+
+        public float Budget { get; set; }
+    }
+
+    [TestMethod]
+    public void PerRowBudgetColumn_WorksThroughTheFastPath()
+    {
+        using ControllableMultiTaskModel model = OnnxTestModels.Model(OnnxTestModels.SmallConvNet(), seed: 16);
+        var ml = new MLContext(seed: 1).AddMLNetSlim();
+        float[] images = OnnxTestModels.RandomImages(24, seed: 17);
+        float[] budgets = { 1f, 0.3f, 0.6f };
+        SchemaDefinition def = SchemaDefinition.Create(typeof(BudgetRow));
+        def["Features"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, OnnxTestModels.Size);
+        IDataView data = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 24).Select(i => new BudgetRow
+        {
+            Features = images.AsSpan(i * OnnxTestModels.Size, OnnxTestModels.Size).ToArray(),
+            Budget = budgets[i % 3],
+        }), def);
+        var torch = new ControllableMultiTaskTransformer(model);
+        ControllableMultiTaskTransformer fast = torch.WithOnnxRuntime();
+        using var serving = (OnnxRuntimeMultiTaskModel)fast.Model;
+        Assert.AreEqual(torch.BudgetColumnName, fast.BudgetColumnName);
+        foreach (TaskDefinition t in model.Tasks)
+        {
+            float[] x = torch.Transform(data).GetColumn<float[]>("Score." + t.Name).SelectMany(v => v).ToArray();
+            float[] y = fast.Transform(data).GetColumn<float[]>("Score." + t.Name).SelectMany(v => v).ToArray();
+            Assert.IsTrue(MaxError(x, y) <= Tolerance, t.Name);
+        }
+        Assert.IsTrue(serving.PreparedConfigurations.Count >= 2, "the per-row budgets chose several configurations");
+    }
 }
