@@ -97,22 +97,17 @@ public static class MLNetSlimCatalog
         {
             return catalog.Load(filePath, out inputSchema);
         }
-        catch (InvalidModelFileException e)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw e.WithFile(filePath);
-        }
-        catch (Exception e) when (Explain(env, filePath, e) is Exception better)
-        {
-            throw better;
-        }
-        catch (Exception e) when (e is FormatException or InvalidDataException or EndOfStreamException or IOException
-                                      or InvalidOperationException or ArgumentException or InvalidCastException or OverflowException
-                                      or System.Reflection.TargetInvocationException
-                                  && e is not FileNotFoundException && e is not UnauthorizedAccessException && !IsMissingReader(e))
-        {
-            // The zip's checksums are right, so ML.NET itself could not make sense of its content.
-            Exception inner = e is System.Reflection.TargetInvocationException { InnerException: Exception i } ? i : e;
+            // ML.NET invokes the loaders of chains by reflection, so an error from inside comes wrapped in
+            // TargetInvocationException: report the error itself.
+            Exception inner = e;
+            while (inner is System.Reflection.TargetInvocationException { InnerException: Exception i }) inner = i;
             if (inner is InvalidModelFileException m) throw m.WithFile(filePath);
+            if (Explain(env, filePath, e) is Exception better) throw better;
+            if (IsMissingReader(inner) || inner is IOException or UnauthorizedAccessException or MissingMemberException or OperationCanceledException)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(inner);
+            // The zip's checksums are right, so ML.NET itself could not make sense of its content.
             throw new InvalidModelFileException(filePath, null,
                 $"ML.NET could not load it as a model ({inner.GetType().Name}: {FirstLine(inner.Message)}); it is not an ML.NET model zip, or one written by an incompatible version.", inner);
         }

@@ -144,7 +144,7 @@ public class EstimatorTests
             Assert.AreEqual(b.IsKey, a.IsKey, a.Name);
             CollectionAssert.AreEqual(b.Annotations.Select(x => x.Name).ToArray(), a.Annotations.Select(x => x.Name).ToArray(), a.Name);
         }
-        var applied = ml.Transforms.ApplyControllableMultiTaskModel(Model());
+        var applied = ml.Transforms.ApplyControllableMultiTaskModel(TestModel());
         SchemaShape fromApplied = applied.GetOutputSchema(MLNetInternals.ToShape(keyed.Schema));
         CollectionAssert.AreEqual(fromEstimator.Select(c => c.Name).ToArray(), fromApplied.Select(c => c.Name).ToArray());
         var bad = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => est.GetOutputSchema(MLNetInternals.ToShape(Raw(ml, Rows(3)).Schema)));

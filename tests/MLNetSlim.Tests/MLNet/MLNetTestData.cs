@@ -78,7 +78,7 @@ internal static class MLNetTestData
         }
     }
 
-    public static LinearMultiTaskModel Model() =>
+    public static LinearMultiTaskModel TestModel() =>
         new(C, H, W, new[]
         {
             new TaskDefinition("Shape", TaskKind.Classification, 3, Shapes),

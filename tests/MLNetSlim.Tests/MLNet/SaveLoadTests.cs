@@ -102,7 +102,7 @@ public class SaveLoadTests
     public void Save_ModelTypeWithoutReader_FailsAtSave()
     {
         var ml = new MLContext(1);
-        var t = new ControllableMultiTaskTransformer(new Unregistered(Model()));
+        var t = new ControllableMultiTaskTransformer(new Unregistered(TestModel()));
         using var ms = new MemoryStream();
         var e = Assert.ThrowsExactly<InvalidOperationException>(() => ml.Model.Save(t, Raw(ml, Rows(2)).Schema, ms));
         StringAssert.Contains(e.Message, "MultiTaskModelLoaders.Register<Unregistered>");

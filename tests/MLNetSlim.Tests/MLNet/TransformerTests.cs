@@ -24,7 +24,7 @@ public class TransformerTests
     {
         var ml = new MLContext(1);
         IDataView data = Keyed(ml, Rows(5));
-        var t = new ControllableMultiTaskTransformer(Model());
+        var t = new ControllableMultiTaskTransformer(TestModel());
         DataViewSchema s = t.GetOutputSchema(data.Schema);
         for (int i = 0; i < data.Schema.Count; i++)
             Assert.AreEqual(data.Schema[i].Name, s[i].Name);
@@ -45,7 +45,7 @@ public class TransformerTests
     public void Transform_RunsInBatches_AndMatchesThePredictionEngine()
     {
         var ml = new MLContext(1);
-        LinearMultiTaskModel model = Model();
+        LinearMultiTaskModel model = TestModel();
         var t = new ControllableMultiTaskTransformer(model) { BatchSize = 64 };
         Row[] rows = Rows(150);
         IDataView scored = t.Transform(Raw(ml, rows));
@@ -74,7 +74,7 @@ public class TransformerTests
     public void BudgetAndWeights_RecomputeTheConfiguration_AndTakeEffectAsDocumented()
     {
         var ml = new MLContext(1);
-        LinearMultiTaskModel model = Model();
+        LinearMultiTaskModel model = TestModel();
         var t = new ControllableMultiTaskTransformer(model);
         Assert.AreEqual(WidthSetFull(), t.Configuration.ToString());
         Assert.AreEqual(model.Costs.FullMacs, t.ConfigurationMacs);
@@ -121,14 +121,14 @@ public class TransformerTests
     public void TransformAndSchemaErrors_NameColumnExpectedAndActual()
     {
         var ml = new MLContext(1);
-        var t = new ControllableMultiTaskTransformer(Model(), "Pixels");
+        var t = new ControllableMultiTaskTransformer(TestModel(), "Pixels");
         IDataView data = Raw(ml, Rows(3));
         var missing = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => t.Transform(data));
         StringAssert.Contains(missing.Message, "Features column 'Pixels' not found");
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => t.GetOutputSchema(data.Schema));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => t.GetRowToRowMapper(data.Schema));
 
-        var t2 = new ControllableMultiTaskTransformer(Model());
+        var t2 = new ControllableMultiTaskTransformer(TestModel());
         IDataView wrongSize = Raw(ml, Rows(3).Select(r => { r.Features = r.Features.Concat(new[] { 0f }).ToArray(); return r; }), Size + 1);
         var size = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => t2.Transform(wrongSize));
         StringAssert.Contains(size.Message, "expected Vector<Single, 12>");
@@ -142,7 +142,7 @@ public class TransformerTests
     public void ApplyControllableMultiTaskModel_FitsWithoutTraining()
     {
         var ml = new MLContext(1);
-        LinearMultiTaskModel model = Model();
+        LinearMultiTaskModel model = TestModel();
         ControllableMultiTaskTransformer t = ml.Transforms.ApplyControllableMultiTaskModel(model).Fit(Raw(ml, Rows(3)));
         Assert.AreSame(model, t.Model);
         Assert.IsNull(t.TrainingOptions);
