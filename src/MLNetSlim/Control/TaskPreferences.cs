@@ -67,7 +67,7 @@ public static class TaskPreferences
     {
         double sum = 0;
         foreach (double v in p) sum += v;
-        if (!(sum > 0)) throw new ArgumentException("At least one task preference weight must be positive.", "weights");
+        if (!(sum > 0)) throw new ArgumentOutOfRangeException("weights", "At least one task preference weight must be positive.");
         if (double.IsInfinity(sum)) throw new ArgumentOutOfRangeException("weights", sum, "The preference weights overflow.");
         for (int t = 0; t < p.Length; t++) p[t] /= sum;
         return p;

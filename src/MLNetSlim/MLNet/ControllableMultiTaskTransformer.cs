@@ -104,8 +104,8 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     /// Task preferences by task name (non-negative, need not sum to 1; tasks not listed get 0). Default: every task
     /// 1.0. Getting returns a copy listing every task. See the remarks for when a change takes effect.
     /// </summary>
-    /// <exception cref="ArgumentException">On set: an unknown task name (the message names it and the known tasks), a
-    /// negative or non-finite weight, or all weights 0.</exception>
+    /// <exception cref="ArgumentException">On set: an unknown task name (the message names it and the known tasks).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">On set: a negative, NaN or infinite weight, or all weights 0.</exception>
     /// <exception cref="ArgumentNullException">On set: null.</exception>
     public IReadOnlyDictionary<string, double> TaskWeights
     {
@@ -219,11 +219,11 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
             if (i < 0)
                 throw new ArgumentException($"Unknown task '{name}' in TaskWeights; the tasks are [{string.Join(", ", Tasks.Select(t => t.Name))}].", nameof(TaskWeights));
             if (!(value >= 0) || double.IsInfinity(value))
-                throw new ArgumentException($"Weight of task '{name}' must be a finite number >= 0, got {value.ToString(CultureInfo.InvariantCulture)}.", nameof(TaskWeights));
+                throw new ArgumentOutOfRangeException(nameof(TaskWeights), value, $"Weight of task '{name}' must be a finite number >= 0, got {value.ToString(CultureInfo.InvariantCulture)}.");
             w[i] = value;
         }
         if (w.All(x => x == 0))
-            throw new ArgumentException($"At least one task weight must be positive; got {{{string.Join(", ", taskWeights.Select(p => $"{p.Key}: {p.Value}"))}}}.", nameof(TaskWeights));
+            throw new ArgumentOutOfRangeException(nameof(TaskWeights), $"At least one task weight must be positive; got {{{string.Join(", ", taskWeights.Select(p => $"{p.Key}: {p.Value}"))}}}.");
         return w;
     }
 

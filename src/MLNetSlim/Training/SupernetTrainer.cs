@@ -32,7 +32,10 @@ public static class SupernetTrainer
     /// <param name="progress">Receives a report every N steps and at each epoch end; may be null.</param>
     /// <param name="cancellationToken">Cancels between steps (throws <see cref="OperationCanceledException"/>).</param>
     /// <returns>A summary of the run.</returns>
-    /// <exception cref="ArgumentException">Options invalid, or data that does not fit the network.</exception>
+    /// <exception cref="ArgumentException">Options invalid, data that does not fit the network, or a NaN or infinite
+    /// pixel (the message names the image and the value).</exception>
+    /// <exception cref="TrainingDivergedException">A loss became NaN or infinite; the network keeps the weights of the
+    /// last good step.</exception>
     public static TrainingSummary Train(MultiTaskNetwork network, MultiTaskDataset train, TrainingOptions options,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -77,7 +80,7 @@ public static class SupernetTrainer
                 cancellationToken.ThrowIfCancellationRequested();
                 ReadOnlySpan<int> batch = order.AsSpan(b * options.BatchSize, options.BatchSize);
                 IReadOnlyList<WidthConfiguration> configurations = options.FixedConfiguration is { } fixedConfiguration ? [fixedConfiguration] : sampler.Next();
-                (double[] taskLoss, double kd) = Step(network, train, batch, configurations, taskWeights, options, optimizer, device);
+                (double[] taskLoss, double kd) = Step(network, train, batch, configurations, taskWeights, options, optimizer, device, epoch, step + 1);
                 scheduler?.step();
                 step++;
                 window.Add(taskLoss, kd);
@@ -103,9 +106,22 @@ public static class SupernetTrainer
     }
 
     private static (double[] TaskLoss, double Distillation) Step(MultiTaskNetwork network, MultiTaskDataset data, ReadOnlySpan<int> batch,
-        IReadOnlyList<WidthConfiguration> configurations, double[] taskWeights, TrainingOptions options, optim.Optimizer optimizer, Device device)
+        IReadOnlyList<WidthConfiguration> configurations, double[] taskWeights, TrainingOptions options, optim.Optimizer optimizer, Device device,
+        int epoch, int stepNumber)
     {
         using var scope = NewDisposeScope();
+        // Batch-norm running statistics change during the forward passes; keep a copy to restore if a loss turns out
+        // non-finite, so the network keeps the last good step's state (parameters change only at optimizer.step()).
+        Tensor[] buffers = network.buffers().ToArray();
+        Tensor[] saved;
+        using (no_grad()) saved = buffers.Select(b => b.clone()).ToArray();
+        void Diverged(string which, double value, WidthConfiguration c)
+        {
+            using (no_grad())
+                for (int k = 0; k < buffers.Length; k++) buffers[k].copy_(saved[k]);
+            optimizer.zero_grad();
+            throw new TrainingDivergedException(epoch, stepNumber, which, value, c.ToString());
+        }
         int tasks = network.Tasks.Count;
         Tensor x = TensorBatches.Images(data, batch, device);
         var y = new Tensor[tasks];
@@ -125,7 +141,9 @@ public static class SupernetTrainer
             for (int t = 0; t < tasks; t++)
             {
                 Tensor taskLoss = nn.functional.cross_entropy(output.TaskOutputs[t], y[t]);
-                if (isFull) fullTaskLoss[t] = taskLoss.item<float>();
+                float value = taskLoss.item<float>();
+                if (!float.IsFinite(value)) Diverged($"loss of task '{network.Tasks[t].Name}'", value, configurations[i]);
+                if (isFull) fullTaskLoss[t] = value;
                 loss = loss + taskWeights[t] * taskLoss;
             }
             if (isFull)
@@ -142,7 +160,9 @@ public static class SupernetTrainer
                     Tensor[] student = DistillationFeatures(output, options);
                     Tensor kd = zeros(1, device: device);
                     for (int f = 0; f < student.Length; f++) kd = kd + ConfigurationInvariantDistillation(student[f], teacherFeatures![f]);
-                    kdSum += kd.item<float>();
+                    float kdValue = kd.item<float>();
+                    if (!float.IsFinite(kdValue)) Diverged("CI-KD loss", kdValue, configurations[i]);
+                    kdSum += kdValue;
                     loss = loss + options.DistillationWeight * kd;
                 }
                 if (teacherProbabilities is not null)
@@ -150,6 +170,8 @@ public static class SupernetTrainer
                         if (network.Tasks[t].Kind == TaskKind.Classification)
                             loss = loss + options.InplaceDistillationWeight * SoftCrossEntropy(output.TaskOutputs[t], teacherProbabilities[t]);
             }
+            float total = loss.item<float>();
+            if (!float.IsFinite(total)) Diverged("total loss", total, configurations[i]);
             loss.backward();
         }
         optimizer.step();
@@ -199,6 +221,12 @@ public static class SupernetTrainer
             if (data.Tasks[t].Name != network.Tasks[t].Name || data.Tasks[t].NumClasses != network.Tasks[t].NumClasses)
                 throw new ArgumentException($"Task {t} of the data is '{data.Tasks[t].Name}' ({data.Tasks[t].NumClasses} classes); the network's is '{network.Tasks[t].Name}' ({network.Tasks[t].NumClasses} classes).");
         if (data.Count < 2) throw new ArgumentException("Training needs at least 2 images.");
+        float[] images = data.Images;
+        for (int i = 0; i < images.Length; i++)
+            if (!float.IsFinite(images[i]))
+                throw new ArgumentException(
+                    $"Training image {i / data.ImageSize} (0-based) has the non-finite value {images[i].ToString(System.Globalization.CultureInfo.InvariantCulture)} " +
+                    $"at position {i % data.ImageSize}; remove or repair such images.", "train");
     }
 
     private sealed class LossAccumulator(int tasks)

@@ -204,7 +204,7 @@ public class ControlConfigurationSearchTests
         StringAssert.Contains(ex.Message, "t0, t1, t2");
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => search.Search(Budget.Full, new Dictionary<string, double> { ["t0"] = -1 }));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => search.Search(Budget.Full, [double.NaN, 1, 1]));
-        Assert.ThrowsExactly<ArgumentException>(() => search.Search(Budget.Full, [0.0, 0, 0]));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => search.Search(Budget.Full, [0.0, 0, 0]));
         Assert.ThrowsExactly<ArgumentException>(() => search.Search(Budget.Full, [1.0, 1]));
         // Missing tasks get 0; normalisation to sum 1.
         CollectionAssert.AreEqual(new[] { 0.0, 0.25, 0.75 }, TaskPreferences.Normalize(new Dictionary<string, double> { ["t1"] = 1, ["t2"] = 3 }, costs.TaskNames));

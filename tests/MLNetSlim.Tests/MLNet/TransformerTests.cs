@@ -111,7 +111,7 @@ public class TransformerTests
         var unknown = Assert.ThrowsExactly<ArgumentException>(() => t.TaskWeights = new Dictionary<string, double> { ["Colour"] = 1 });
         StringAssert.Contains(unknown.Message, "Unknown task 'Colour'");
         StringAssert.Contains(unknown.Message, "[Shape, Size]");
-        Assert.ThrowsExactly<ArgumentException>(() => t.TaskWeights = new Dictionary<string, double> { ["Shape"] = -1 });
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => t.TaskWeights = new Dictionary<string, double> { ["Shape"] = -1 });
         var tooSmall = Assert.ThrowsExactly<ArgumentException>(() => t.Budget = Budget.Macs(10));
         StringAssert.Contains(tooSmall.Message, "below the smallest");
         Assert.AreEqual(Budget.FractionOfFull(0.3), t.Budget, "a rejected budget leaves the control unchanged");
