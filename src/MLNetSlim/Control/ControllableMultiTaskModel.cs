@@ -229,6 +229,15 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
         stream.Flush();
     }
 
+    /// <summary>Writes the model as format version 1 (no checksum), as earlier releases did; for compatibility tests.</summary>
+    internal void SaveFormat1(Stream stream)
+    {
+        stream.Write(Magic);
+        stream.Write(BitConverter.GetBytes(1));
+        using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+        WritePayload(writer);
+    }
+
     private void WritePayload(BinaryWriter writer)
     {
         writer.Write(Id.ToByteArray());

@@ -231,18 +231,22 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
 
     private const string ModelEntryName = "MultiTaskModel.bin";
 
-    /// <summary>Format of the transformer's record: 0x00010002 frames the record and the model entry with their length
-    /// and SHA-256; 0x00010001 (older releases, no checksums) is still read.</summary>
-    private const uint FormatVersion = 0x00010002;
+    /// <summary>Format of the transformer's record. 1.3 (written): the 1.2 record inside an integrity frame (length +
+    /// SHA-256), and the model entry framed the same way. Read: 1.1 (older releases: no checksums, no per-row control
+    /// column names), 1.2 (per-row control column names, no checksums) and 1.3.</summary>
+    private const uint FormatVersion = 0x00010003;
+    private const uint FormatVersion12 = 0x00010002;
     private const uint OldestReadableVersion = 0x00010001;
 
     /// <summary>Loader signature, looked up in an MLContext's component catalog after <c>AddMLNetSlim()</c>.</summary>
     internal const string LoaderSignature = "MLNetSlimControllableMT";
 
-    internal static ModelFormatInfo Format => new(
+    internal static ModelFormatInfo Format => FormatOf(FormatVersion);
+
+    private static ModelFormatInfo FormatOf(uint written) => new(
         ModelSignature: "MLNSCMTT",
-        VersionWritten: FormatVersion,
-        VersionReadable: FormatVersion,
+        VersionWritten: written,
+        VersionReadable: written,
         VersionWeCanReadBack: OldestReadableVersion,
         LoaderSignature: LoaderSignature,
         LoaderAssemblyName: typeof(ControllableMultiTaskTransformer).Assembly.FullName!);
@@ -260,26 +264,43 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
                 $"Cannot save: no reader is registered for the model type '{modelType.FullName}', so the zip could not be loaded. " +
                 $"Call MultiTaskModelLoaders.Register<{modelType.Name}>(stream => ...) first.");
         ControlState c = _control;
-        MLNetInternals.Save(ctx, Format,
+        uint version = SaveFormatVersion;
+        void WriteRecord(BinaryWriter r)
+        {
+            r.Write(FeatureColumnName);
+            r.Write(MultiTaskModelLoaders.KeyOf(modelType));
+            r.Write((int)c.Budget.Unit);
+            r.Write(c.Budget.Value);
+            r.Write(c.Weights.Length);
+            foreach (double x in c.Weights) r.Write(x);
+            r.Write(c.Configuration.ToString());
+            r.Write(_batchSize);
+            r.Write(_trainingOptions is not null);
+            if (_trainingOptions is not null) r.Write(_trainingOptions.ToJson());
+            if (version >= FormatVersion12)
+            {
+                // 1.2 fields: the per-row control column names ("" = none).
+                r.Write("");
+                r.Write("");
+            }
+        }
+        MLNetInternals.Save(ctx, FormatOf(version),
             w =>
             {
-                // Format 1.2: the version, then one checksummed frame holding the record (ints and doubles
-                // little-endian, strings length-prefixed UTF-8).
-                w.Write(FormatVersion);
+                // Format 1.3: the version, then one checksummed frame holding the 1.2 record (ints and doubles
+                // little-endian, strings length-prefixed UTF-8). 1.1 and 1.2 (SaveFormatVersion, for compatibility
+                // tests): the record without the frame.
+                w.Write(version);
+                if (version < FormatVersion)
+                {
+                    WriteRecord(w);
+                    return;
+                }
                 w.Flush();
                 Checksummed.Write(w.BaseStream, payload =>
                 {
                     using var r = new BinaryWriter(payload, System.Text.Encoding.UTF8, leaveOpen: true);
-                    r.Write(FeatureColumnName);
-                    r.Write(MultiTaskModelLoaders.KeyOf(modelType));
-                    r.Write((int)c.Budget.Unit);
-                    r.Write(c.Budget.Value);
-                    r.Write(c.Weights.Length);
-                    foreach (double x in c.Weights) r.Write(x);
-                    r.Write(c.Configuration.ToString());
-                    r.Write(_batchSize);
-                    r.Write(_trainingOptions is not null);
-                    if (_trainingOptions is not null) r.Write(_trainingOptions.ToJson());
+                    WriteRecord(r);
                 });
             },
             new (string, Action<BinaryWriter>)[]
@@ -287,10 +308,14 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
                 (ModelEntryName, w =>
                 {
                     w.Flush();
-                    Checksummed.Write(w.BaseStream, Model.Save);
+                    if (version >= FormatVersion) Checksummed.Write(w.BaseStream, Model.Save);
+                    else Model.Save(w.BaseStream);
                 }),
             });
     }
+
+    /// <summary>The format <c>Save</c> writes; tests set an older one to write a model as earlier releases did.</summary>
+    internal uint SaveFormatVersion { get; set; } = FormatVersion;
 
     /// <summary>The loader ML.NET calls (registered by <c>AddMLNetSlim()</c>). Verifies the CRC-32 of every entry of the
     /// zip (once per archive), then the checksums of its own record and model entry.</summary>
@@ -346,7 +371,7 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
         if (version < OldestReadableVersion || version > FormatVersion)
             throw new InvalidModelFileException(null, record,
                 $"transformer format 0x{version:X8} is not readable by this version (it reads 0x{OldestReadableVersion:X8} to 0x{FormatVersion:X8}).");
-        bool framed = version >= 0x00010002;
+        bool framed = version >= FormatVersion;
         BinaryReader body = framed
             ? new BinaryReader(new MemoryStream(Checksummed.Read(r.BaseStream, "transformer record")), System.Text.Encoding.UTF8)
             : r;
@@ -362,6 +387,13 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
         _ = body.ReadString(); // configuration at save time: recomputed below (a latency budget may select differently on another machine)
         int batchSize = body.ReadInt32();
         ControllableMultiTaskEstimator.Options? options = body.ReadBoolean() ? ControllableMultiTaskEstimator.Options.FromJson(body.ReadString()) : null;
+        if (version >= FormatVersion12)
+        {
+            _ = body.ReadString(); // per-row budget column name
+            _ = body.ReadString(); // per-row task weights column name
+        }
+        if (framed && body.BaseStream.Position != body.BaseStream.Length)
+            throw new InvalidModelFileException(null, record, $"{body.BaseStream.Length - body.BaseStream.Position} unexpected bytes at the end of the record.");
 
         IMultiTaskModel? model = null;
         bool found = ctx.TryLoadBinaryStream(ModelEntryName, br =>

@@ -169,3 +169,43 @@ public class DamagedFileTests
         }
     }
 }
+
+/// <summary>Files written by earlier releases (model stream version 1, transformer formats 1.1 and 1.2) still load.</summary>
+[TestClass]
+public class OlderFormatTests
+{
+    [TestMethod]
+    public void ModelStreamVersion1_Loads_BitIdentical()
+    {
+        using ControllableMultiTaskModel model = TinyModel.Train();
+        using var ms = new MemoryStream();
+        model.SaveFormat1(ms);
+        ms.Position = 0;
+        using ControllableMultiTaskModel loaded = ControllableMultiTaskModel.Load(ms);
+        float[] x = TinyModel.Rows(3).SelectMany(r => r.Features).ToArray();
+        CollectionAssert.AreEqual(
+            model.Predict(x, 3, model.Network.FullConfiguration).SelectMany(p => p).ToArray(),
+            loaded.Predict(x, 3, loaded.Network.FullConfiguration).SelectMany(p => p).ToArray());
+    }
+
+    [TestMethod]
+    [DataRow(0x00010001u)]
+    [DataRow(0x00010002u)]
+    public void TransformerFormat_1_1_And_1_2_Load_BitIdentical(uint version)
+    {
+        using ControllableMultiTaskModel model = TinyModel.Train();
+        var ml = new MLContext(1).AddMLNetSlim();
+        (ITransformer chain, IDataView data) = TinyModel.Chain(ml, model);
+        ((IEnumerable<ITransformer>)chain).OfType<ControllableMultiTaskTransformer>().Single().SaveFormatVersion = version;
+        string path = Path.Combine(Path.GetTempPath(), $"mlnetslim-old-{Guid.NewGuid():N}.zip");
+        try
+        {
+            ml.Model.SaveAtomic(chain, data.Schema, path);
+            Assert.AreEqual(TinyModel.Fingerprint(chain, data), TinyModel.Fingerprint(new MLContext(2).AddMLNetSlim().Model.LoadChecked(path, out _), data));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
