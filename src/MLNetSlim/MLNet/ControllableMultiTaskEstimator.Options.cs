@@ -108,6 +108,17 @@ public sealed partial class ControllableMultiTaskEstimator
         /// reports how many in the MLContext log (and fails only when no row is left).</summary>
         public bool SkipNonFiniteRows { get; set; }
 
+        /// <summary>Training checkpoint file, written every <see cref="CheckpointEverySteps"/> steps crash-safely and read
+        /// by <see cref="ResumeFromCheckpoint"/>; null: none. See <see cref="TrainingOptions.CheckpointPath"/>.</summary>
+        public string? CheckpointPath { get; set; }
+
+        /// <summary>Write a checkpoint every this many optimiser steps; 0 (default): none.</summary>
+        public int CheckpointEverySteps { get; set; }
+
+        /// <summary>Continue an interrupted <c>Fit</c> from <see cref="CheckpointPath"/> when it exists (same data and
+        /// options): the result equals an uninterrupted run's.</summary>
+        public bool ResumeFromCheckpoint { get; set; }
+
         /// <summary>Held-out data (same columns as the training data) for calibration; overrides
         /// <see cref="ValidationFraction"/>. Not saved.</summary>
         [JsonIgnore]
@@ -145,6 +156,9 @@ public sealed partial class ControllableMultiTaskEstimator
             if (SandwichRandomCount < 0) throw new ArgumentException($"Options.SandwichRandomCount must be >= 0, got {SandwichRandomCount}.", nameof(SandwichRandomCount));
             if (!(DistillationWeight >= 0) || double.IsInfinity(DistillationWeight)) throw new ArgumentException($"Options.DistillationWeight must be >= 0, got {DistillationWeight}.", nameof(DistillationWeight));
             if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentException($"Options.ValidationFraction must be in [0, 1), got {ValidationFraction}.", nameof(ValidationFraction));
+            if (CheckpointEverySteps < 0) throw new ArgumentException($"Options.CheckpointEverySteps must be >= 0, got {CheckpointEverySteps}.", nameof(CheckpointEverySteps));
+            if ((CheckpointEverySteps > 0 || ResumeFromCheckpoint) && string.IsNullOrWhiteSpace(CheckpointPath))
+                throw new ArgumentException("Options.CheckpointPath is needed for CheckpointEverySteps and ResumeFromCheckpoint.", nameof(CheckpointPath));
             string d = Device?.Trim().ToLowerInvariant() ?? "";
             bool deviceOk = d == "cpu" || d == "cuda" || (d.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(d[5..], out int n) && n >= 0);
             if (!deviceOk) throw new ArgumentException($"Options.Device must be \"cpu\", \"cuda\" or \"cuda:N\", got \"{Device}\".", nameof(Device));

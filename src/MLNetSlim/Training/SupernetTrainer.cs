@@ -52,6 +52,17 @@ public static class SupernetTrainer
         double[] taskWeights = options.TaskLossWeights ?? Enumerable.Repeat(1.0, tasks).ToArray();
         int stepsPerEpoch = Math.Max(1, train.Count / options.BatchSize); // drop the last partial batch
         int totalSteps = stepsPerEpoch * options.Epochs;
+        string runKey = TrainingCheckpoint.KeyOf(network, train, options);
+        TrainingCheckpoint? resume = null;
+        if (options.ResumeFromCheckpoint && File.Exists(options.CheckpointPath))
+        {
+            resume = TrainingCheckpoint.Load(options.CheckpointPath);
+            if (resume.RunKey != runKey)
+                throw new InvalidOperationException(
+                    $"Checkpoint '{options.CheckpointPath}' was written by a run with other settings or data ({resume.RunKey}); this run is ({runKey}). " +
+                    "Resume with the same data and options, or delete the checkpoint to start over.");
+            resume.RestoreNetwork(network);
+        }
         using optim.Optimizer optimizer = options.Optimizer == OptimizerKind.Adam
             ? optim.Adam(network.parameters(), options.LearningRate, weight_decay: options.WeightDecay)
             : optim.SGD(network.parameters(), options.LearningRate, options.Momentum, weight_decay: options.WeightDecay, nesterov: options.Momentum > 0);
@@ -61,6 +72,7 @@ public static class SupernetTrainer
             LearningRateSchedule.Step => optim.lr_scheduler.MultiStepLR(optimizer, new[] { totalSteps / 2, totalSteps * 3 / 4 }, 0.1),
             _ => null,
         };
+        int resumeStep = resume?.Step ?? 0;
         var sampler = new SandwichSampler(network, options.SandwichRandomCount, options.Seed);
         var shuffle = new Random(options.Seed);
         int[] order = Enumerable.Range(0, train.Count).ToArray();
@@ -80,9 +92,25 @@ public static class SupernetTrainer
                 cancellationToken.ThrowIfCancellationRequested();
                 ReadOnlySpan<int> batch = order.AsSpan(b * options.BatchSize, options.BatchSize);
                 IReadOnlyList<WidthConfiguration> configurations = options.FixedConfiguration is { } fixedConfiguration ? [fixedConfiguration] : sampler.Next();
+                if (step < resumeStep)
+                {
+                    // Resuming: this step is in the checkpoint. Replay only its random draws and schedule step.
+                    scheduler?.step();
+                    step++;
+                    continue;
+                }
+                if (resume is not null)
+                {
+                    // Replayed up to the checkpoint: take its weights, optimiser state (with the learning rate the
+                    // schedule has reached) and Torch generator.
+                    resume.RestoreOptimizer(optimizer);
+                    resume = null;
+                }
                 (double[] taskLoss, double kd) = Step(network, train, batch, configurations, taskWeights, options, optimizer, device, epoch, step + 1);
                 scheduler?.step();
                 step++;
+                if (options.CheckpointEverySteps > 0 && step % options.CheckpointEverySteps == 0)
+                    TrainingCheckpoint.Save(options.CheckpointPath!, runKey, step, network, optimizer);
                 window.Add(taskLoss, kd);
                 epochLosses.Add(taskLoss, kd);
                 if (step % options.ProgressEverySteps == 0)
@@ -93,7 +121,8 @@ public static class SupernetTrainer
                     windowClock.Restart();
                 }
             }
-            progress?.Report(epochLosses.Report(network, epoch, options.Epochs, step, totalSteps, true,
+            if (epochLosses.Steps > 0) // (an epoch resumed past its end has none)
+                progress?.Report(epochLosses.Report(network, epoch, options.Epochs, step, totalSteps, true,
                 stepsPerEpoch * options.BatchSize / epochClock.Elapsed.TotalSeconds, LearningRate(optimizer), clock.Elapsed));
         }
         TimeSpan trainingTime = clock.Elapsed;
