@@ -45,29 +45,11 @@ public sealed class MLModel
         var mlContext = new MLContext();
         mlContext.AddMLNetSlim(); // lets ML.NET read MLNetSlim's transformer from the zip
         ITransformer model = mlContext.Model.LoadChecked(path, out DataViewSchema _);
-        ControllableMultiTaskTransformer network = (model as IEnumerable<ITransformer> ?? [model]).OfType<ControllableMultiTaskTransformer>().SingleOrDefault()
-            ?? throw new InvalidOperationException($"'{path}' holds no MLNetSlim controllable multi-task transformer.");
+        ControllableMultiTaskTransformer network = model.GetControllableMultiTaskTransformer();
         string[] tasks = network.Tasks.Select(t => t.Name).ToArray();
         if (!tasks.Order().SequenceEqual(ModelOutput.TaskNames.Order()))
             throw new InvalidOperationException($"The model's tasks are [{string.Join(", ", tasks)}] but ModelOutput declares " +
                 $"[{string.Join(", ", ModelOutput.TaskNames)}]; edit ModelOutput.cs to match your labels.tsv columns.");
         return (mlContext.Model.CreatePredictionEngine<ModelInput, ModelOutput>(model), network);
-    }
-
-    /// <summary>Parses task weights "digit=0.8,fashion=0.2" (':' also works); tasks not listed weigh 0.</summary>
-    /// <exception cref="FormatException">Not a comma-separated list of name=number.</exception>
-    public static Dictionary<string, double> ParseTaskWeights(string text)
-    {
-        var weights = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            string[] pair = part.Split('=', ':');
-            if (pair.Length != 2 || pair[0].Trim().Length == 0
-                || !double.TryParse(pair[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double weight))
-                throw new FormatException($"Task weights '{text}': '{part}' is not task=number (example: digit=0.8,fashion=0.2).");
-            weights[pair[0].Trim()] = weight;
-        }
-        if (weights.Count == 0) throw new FormatException($"Task weights '{text}' list no task (example: digit=0.8,fashion=0.2).");
-        return weights;
     }
 }

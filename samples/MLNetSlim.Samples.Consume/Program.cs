@@ -15,7 +15,7 @@ try
     var model = new MLModel(modelPath);
     // Runtime control: both setters run the configuration search at once and throw for budgets/tasks the model cannot meet.
     if (Arg("--budget") is string budget) model.Network.Budget = Budget.Parse(budget);
-    if (Arg("--weights") is string weights) model.Network.TaskWeights = MLModel.ParseTaskWeights(weights);
+    if (Arg("--weights") is string weights) model.Network.TaskWeights = TaskPreferences.ParseTaskWeights(weights);
 
     using MLImage image = LoadImage(imagePath);
     ModelOutput output = model.Predict(new ModelInput { Image = image });

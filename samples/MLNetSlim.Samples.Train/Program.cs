@@ -24,7 +24,7 @@ try
     return 0;
 }
 catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or FormatException
-                              or InvalidDataException or MLNetSlim.Data.DataUnavailableException)
+                              or InvalidDataException or MLNetSlim.Datasets.DataUnavailableException)
 {
     Console.Error.WriteLine("error: " + e.Message);
     Console.Error.WriteLine("usage: --images DIR --labels DIR/labels.tsv --out model.zip [--epochs N]");

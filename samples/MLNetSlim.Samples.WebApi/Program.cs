@@ -39,7 +39,7 @@ app.MapPost("/predict", async (HttpRequest request, PredictionPool p, string? bu
     try
     {
         Budget? b = budget is null ? null : Budget.Parse(budget);
-        IReadOnlyDictionary<string, double>? w = weights is null ? null : PredictionPool.ParseTaskWeights(weights);
+        IReadOnlyDictionary<string, double>? w = weights is null ? null : TaskPreferences.ParseTaskWeights(weights);
 
         using var bytes = new MemoryStream();
         // Only multipart is a form here: curl --data-binary without -H sends a raw file labelled as url-encoded.

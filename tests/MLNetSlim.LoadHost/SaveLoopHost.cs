@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetSlim.MLNet;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
 using MLNetSlim.Testing;
 
 /// <summary>

@@ -9,6 +9,7 @@ using MLNetSlim.Testing;
 using MLNetSlim.Tests.Integrity;
 using MLNetSlim.Training;
 using static MLNetSlim.Tests.MLNet.MLNetTestData;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Tests.Errors;
 
@@ -172,7 +173,7 @@ public class ErrorCaseTests
             using ControllableMultiTaskModel small = TinyModel.Train();
             ModelOptions wide = TinyModel.Options();
             wide.Backbone.StageChannels = [6, 8];
-            using ControllableMultiTaskModel other = ControllableMultiTaskModel.Train(TinyModel.Data(64), null, wide);
+            using ControllableMultiTaskModel other = ModelTrainer.Train(TinyModel.Data(64), null, wide);
             byte[] Payload(ControllableMultiTaskModel m)
             {
                 using var ms = new MemoryStream();

@@ -6,6 +6,7 @@ using MLNetSlim.MLNet;
 using MLNetSlim.Model;
 using MLNetSlim.Network;
 using MLNetSlim.Testing;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Tests.Integrity;
 

@@ -8,6 +8,7 @@ using MLNetSlim.MLNet;
 using MLNetSlim.Model;
 using MLNetSlim.Testing;
 using static MLNetSlim.Tests.MLNet.MLNetTestData;
+using MLNetSlim.Datasets;
 
 namespace MLNetSlim.Tests.Integrity;
 

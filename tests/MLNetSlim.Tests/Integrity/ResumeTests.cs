@@ -2,6 +2,7 @@ using MLNetSlim.Data;
 using MLNetSlim.Model;
 using MLNetSlim.Network;
 using MLNetSlim.Training;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Tests.Integrity;
 
@@ -31,7 +32,7 @@ public class ResumeTests
         BatchSize = 8,
         Seed = 5,
         ProgressEverySteps = 1,
-        BatchNormCalibrationImages = 16,
+        PostStatisticsImages = 16,
         CheckpointPath = checkpoint,
         CheckpointEverySteps = checkpoint is null ? 0 : 4,
         ResumeFromCheckpoint = resume,

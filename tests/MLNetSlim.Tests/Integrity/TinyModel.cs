@@ -6,6 +6,8 @@ using MLNetSlim.MLNet;
 using MLNetSlim.Network;
 using MLNetSlim.Network.Backbones;
 using MLNetSlim.Training;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Tests.Integrity;
 
@@ -47,10 +49,10 @@ internal static class TinyModel
         Backbone = new BackboneOptions { StageChannels = [4, 8], StageDepths = [1, 1] },
         Widths = [0.5, 1.0],
         ValidationFraction = 0.25,
-        Training = new TrainingOptions { Epochs = 1, BatchSize = 16, Seed = seed, BatchNormCalibrationImages = 32, ProgressEverySteps = 1000 },
+        Training = new TrainingOptions { Epochs = 1, BatchSize = 16, Seed = seed, PostStatisticsImages = 32, ProgressEverySteps = 1000 },
     };
 
-    public static ControllableMultiTaskModel Train(int seed = 1) => ControllableMultiTaskModel.Train(Data(64, seed), null, Options(seed));
+    public static ControllableMultiTaskModel Train(int seed = 1) => ModelTrainer.Train(Data(64, seed), null, Options(seed));
 
     public static Row[] Rows(int n, int seed = 9)
     {

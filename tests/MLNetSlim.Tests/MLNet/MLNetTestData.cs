@@ -3,8 +3,9 @@ using Microsoft.ML.Data;
 using MLNetSlim.Data;
 using MLNetSlim.Training;
 using MLNetSlim.MLNet;
-using MLNetSlim.Network;
 using MLNetSlim.Testing;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Tests.MLNet;
 

@@ -5,9 +5,10 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetSlim.Control;
 using MLNetSlim.MLNet;
-using MLNetSlim.Network;
 using MLNetSlim.Testing;
 using static MLNetSlim.Tests.MLNet.MLNetTestData;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Tests.MLNet;
 
@@ -45,7 +46,7 @@ public class SaveLoadTests
             ml.Model.Save(chain, raw.Schema, path);
             var ml2 = new MLContext(2).AddMLNetSlim();
             ITransformer loaded = ml2.Model.Load(path, out DataViewSchema schema);
-            ControllableMultiTaskTransformer t2 = ((IEnumerable<ITransformer>)loaded).OfType<ControllableMultiTaskTransformer>().Single();
+            ControllableMultiTaskTransformer t2 = loaded.GetControllableMultiTaskTransformer();
             Assert.AreNotSame(t.Model, t2.Model);
             Assert.AreEqual(t.Budget, t2.Budget);
             CollectionAssert.AreEquivalent(t.TaskWeights.ToArray(), t2.TaskWeights.ToArray());

@@ -2,9 +2,9 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetSlim.Control;
 using MLNetSlim.MLNet;
-using MLNetSlim.Network;
 using MLNetSlim.Testing;
 using static MLNetSlim.Tests.MLNet.MLNetTestData;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Tests.MLNet;
 
@@ -17,6 +17,20 @@ public class TransformerTests
         [ColumnName("PredictedLabel.Shape")] public uint ShapeKey { get; set; }
         [ColumnName("ShapeName")] public string ShapeName { get; set; } = "";
         public int Id { get; set; }
+    }
+
+    [TestMethod]
+    public void GetControllableMultiTaskTransformer_FindsItAloneOrInNestedChains_AndNamesWhatIsWrong()
+    {
+        var ml = new MLContext(1);
+        var t = new ControllableMultiTaskTransformer(TestModel());
+        ITransformer other = ml.Transforms.CopyColumns("X", "Features").Fit(Keyed(ml, Rows(3)));
+        Assert.AreSame(t, ((ITransformer)t).GetControllableMultiTaskTransformer());
+        ITransformer nested = new TransformerChain<ITransformer>(other, new TransformerChain<ITransformer>(other, t));
+        Assert.AreSame(t, nested.GetControllableMultiTaskTransformer());
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() => other.GetControllableMultiTaskTransformer()).Message, "holds no");
+        ITransformer two = new TransformerChain<ITransformer>(t, new ControllableMultiTaskTransformer(TestModel()));
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() => two.GetControllableMultiTaskTransformer()).Message, "holds 2");
     }
 
     [TestMethod]

@@ -12,6 +12,9 @@ using Microsoft.ML.Transforms.Image;
 using MLNetSlim.Control;
 using MLNetSlim.Data;
 using MLNetSlim.MLNet;
+using MLNetSlim.Datasets;
+using MLNetSlim.Model;
+using MLNetSlim.Training;
 
 namespace MLNetSlim.Tests.Samples;
 
@@ -31,8 +34,8 @@ public sealed class WebApiTests
         LabeledImages mnist = await TestData.MnistAsync(DataSplit.Train);
         LabeledImages fashion = await TestData.FashionMnistAsync(DataSplit.Train);
         MultiTaskDataset data = MultiFashionMnist.Create(mnist, fashion, count: 400, seed: 3);
-        using ControllableMultiTaskModel network = ControllableMultiTaskModel.Train(data, null,
-            new ModelOptions { ValidationFraction = 0.25, Training = { Epochs = 1, BatchSize = 32, Seed = 1, BatchNormCalibrationImages = 256 } });
+        using ControllableMultiTaskModel network = ModelTrainer.Train(data, null,
+            new ModelOptions { ValidationFraction = 0.25, Training = { Epochs = 1, BatchSize = 32, Seed = 1, PostStatisticsImages = 256 } });
 
         string dir = TestData.NewTempFolder();
         Process? server = null;
