@@ -374,4 +374,76 @@ public class ErrorCaseTests
             using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(o.NetworkFor(data.Tasks, TinyModel.C, TinyModel.H, TinyModel.W), 1);
             SupernetTrainer.Train(net, data, o.Training);
         });
+
+    // ---- other files ------------------------------------------------------------------------------------------------
+
+    [TestMethod]
+    public void E32_IdxFile_Truncated() =>
+        ErrorTable.Verify("E32", () =>
+        {
+            string path = Temp(".idx");
+            try
+            {
+                // Labels file: magic 0x00000801, 10 labels declared, 4 present.
+                File.WriteAllBytes(path, new byte[] { 0, 0, 8, 1, 0, 0, 0, 10, 1, 2, 3, 4 });
+                MLNetSlim.Datasets.IdxReader.ReadLabels(path);
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        });
+
+    [TestMethod]
+    public void E33_Checkpoint_Damaged() =>
+        ErrorTable.Verify("E33", () =>
+        {
+            string path = Temp(".ckpt");
+            try
+            {
+                using (FileStream f = File.Create(path))
+                {
+                    f.Write("MLNSCKPT"u8);
+                    f.Write(BitConverter.GetBytes(TrainingCheckpoint.FormatVersion));
+                    Checksummed.Write(f, new byte[] { 1, 2, 3 });
+                }
+                byte[] b = File.ReadAllBytes(path);
+                b[20] ^= 1; // inside the payload
+                File.WriteAllBytes(path, b);
+                MultiTaskDataset data = TinyModel.Data(32);
+                ModelOptions o = TinyModel.Options();
+                o.Training.CheckpointPath = path;
+                o.Training.ResumeFromCheckpoint = true;
+                using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(o.NetworkFor(data.Tasks, TinyModel.C, TinyModel.H, TinyModel.W), 1);
+                SupernetTrainer.Train(net, data, o.Training);
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        });
+
+    [TestMethod]
+    public void E34_Checkpoint_OfAnotherRun() =>
+        ErrorTable.Verify("E34", () =>
+        {
+            string path = Temp(".ckpt");
+            try
+            {
+                MultiTaskDataset data = TinyModel.Data(32);
+                ModelOptions o = TinyModel.Options();
+                o.Training.CheckpointPath = path;
+                o.Training.CheckpointEverySteps = 1;
+                NetworkOptions shape = o.NetworkFor(data.Tasks, TinyModel.C, TinyModel.H, TinyModel.W);
+                using (MultiTaskNetwork net = SupernetTrainer.CreateNetwork(shape, 1)) SupernetTrainer.Train(net, data, o.Training);
+                o.Training.ResumeFromCheckpoint = true;
+                o.Training.Seed += 1;
+                using MultiTaskNetwork other = SupernetTrainer.CreateNetwork(shape, 1);
+                SupernetTrainer.Train(other, data, o.Training);
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        });
 }
