@@ -27,12 +27,15 @@ public class GoldenModelTests
     {
         new object[] { "model-v1-smallconvnet" },
         new object[] { "model-v1-resnet" },
+        new object[] { "model-v2-smallconvnet" }, // format 2: the payload in an integrity frame (length + SHA-256)
+        new object[] { "model-v2-resnet" },
     };
 
     /// <summary>ML.NET zips holding a transformer of each transformer-record version.</summary>
     public static IEnumerable<object[]> ZipFiles => new[]
     {
-        new object[] { "model-v1-smallconvnet" },
+        new object[] { "model-v1-smallconvnet" }, // transformer record 1.1
+        new object[] { "model-v2-smallconvnet" }, // transformer record 1.3 (integrity frames)
     };
 
     private static string GoldenDirectory => Path.Combine(AppContext.BaseDirectory, "Golden");
