@@ -23,10 +23,25 @@ public sealed class BudgetInfeasibleException : ArgumentException
     /// <summary>The smallest feasible budget, in <see cref="Requested"/>'s unit; passing it back succeeds.</summary>
     public Budget SmallestFeasible { get; }
 
-    private static string Format(Budget b) => b.Unit switch
+    /// <summary>The smallest feasible budget for reading: three significant digits, rounded UP, so that passing the
+    /// printed value back is feasible too (the exact value is <see cref="SmallestFeasible"/>).</summary>
+    private static string Format(Budget b)
     {
-        BudgetUnit.FractionOfFullMacs => b.Value.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + " of full MACs",
-        BudgetUnit.Macs => b.Value.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + " MACs",
-        _ => b.Value.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + " ms",
-    };
+        double up = RoundUp(b.Value);
+        string number = up.ToString(up >= 1000 ? "N0" : "0.####", System.Globalization.CultureInfo.InvariantCulture);
+        return b.Unit switch
+        {
+            BudgetUnit.FractionOfFullMacs => number + " of full MACs",
+            BudgetUnit.Macs => number + " MACs",
+            _ => number + " ms",
+        };
+    }
+
+    private static double RoundUp(double value)
+    {
+        if (!(value > 0) || double.IsInfinity(value)) return value;
+        double scale = Math.Pow(10, 2 - Math.Floor(Math.Log10(value)));
+        double up = Math.Ceiling(value * scale - 1e-9) / scale;
+        return up < value ? value : up;
+    }
 }
