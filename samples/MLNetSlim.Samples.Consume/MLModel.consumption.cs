@@ -1,7 +1,4 @@
-using System.Globalization;
 using Microsoft.ML;
-using Microsoft.ML.Data;
-using MLNetSlim.Control;
 using MLNetSlim.MLNet;
 
 namespace MLNetSlim.Samples.Consume;
@@ -10,64 +7,35 @@ namespace MLNetSlim.Samples.Consume;
 /// Loads the model zip once (lazily, on first use) and predicts with a prediction engine, in the style of Model
 /// Builder's MLModel.consumption.cs. <see cref="Network"/> is the controllable multi-task transformer inside the zip: set
 /// its <c>Budget</c> and <c>TaskWeights</c> before <see cref="Predict"/> to choose a width configuration at run time.
+/// Reads both an image-pipeline model (MLNetSlim.Samples.Train's) and the demo's pixel-vector model (out/model.zip).
 /// Not thread-safe (neither is ML.NET's PredictionEngine): use one instance per thread, or see the WebApi sample.
 /// </summary>
 public sealed class MLModel
 {
-    private readonly Lazy<(PredictionEngine<ModelInput, ModelOutput> Engine, ControllableMultiTaskTransformer Network)> _loaded;
+    private readonly Lazy<(PredictionEngine<ModelInput, ModelOutput> Engine, ServingModel Model)> _loaded;
 
-    /// <summary>Remembers the path; the zip is read on first use.</summary>
-    /// <exception cref="FileNotFoundException">No file at <paramref name="modelPath"/>.</exception>
+    /// <summary>Checks the file; the zip is read on first use.</summary>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="modelPath"/>, or a folder.</exception>
+    /// <exception cref="InvalidDataException">Not a zip file.</exception>
     public MLModel(string modelPath)
     {
-        string path = Path.GetFullPath(modelPath);
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"Model file '{path}' does not exist; train one with MLNetSlim.Samples.Train.", path);
-        _loaded = new(() => Load(path));
+        string path = SampleFiles.CheckModelFile(modelPath);
+        _loaded = new(() =>
+        {
+            ServingModel model = ServingModel.Load<ModelInput>(path, ModelOutput.TaskNames);
+            return (model.MLContext.Model.CreatePredictionEngine<ModelInput, ModelOutput>(model.Transformer), model);
+        });
     }
 
     /// <summary>The network inside the model: Budget, TaskWeights, Configuration, ConfigurationMacs, FullMacs.</summary>
-    public ControllableMultiTaskTransformer Network => _loaded.Value.Network;
+    public ControllableMultiTaskTransformer Network => _loaded.Value.Model.Network;
+
+    /// <summary>"image" (the Train sample's image pipeline) or "features" (the demo's 784-float model).</summary>
+    public string InputKind => _loaded.Value.Model.InputKind;
 
     /// <summary>Predicts every task for one image with the current budget and task weights.</summary>
     public ModelOutput Predict(ModelInput input) => _loaded.Value.Engine.Predict(input);
 
     /// <summary>Class names of <paramref name="task"/>, in the order of its scores.</summary>
-    public string[] ClassNames(string task)
-    {
-        VBuffer<ReadOnlyMemory<char>> names = default;
-        _loaded.Value.Engine.OutputSchema[ControllableMultiTaskTransformer.ScoreColumnName(task)].GetSlotNames(ref names);
-        return names.DenseValues().Select(n => n.ToString()).ToArray();
-    }
-
-    private static (PredictionEngine<ModelInput, ModelOutput>, ControllableMultiTaskTransformer) Load(string path)
-    {
-        var mlContext = new MLContext();
-        mlContext.AddMLNetSlim(); // lets ML.NET read MLNetSlim's transformer from the zip
-        ITransformer model = mlContext.Model.LoadChecked(path, out DataViewSchema _);
-        ControllableMultiTaskTransformer network = (model as IEnumerable<ITransformer> ?? [model]).OfType<ControllableMultiTaskTransformer>().SingleOrDefault()
-            ?? throw new InvalidOperationException($"'{path}' holds no MLNetSlim controllable multi-task transformer.");
-        string[] tasks = network.Tasks.Select(t => t.Name).ToArray();
-        if (!tasks.Order().SequenceEqual(ModelOutput.TaskNames.Order()))
-            throw new InvalidOperationException($"The model's tasks are [{string.Join(", ", tasks)}] but ModelOutput declares " +
-                $"[{string.Join(", ", ModelOutput.TaskNames)}]; edit ModelOutput.cs to match your labels.tsv columns.");
-        return (mlContext.Model.CreatePredictionEngine<ModelInput, ModelOutput>(model), network);
-    }
-
-    /// <summary>Parses task weights "digit=0.8,fashion=0.2" (':' also works); tasks not listed weigh 0.</summary>
-    /// <exception cref="FormatException">Not a comma-separated list of name=number.</exception>
-    public static Dictionary<string, double> ParseTaskWeights(string text)
-    {
-        var weights = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            string[] pair = part.Split('=', ':');
-            if (pair.Length != 2 || pair[0].Trim().Length == 0
-                || !double.TryParse(pair[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double weight))
-                throw new FormatException($"Task weights '{text}': '{part}' is not task=number (example: digit=0.8,fashion=0.2).");
-            weights[pair[0].Trim()] = weight;
-        }
-        if (weights.Count == 0) throw new FormatException($"Task weights '{text}' list no task (example: digit=0.8,fashion=0.2).");
-        return weights;
-    }
+    public string[] ClassNames(string task) => _loaded.Value.Model.ClassNames(task, _loaded.Value.Engine.OutputSchema);
 }

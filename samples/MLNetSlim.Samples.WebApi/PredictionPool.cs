@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Threading.Channels;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetSlim.Samples;
 using MLNetSlim.Control;
 using MLNetSlim.MLNet;
 
@@ -10,7 +11,7 @@ namespace MLNetSlim.Samples.WebApi;
 /// <summary>The JSON answer of POST /predict.</summary>
 public sealed record PredictionResponse(
     string Budget, IReadOnlyDictionary<string, double> TaskWeights, string Configuration, long Macs, long FullMacs,
-    double FractionOfFull, IReadOnlyDictionary<string, TaskPrediction> Tasks);
+    double FractionOfFull, double? PredictedMilliseconds, IReadOnlyDictionary<string, TaskPrediction> Tasks);
 
 /// <summary>One task's predicted class and the probability of every class.</summary>
 public sealed record TaskPrediction(string Label, IReadOnlyDictionary<string, float> Scores);
@@ -39,9 +40,7 @@ public sealed class PredictionPool : IDisposable
     public PredictionPool(string modelPath, int size)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
-        ModelPath = Path.GetFullPath(modelPath);
-        if (!File.Exists(ModelPath))
-            throw new FileNotFoundException($"Model file '{ModelPath}' does not exist; train one with MLNetSlim.Samples.Train.", ModelPath);
+        ModelPath = SampleFiles.CheckModelFile(modelPath);
         _free = Channel.CreateBounded<Slot>(size);
         for (int i = 0; i < size; i++)
         {
@@ -56,6 +55,9 @@ public sealed class PredictionPool : IDisposable
 
     /// <summary>Number of slots.</summary>
     public int Size => _all.Count;
+
+    /// <summary>"image" (an image-pipeline model) or "features" (a pixel-vector model such as the demo's).</summary>
+    public string InputKind => _all[0].InputKind;
 
     /// <summary>Task names, in the model's order.</summary>
     public IReadOnlyList<string> Tasks => _all[0].Network.Tasks.Select(t => t.Name).ToArray();
@@ -83,23 +85,6 @@ public sealed class PredictionPool : IDisposable
         foreach (Slot slot in _all) slot.Engine.Dispose();
     }
 
-    /// <summary>Parses task weights "digit:0.8,fashion:0.2" ('=' also works); tasks not listed weigh 0.</summary>
-    /// <exception cref="FormatException">Not a comma-separated list of name:number.</exception>
-    public static Dictionary<string, double> ParseTaskWeights(string text)
-    {
-        var weights = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            string[] pair = part.Split(':', '=');
-            if (pair.Length != 2 || pair[0].Trim().Length == 0
-                || !double.TryParse(pair[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double weight))
-                throw new FormatException($"Task weights '{text}': '{part}' is not task:number (example: digit:0.8,fashion:0.2).");
-            weights[pair[0].Trim()] = weight;
-        }
-        if (weights.Count == 0) throw new FormatException($"Task weights '{text}' list no task (example: digit:0.8,fashion:0.2).");
-        return weights;
-    }
-
     /// <summary>One model copy with its engine; used by one request at a time.</summary>
     private sealed class Slot
     {
@@ -110,28 +95,20 @@ public sealed class PredictionPool : IDisposable
 
         public Slot(string modelPath)
         {
-            var mlContext = new MLContext();
-            mlContext.AddMLNetSlim(); // lets ML.NET read MLNetSlim's transformer from the zip
-            ITransformer model = mlContext.Model.LoadChecked(modelPath, out DataViewSchema _);
-            Network = (model as IEnumerable<ITransformer> ?? [model]).OfType<ControllableMultiTaskTransformer>().SingleOrDefault()
-                ?? throw new InvalidOperationException($"'{modelPath}' holds no MLNetSlim controllable multi-task transformer.");
-            string[] tasks = Network.Tasks.Select(t => t.Name).ToArray();
-            if (!tasks.Order().SequenceEqual(ModelOutput.TaskNames.Order()))
-                throw new InvalidOperationException($"The model's tasks are [{string.Join(", ", tasks)}] but ModelOutput declares " +
-                    $"[{string.Join(", ", ModelOutput.TaskNames)}]; edit ModelOutput.cs to match your labels.tsv columns.");
-            Engine = mlContext.Model.CreatePredictionEngine<ModelInput, ModelOutput>(model);
-            foreach (string task in tasks)
-            {
-                VBuffer<ReadOnlyMemory<char>> names = default;
-                Engine.OutputSchema[ControllableMultiTaskTransformer.ScoreColumnName(task)].GetSlotNames(ref names);
-                _classNames[task] = names.DenseValues().Select(n => n.ToString()).ToArray();
-            }
+            ServingModel model = ServingModel.Load<ModelInput>(modelPath, ModelOutput.TaskNames);
+            Network = model.Network;
+            InputKind = model.InputKind;
+            Engine = model.MLContext.Model.CreatePredictionEngine<ModelInput, ModelOutput>(model.Transformer);
+            foreach (string task in Network.Tasks.Select(t => t.Name))
+                _classNames[task] = model.ClassNames(task, Engine.OutputSchema);
             _defaultBudget = Network.Budget;
             _defaultWeights = Network.TaskWeights;
             _current = (_defaultBudget, Key(_defaultWeights));
         }
 
         public ControllableMultiTaskTransformer Network { get; }
+
+        public string InputKind { get; }
 
         public PredictionEngine<ModelInput, ModelOutput> Engine { get; }
 
@@ -150,8 +127,9 @@ public sealed class PredictionPool : IDisposable
             ModelOutput output = Engine.Predict(new ModelInput { Image = image });
             var tasks = output.ByTask().ToDictionary(t => t.Task, t => new TaskPrediction(t.Label,
                 _classNames[t.Task].Zip(t.Scores).ToDictionary(p => p.First, p => p.Second)));
-            return new PredictionResponse(Network.Budget.ToString(), Network.TaskWeights, Network.Configuration.ToString(),
-                Network.ConfigurationMacs, Network.FullMacs, (double)Network.ConfigurationMacs / Network.FullMacs, tasks);
+            return new PredictionResponse(SampleControl.Describe(Network.Budget), Network.TaskWeights, Network.Configuration.ToString(),
+                Network.ConfigurationMacs, Network.FullMacs, Math.Round((double)Network.ConfigurationMacs / Network.FullMacs, 4),
+                SampleControl.PredictedMilliseconds(Network) is double ms ? Math.Round(ms, 3) : null, tasks);
         }
 
         private static string Key(IReadOnlyDictionary<string, double> weights) =>

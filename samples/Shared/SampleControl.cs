@@ -1,0 +1,59 @@
+using System.Globalization;
+using MLNetSlim.Control;
+using MLNetSlim.MLNet;
+
+namespace MLNetSlim.Samples;
+
+/// <summary>Budget and task-weight text as the samples read and print it (compiled into each sample).</summary>
+internal static class SampleControl
+{
+    /// <summary>Budget help text shared by the command lines.</summary>
+    public const string BudgetHelp = "Compute budget: 0.5 or 50% (fraction of the full network's MACs), 1.2e7macs (MACs per image) " +
+                                     "or 3ms (predicted latency on this machine). Default: the budget saved with the model (full).";
+
+    /// <summary>Weights help text shared by the command lines.</summary>
+    public const string WeightsHelp = "Task weights, no spaces: digit=0.8,fashion=0.2 (':' also works); unlisted tasks weigh 0.";
+
+    /// <summary>Parses task weights "digit=0.8,fashion=0.2" (':' also works); tasks not listed weigh 0.</summary>
+    /// <exception cref="FormatException">Not a comma-separated list of name=number.</exception>
+    public static Dictionary<string, double> ParseTaskWeights(string text)
+    {
+        var weights = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            string[] pair = part.Split('=', ':');
+            if (pair.Length != 2 || pair[0].Trim().Length == 0
+                || !double.TryParse(pair[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double weight))
+                throw new FormatException($"'{part}' is not task=number (example: digit=0.8,fashion=0.2).");
+            if (!weights.TryAdd(pair[0].Trim(), weight)) throw new FormatException($"task '{pair[0].Trim()}' is listed twice.");
+        }
+        if (weights.Count == 0) throw new FormatException($"'{text}' lists no task (example: digit=0.8,fashion=0.2).");
+        return weights;
+    }
+
+    /// <summary>"50% of full MACs", "12,000,000 MACs" or "3 ms", numbers rounded for reading.</summary>
+    public static string Describe(Budget budget) => budget.Unit switch
+    {
+        BudgetUnit.FractionOfFullMacs => $"{Round(budget.Value * 100)}% of full MACs",
+        BudgetUnit.Macs => $"{budget.Value.ToString("N0", CultureInfo.InvariantCulture)} MACs",
+        _ => $"{Round(budget.Value)} ms",
+    };
+
+    /// <summary>"digit=0.8, fashion=0.2".</summary>
+    public static string Describe(IReadOnlyDictionary<string, double> weights) =>
+        string.Join(", ", weights.Select(w => $"{w.Key}={Round(w.Value)}"));
+
+    /// <summary>The configuration's predicted latency when the budget is in milliseconds (measured on this machine), else null.</summary>
+    public static double? PredictedMilliseconds(ControllableMultiTaskTransformer network) =>
+        network.Budget.Unit == BudgetUnit.Milliseconds && network.Model is ControllableMultiTaskModel model
+            ? model.MeasureLatency().PredictMs(network.Configuration)
+            : null;
+
+    /// <summary>A number rounded for reading (about three significant digits), invariant culture.</summary>
+    public static string Round(double value)
+    {
+        double a = Math.Abs(value);
+        string format = a >= 100 ? "0" : a >= 1 ? "0.##" : a >= 0.001 ? "0.###" : "G3";
+        return value.ToString(format, CultureInfo.InvariantCulture);
+    }
+}
