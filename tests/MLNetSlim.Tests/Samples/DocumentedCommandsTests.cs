@@ -59,7 +59,7 @@ public sealed partial class DocumentedCommandsTests
             try { probe.Start(); } catch (SocketException) { Assert.Inconclusive("Port 5080, which the documented commands use, is busy."); }
         }
 
-        bool madeDemoModel = false;
+        bool madeDemoModel = false, madeOut = false;
         Process? server = null;
         var serverLog = new StringBuilder();
         try
@@ -89,6 +89,7 @@ public sealed partial class DocumentedCommandsTests
             StringAssert.Matches(consumed.Output, new Regex(@"fashion\s+-> \S"), consumed.ToString());
             if (!File.Exists(demoModel))
             {
+                madeOut = !Directory.Exists(Path.GetDirectoryName(demoModel));
                 Directory.CreateDirectory(Path.GetDirectoryName(demoModel)!);
                 File.Copy((await SampleModels.GetAsync()).FeaturesModel, demoModel);
                 madeDemoModel = true;
@@ -131,6 +132,7 @@ public sealed partial class DocumentedCommandsTests
                 File.Delete(model + ".tmp");
             }
             if (madeDemoModel) File.Delete(demoModel);
+            if (madeOut) Directory.Delete(Path.GetDirectoryName(demoModel)!);
         }
     }
 
