@@ -19,6 +19,22 @@ public static class MLNetSlimCatalog
     /// <param name="options">Tasks, image shape (C, H, W), widths and training settings.</param>
     /// <returns>The estimator.</returns>
     /// <exception cref="ArgumentException">Invalid options (the message names the option).</exception>
+    /// <example>
+    /// Train on a 784-float <c>Features</c> column and two key-typed label columns, then predict at 40 % of the MACs:
+    /// <code>
+    /// var ml = new MLContext(seed: 1);
+    /// var pipeline = ml.Transforms.Conversion.MapValueToKey("digit")
+    ///     .Append(ml.Transforms.Conversion.MapValueToKey("fashion"))
+    ///     .Append(ml.MulticlassClassification.Trainers.ControllableMultiTask(new ControllableMultiTaskEstimator.Options
+    ///     {
+    ///         Tasks = { new("digit"), new("fashion") }, ImageChannels = 1, ImageHeight = 28, ImageWidth = 28, Epochs = 3,
+    ///     }));
+    /// ITransformer model = pipeline.Fit(trainData);
+    /// var slim = ((TransformerChain&lt;ITransformer&gt;)model).OfType&lt;ControllableMultiTaskTransformer&gt;().Single();
+    /// slim.Budget = Budget.FractionOfFull(0.4);
+    /// IDataView scored = model.Transform(testData); // Score.digit, PredictedLabel.digit, Score.fashion, ...
+    /// </code>
+    /// </example>
     public static ControllableMultiTaskEstimator ControllableMultiTask(
         this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ControllableMultiTaskEstimator.Options options)
     {
@@ -35,6 +51,15 @@ public static class MLNetSlimCatalog
     /// <param name="model">The network.</param>
     /// <param name="featureColumnName">The image column: Vector&lt;Single, C*H*W&gt; in (C, H, W) order.</param>
     /// <returns>The estimator.</returns>
+    /// <example>
+    /// Wrap a model trained outside ML.NET (here with <c>ControllableMultiTaskModel.Train</c>) and save it as an ML.NET zip:
+    /// <code>
+    /// using var network = ControllableMultiTaskModel.Train(trainSet, null, new ModelOptions());
+    /// var ml = new MLContext();
+    /// ControllableMultiTaskTransformer transformer = ml.Transforms.ApplyControllableMultiTaskModel(network).Fit(featuresView);
+    /// ml.Model.Save(transformer, featuresView.Schema, "model.zip");
+    /// </code>
+    /// </example>
     public static ControllableMultiTaskEstimator ApplyControllableMultiTaskModel(this TransformsCatalog catalog, IMultiTaskModel model,
         string featureColumnName = "Features")
     {
@@ -54,6 +79,12 @@ public static class MLNetSlimCatalog
     /// <returns><paramref name="mlContext"/>, for chaining.</returns>
     /// <exception cref="MissingMemberException">This ML.NET version lacks an internal member MLNetSlim needs (the
     /// message names it).</exception>
+    /// <example>
+    /// <code>
+    /// var ml = new MLContext().AddMLNetSlim();
+    /// ITransformer model = ml.Model.Load("model.zip", out DataViewSchema inputSchema);
+    /// </code>
+    /// </example>
     public static MLContext AddMLNetSlim(this MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
@@ -62,6 +93,11 @@ public static class MLNetSlimCatalog
     }
 
     /// <summary>True when <see cref="AddMLNetSlim"/> (or an MLNetSlim catalog method) ran on <paramref name="mlContext"/>.</summary>
+    /// <example>
+    /// <code>
+    /// if (!ml.IsMLNetSlimRegistered()) ml.AddMLNetSlim();
+    /// </code>
+    /// </example>
     public static bool IsMLNetSlimRegistered(this MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
@@ -79,6 +115,13 @@ public static class MLNetSlimCatalog
     /// <returns>The model.</returns>
     /// <exception cref="InvalidOperationException">The registration is missing (the message names the call to add), or
     /// ML.NET's own load errors.</exception>
+    /// <example>
+    /// <code>
+    /// var ml = new MLContext().AddMLNetSlim();
+    /// ITransformer model = ml.Model.LoadChecked("model.zip", out DataViewSchema inputSchema);
+    /// var slim = (model as IEnumerable&lt;ITransformer&gt; ?? [model]).OfType&lt;ControllableMultiTaskTransformer&gt;().Single();
+    /// </code>
+    /// </example>
     public static ITransformer LoadChecked(this ModelOperationsCatalog catalog, string filePath, out DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(catalog);
@@ -102,6 +145,12 @@ public static class MLNetSlimCatalog
     /// <param name="filePath">The zip.</param>
     /// <param name="error">What ML.NET threw.</param>
     /// <returns>The explaining exception, or null.</returns>
+    /// <example>
+    /// <code>
+    /// try { model = ml.Model.Load(path, out _); }
+    /// catch (Exception e) when (ml.ExplainLoadFailure(path, e) is Exception better) { throw better; }
+    /// </code>
+    /// </example>
     public static Exception? ExplainLoadFailure(this MLContext mlContext, string filePath, Exception error)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
