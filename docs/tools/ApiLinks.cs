@@ -30,6 +30,7 @@ foreach ((string name, string text) in pages.ToArray())
         string href = page.StartsWith("https://", StringComparison.Ordinal) ? page : $"{page}.md{(anchor is null ? "" : "#" + anchor)}";
         return $"<a href=\"{href}\">{Escape(label)}</a>";
     });
+    fixedText = fixedText.Replace("\r\n", "\n", StringComparison.Ordinal); // DocFX writes CRLF; the repository keeps LF
     if (fixedText != text) File.WriteAllText(Path.Combine(folder, name + ".md"), fixedText);
 }
 Console.WriteLine($"{links} cross-references linked, {plain} written as plain names.");

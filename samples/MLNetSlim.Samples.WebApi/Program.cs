@@ -26,6 +26,9 @@ return SampleCommandLine.Run(root, args, parse =>
     // reads environment variables (Model__Path, ASPNETCORE_URLS); the command line is parsed above, not by ASP.NET.
     var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
     if (parse.GetValue(urlsOption) is string urls) builder.WebHost.UseUrls(urls);
+    // A start-up failure (e.g. the address is in use) is reported as one error line by SampleCommandLine.Run; the host's
+    // own "Hosting failed to start" log entry would add the stack trace.
+    builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
 
     // The model zip: --model, else Model:Path (appsettings.json or Model__Path). A relative path is relative to the
     // folder the command was started from (the project's RunWorkingDirectory makes `dotnet run` start there too).

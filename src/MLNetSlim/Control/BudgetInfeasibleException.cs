@@ -11,7 +11,7 @@ public sealed class BudgetInfeasibleException : ArgumentException
     /// <param name="smallestFeasible">The smallest budget that can be met, in the same unit.</param>
     /// <param name="detail">Extra text appended to the message (e.g. the MACs equivalent).</param>
     public BudgetInfeasibleException(Budget requested, Budget smallestFeasible, string? detail = null)
-        : base($"Budget {requested} is below the cost of the cheapest configuration; the smallest feasible budget is {Format(smallestFeasible)}{detail}.", "budget")
+        : base($"Budget {(requested.Unit == BudgetUnit.Macs ? requested.Value.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) + " MACs" : requested.ToString())} is below the cost of the cheapest configuration; the smallest feasible budget is {Format(smallestFeasible)}{detail}.", "budget")
     {
         Requested = requested;
         SmallestFeasible = smallestFeasible;
