@@ -37,14 +37,17 @@ public sealed class PredictionPool : IDisposable
 
     /// <summary>Loads <paramref name="size"/> copies of the model.</summary>
     /// <exception cref="FileNotFoundException">No file at <paramref name="modelPath"/>.</exception>
-    public PredictionPool(string modelPath, int size)
+    /// <param name="modelPath">The model zip.</param>
+    /// <param name="size">Number of model copies.</param>
+    /// <param name="logger">Receives the MLContext log of every copy (ML.NET's messages; trace and info at Debug level).</param>
+    public PredictionPool(string modelPath, int size, ILogger? logger = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
         ModelPath = SampleFiles.CheckModelFile(modelPath);
         _free = Channel.CreateBounded<Slot>(size);
         for (int i = 0; i < size; i++)
         {
-            var slot = new Slot(ModelPath);
+            var slot = new Slot(ModelPath, NewContext(logger));
             _all.Add(slot);
             _free.Writer.TryWrite(slot);
         }
@@ -85,6 +88,26 @@ public sealed class PredictionPool : IDisposable
         foreach (Slot slot in _all) slot.Engine.Dispose();
     }
 
+    /// <summary>An MLContext whose log goes to <paramref name="logger"/>: ML.NET's errors and warnings as such, its
+    /// (chatty) info and trace messages at Debug and Trace level.</summary>
+    private static MLContext NewContext(ILogger? logger)
+    {
+        var mlContext = new MLContext();
+        if (logger is not null)
+            mlContext.Log += (_, e) =>
+            {
+                LogLevel level = e.Kind switch
+                {
+                    Microsoft.ML.Runtime.ChannelMessageKind.Error => LogLevel.Error,
+                    Microsoft.ML.Runtime.ChannelMessageKind.Warning => LogLevel.Warning,
+                    Microsoft.ML.Runtime.ChannelMessageKind.Info => LogLevel.Debug,
+                    _ => LogLevel.Trace,
+                };
+                if (logger.IsEnabled(level)) logger.Log(level, "{Source}: {Message}", e.Source, e.Message);
+            };
+        return mlContext;
+    }
+
     /// <summary>One model copy with its engine; used by one request at a time.</summary>
     private sealed class Slot
     {
@@ -93,9 +116,9 @@ public sealed class PredictionPool : IDisposable
         private readonly Dictionary<string, string[]> _classNames = new();
         private (Budget Budget, string Weights) _current;
 
-        public Slot(string modelPath)
+        public Slot(string modelPath, MLContext mlContext)
         {
-            ServingModel model = ServingModel.Load<ModelInput>(modelPath, ModelOutput.TaskNames);
+            ServingModel model = ServingModel.Load<ModelInput>(modelPath, ModelOutput.TaskNames, mlContext);
             Network = model.Network;
             InputKind = model.InputKind;
             Engine = model.MLContext.Model.CreatePredictionEngine<ModelInput, ModelOutput>(model.Transformer);

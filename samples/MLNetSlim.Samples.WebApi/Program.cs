@@ -6,6 +6,7 @@
 //        -H "Content-Type: image/png" --data-binary @data/images/00002.png
 //   curl -X POST "http://127.0.0.1:5080/predict" -F image=@data/images/00002.png      (multipart also works)
 using System.CommandLine;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.ML.Data;
 using MLNetSlim.Control;
 using MLNetSlim.Samples;
@@ -39,12 +40,16 @@ return SampleCommandLine.Run(root, args, parse =>
     // One model copy + prediction engine per slot, one request per slot at a time: see PredictionPool for why.
     int poolSize = parse.GetValue(poolOption) is > 0 and var fromOption ? fromOption
         : builder.Configuration.GetValue("Model:PoolSize", 0) is > 0 and var configured ? configured : Environment.ProcessorCount;
-    using var pool = new PredictionPool(modelPath, poolSize);
-    builder.Services.AddSingleton(pool);
+    // The pool (disposed with the app); its MLContexts log through ILogger (category MLNetSlim.Samples.WebApi.PredictionPool).
+    builder.Services.AddSingleton(services => new PredictionPool(modelPath, poolSize, services.GetRequiredService<ILogger<PredictionPool>>()));
+    builder.Services.AddHealthChecks().AddCheck<ModelHealthCheck>("model");
+    builder.Services.AddOpenApi(); // the OpenAPI document at /openapi/v1.json
 
     var app = builder.Build();
+    _ = app.Services.GetRequiredService<PredictionPool>(); // load the model now: a bad model stops the start with one error line
 
-    app.MapGet("/health", (PredictionPool p) => Results.Ok(new { Status = "ok", Model = p.ModelPath, Input = p.InputKind, p.Tasks, PoolSize = p.Size }));
+    app.MapOpenApi();
+    app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = ModelHealthCheck.WriteAsync });
 
     // Body: the image file, either raw (any Content-Type other than multipart, e.g. image/png) or as a multipart/form-data
     // file field (any name). Query: budget ("0.5", "50%25" = 50%, "3ms", "1.2e7macs") and weights ("digit:0.8,fashion:0.2").
@@ -83,7 +88,14 @@ return SampleCommandLine.Run(root, args, parse =>
             // Bad budget or weights text, a budget below the cheapest configuration, an unknown task, or not an image.
             return Results.Problem(SampleCommandLine.UserMessage(e), statusCode: 400);
         }
-    });
+    })
+    .WithSummary("Classify one image at a compute budget and task weights chosen by this request.")
+    .WithDescription("Body: the image (raw, e.g. Content-Type image/png, or a multipart/form-data file field). Query: budget " +
+                     "(0.5, 50%25, 1.2e7macs, 5ms; default: the model's saved budget) and weights (digit:0.8,fashion:0.2).")
+    .Accepts<IFormFile>("image/png", "image/jpeg", "application/octet-stream", "multipart/form-data")
+    .Produces<PredictionResponse>()
+    .ProducesProblem(StatusCodes.Status400BadRequest)
+    .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
 
     app.Run();
     return 0;

@@ -61,6 +61,12 @@ public sealed class SampleCommandLineTests
             "ModelOutput declares digit, fashion");
         SampleProcess.AssertOneLineError(await SampleProcess.RunSampleAsync(WebApi, ["--model", f.NotAZip, "--urls", "http://127.0.0.1:0"]), "not a model zip");
         SampleProcess.AssertOneLineError(await SampleProcess.RunSampleAsync(WebApi, ["--model", missing, "--urls", "http://127.0.0.1:0"]), "does not exist");
+        using var busy = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        busy.Start();
+        int port = ((System.Net.IPEndPoint)busy.LocalEndpoint).Port;
+        ProcessResult inUse = await SampleProcess.RunSampleAsync(WebApi, ["--model", f.ImageModel, "--urls", $"http://127.0.0.1:{port}", "--pool-size", "1"]);
+        SampleProcess.AssertOneLineError(inUse with { Output = "" }, $"127.0.0.1:{port}");
+        Assert.IsFalse(inUse.Output.Contains("   at ", StringComparison.Ordinal), inUse.ToString());
     }
 
     [TestMethod]

@@ -57,6 +57,14 @@ public sealed class WebApiTests
             Assert.IsLessThan(full.GetProperty("macs").GetInt64(), smallMacs, "The smaller budget must use fewer MACs.");
             Assert.IsLessThanOrEqualTo(0.3 * fullMacs, (double)smallMacs, "The configuration must fit the budget.");
             Assert.AreNotEqual(full.GetProperty("configuration").GetString(), small.GetProperty("configuration").GetString());
+            // ASP.NET health checks and the OpenAPI document.
+            string health = await http.GetStringAsync("/health", TestContext.CancellationToken);
+            StringAssert.Contains(health, "\"status\":\"Healthy\"");
+            StringAssert.Contains(health, "\"input\":\"image\"");
+            string openApi = await http.GetStringAsync("/openapi/v1.json", TestContext.CancellationToken);
+            StringAssert.Contains(openApi, "\"/predict\"");
+            StringAssert.Contains(openApi, "\"budget\"");
+
             // A truncated image and a bare "50" budget are 400s whose detail says what is wrong, in one line.
             (HttpStatusCode status, string body) = await Post(http, files.TruncatedPng, "");
             Assert.AreEqual(HttpStatusCode.BadRequest, status, body);
