@@ -23,7 +23,7 @@ public sealed class SmallDataTests
             digit = data.Tasks[0].ClassNames[data.Labels[0][i]],
             fashion = data.Tasks[1].ClassNames[data.Labels[1][i]],
         }));
-        var options = new ControllableMultiTaskEstimator.Options { Tasks = { new("digit"), new("fashion") }, Epochs = 2, Seed = 1 };
+        var options = new ControllableMultiTaskEstimator.Options { Tasks = { new("digit"), new("fashion") }, Epochs = 1, Seed = 1 };
         Assert.AreEqual(128, options.BatchSize);
         var pipeline = ml.Transforms.Conversion.MapValueToKey("digit").Append(ml.Transforms.Conversion.MapValueToKey("fashion"))
             .Append(ml.MulticlassClassification.Trainers.ControllableMultiTask(options));
@@ -38,17 +38,17 @@ public sealed class SmallDataTests
     [TestMethod]
     public async Task Trainer_LastPartialBatch_DroppedOrUsedAsTheOptionSays()
     {
-        MultiTaskDataset data = MultiFashionMnist.Create(await TestData.MnistAsync(DataSplit.Train), await TestData.FashionMnistAsync(DataSplit.Train), 100, seed: 2);
+        MultiTaskDataset data = MultiFashionMnist.Create(await TestData.MnistAsync(DataSplit.Train), await TestData.FashionMnistAsync(DataSplit.Train), 34, seed: 2);
         int Steps(MultiTaskDataset d, int batch, bool drop)
         {
             using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(new NetworkOptions { Tasks = d.Tasks.ToArray() }, 1);
             return SupernetTrainer.Train(net, d, new TrainingOptions
-            { Epochs = 2, BatchSize = batch, DropLastPartialBatch = drop, BatchNormCalibrationImages = 0, Seed = 1 }).Steps;
+            { Epochs = 1, BatchSize = batch, DropLastPartialBatch = drop, BatchNormCalibrationImages = 0, Seed = 1 }).Steps;
         }
-        Assert.AreEqual(2 * 3, Steps(data, 32, drop: true), "100 rows, batch 32: three full batches per epoch, the last 4 rows dropped");
-        Assert.AreEqual(2 * 4, Steps(data, 32, drop: false), "... or trained on as a fourth, smaller batch");
-        Assert.AreEqual(2 * 1, Steps(data, 128, drop: true), "fewer rows than the batch size: one batch of all 100 rows");
-        Assert.AreEqual(2 * 3, Steps(data, 33, drop: false), "a last batch of one row (100 = 3 x 33 + 1) is never used: batch norm needs two");
+        Assert.AreEqual(2, Steps(data, 16, drop: true), "34 rows, batch 16: two full batches, the last 2 rows dropped");
+        Assert.AreEqual(3, Steps(data, 16, drop: false), "... or trained on as a third, smaller batch");
+        Assert.AreEqual(1, Steps(data, 128, drop: true), "fewer rows than the batch size: one batch of all 34 rows");
+        Assert.AreEqual(3, Steps(data, 11, drop: false), "a last batch of one row (34 = 3 x 11 + 1) is never used: batch norm needs two");
         MultiTaskDataset one = MultiFashionMnist.Create(await TestData.MnistAsync(DataSplit.Train), await TestData.FashionMnistAsync(DataSplit.Train), 1, seed: 2);
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => Steps(one, 32, drop: true)).Message, "at least 2");
     }
