@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using MLNetSlim.Control;
 using MLNetSlim.Data;
 using MLNetSlim.Evaluation;
 using MLNetSlim.Network;
@@ -8,6 +7,9 @@ using MLNetSlim.Training;
 using Spectre.Console;
 using static MLNetSlim.Benchmarks.ReportFiles;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
+using MLNetSlim.Datasets;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Benchmarks;
 
@@ -22,10 +24,10 @@ namespace MLNetSlim.Benchmarks;
 /// <param name="Seed">Seed of the data pairing, the split, weight initialisation and training.</param>
 /// <param name="MLNetTrainer">ML.NET built-in trainer: "sdca" or "lightgbm".</param>
 /// <param name="LatencyRounds">Timed forward passes per configuration and batch size (interleaved).</param>
-/// <param name="BatchNormCalibrationImages">TrainingOptions.BatchNormCalibrationImages of every network (library
+/// <param name="PostStatisticsImages">TrainingOptions.PostStatisticsImages of every network (library
 /// default 2048; 512 in quick runs).</param>
 public sealed record CompareSettings(bool Quick, int Epochs, int TrainCount, int TestCount, string? Data, string Out, int Seed,
-    string MLNetTrainer, int LatencyRounds, int BatchNormCalibrationImages);
+    string MLNetTrainer, int LatencyRounds, int PostStatisticsImages);
 
 /// <summary>One network evaluated at one width configuration.</summary>
 /// <param name="Configuration">"enc=.. dec=..".</param>
@@ -35,16 +37,16 @@ public sealed record CompareSettings(bool Quick, int Epochs, int TrainCount, int
 /// <param name="LatencyB1Ms">Median ms of a forward pass (no_grad) at batch 1; null when not measured.</param>
 /// <param name="LatencyB32Ms">Median ms of a forward pass (no_grad) at batch 32; null when not measured.</param>
 /// <param name="TrainWallSeconds">For a static network: wall time of building + training it (incl. batch-norm
-/// recalibration); null for a supernet's configurations (see the supernet's training time).</param>
+/// post-statistics); null for a supernet's configurations (see the supernet's training time).</param>
 /// <param name="TrainLoopSeconds">For a static network: the optimisation loop alone.</param>
 public sealed record ConfigurationResult(string Configuration, long Macs, double MacsFraction, Dictionary<string, double> Accuracy,
     double? LatencyB1Ms, double? LatencyB32Ms, double? TrainWallSeconds = null, double? TrainLoopSeconds = null);
 
-/// <summary>A super-network trained once (ControllableMultiTaskModel.Train) and evaluated at several configurations.</summary>
+/// <summary>A super-network trained once (ModelTrainer.Train) and evaluated at several configurations.</summary>
 /// <param name="Name">Label.</param>
 /// <param name="DistillationWeight">CI-KD weight lambda (0 = ablation without CI-KD).</param>
-/// <param name="TrainWallSeconds">Wall time of ControllableMultiTaskModel.Train: training loop, batch-norm
-/// recalibration and the calibration table.</param>
+/// <param name="TrainWallSeconds">Wall time of ModelTrainer.Train: training loop, batch-norm
+/// post-statistics and the calibration table.</param>
 /// <param name="TrainLoopSeconds">The optimisation loop alone (last epoch-end progress report).</param>
 /// <param name="ConfigurationsServed">E x W^T: encoder options x widths^tasks.</param>
 /// <param name="Configurations">The evaluated configurations.</param>
@@ -90,7 +92,7 @@ public sealed record CompareReport(MachineInfo Machine, CompareSettings Settings
 /// <summary>
 /// `compare`: in one process and on the same data, the supernet (trained once) against the alternatives: one static
 /// network per configuration, single-task networks, an ML.NET built-in trainer per task, and the supernet without
-/// CI-KD. Everything uses the library (ControllableMultiTaskModel.Train, SupernetTrainer with FixedConfiguration,
+/// CI-KD. Everything uses the library (ModelTrainer.Train, SupernetTrainer with FixedConfiguration,
 /// NetworkEvaluator, CostTable).
 /// </summary>
 public static class CompareCommand
@@ -234,7 +236,7 @@ public static class CompareCommand
         options.Training.DistillationWeight = distillationWeight;
         var progress = new ConsoleProgress(label);
         var clock = Stopwatch.StartNew();
-        ControllableMultiTaskModel model = ControllableMultiTaskModel.Train(train, calibration, options, progress);
+        ControllableMultiTaskModel model = ModelTrainer.Train(train, calibration, options, progress);
         double wall = clock.Elapsed.TotalSeconds;
         Log($"  {label}: {wall:0.0} s wall ({progress.LoopSeconds:0.0} s training loop)");
         return (model, wall, progress.LoopSeconds);
@@ -257,7 +259,7 @@ public static class CompareCommand
 
     /// <summary>Default training options with the run's epochs and seed (a new object per network).</summary>
     private static TrainingOptions Training(CompareSettings s) =>
-        new() { Epochs = s.Epochs, Seed = s.Seed, ProgressEverySteps = 100, BatchNormCalibrationImages = s.BatchNormCalibrationImages };
+        new() { Epochs = s.Epochs, Seed = s.Seed, ProgressEverySteps = 100, PostStatisticsImages = s.PostStatisticsImages };
 
     private static Tensor Images(MultiTaskDataset data, int count)
     {
@@ -341,7 +343,7 @@ public static class CompareCommand
         md.AppendLine().Append(r.Machine.ToMarkdown()).AppendLine();
         md.AppendLine($"Data: Multi-(Fashion+MNIST), seed {s.Seed}. {r.TrainImages + r.CalibrationImages} train-split images loaded: {r.TrainImages} train every network, " +
             $"{r.CalibrationImages} are held out for the supernets' calibration table; accuracy on {r.TestImages} test-split images. " +
-            $"Every network: small conv net, default options, {s.Epochs} epoch(s), seed {s.Seed}, batch-norm recalibration on {s.BatchNormCalibrationImages} images. Data loading took {F(r.DataLoadSeconds, "0.0")} s; the whole run {F(r.TotalSeconds, "0")} s.");
+            $"Every network: small conv net, default options, {s.Epochs} epoch(s), seed {s.Seed}, batch-norm post-statistics on {s.PostStatisticsImages} images. Data loading took {F(r.DataLoadSeconds, "0.0")} s; the whole run {F(r.TotalSeconds, "0")} s.");
         md.AppendLine();
         md.AppendLine("Latency: median ms of a forward pass (`no_grad`, input tensor ready) over " +
             $"{s.LatencyRounds} rounds, all networks and batch sizes interleaved in one loop, in this process. " +
@@ -381,7 +383,7 @@ public static class CompareCommand
             md.AppendLine($"| static `{st.Configuration}` | {F(st.TrainWallSeconds ?? double.NaN, "0.0")} | {F(st.TrainLoopSeconds ?? double.NaN, "0.0")} | 1 |");
         md.AppendLine($"| all {r.StaticNetworks.Count} static networks | {F(r.StaticNetworks.Sum(x => x.TrainWallSeconds ?? 0), "0.0")} | {F(r.StaticNetworks.Sum(x => x.TrainLoopSeconds ?? 0), "0.0")} | {r.StaticNetworks.Count} |");
         md.AppendLine();
-        md.AppendLine("Supernet wall time = `ControllableMultiTaskModel.Train`: training loop + batch-norm recalibration + calibration table. Static wall time = building + `SupernetTrainer.Train` (training loop + batch-norm recalibration).");
+        md.AppendLine("Supernet wall time = `ModelTrainer.Train`: training loop + batch-norm post-statistics + calibration table. Static wall time = building + `SupernetTrainer.Train` (training loop + batch-norm post-statistics).");
         md.AppendLine();
 
         md.AppendLine("## Single-task networks and ML.NET built-in trainers");

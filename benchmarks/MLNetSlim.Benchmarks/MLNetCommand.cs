@@ -9,6 +9,10 @@ using MLNetSlim.Network;
 using Spectre.Console;
 using static MLNetSlim.Benchmarks.ReportFiles;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
+using MLNetSlim.Datasets;
+using MLNetSlim.Model;
+using MLNetSlim.Training;
 
 namespace MLNetSlim.Benchmarks;
 
@@ -101,7 +105,7 @@ public static class MLNetCommand
         if (s.Model is not null)
         {
             ITransformer loaded = ml.Model.LoadChecked(s.Model, out _);
-            transformer = Find(loaded) ?? throw new ArgumentException($"'{s.Model}' holds no ControllableMultiTaskTransformer.");
+            transformer = loaded.GetControllableMultiTaskTransformer();
             source = $"loaded from {s.Model}";
         }
         else
@@ -109,7 +113,7 @@ public static class MLNetCommand
             Log($"training a small model: {s.TrainCount} train images, {s.Epochs} epoch(s) ...");
             MultiTaskDataset train = MultiFashionMnist.Load(DataSplit.Train, s.TrainCount, s.Seed, s.Data, s.Data);
             var clock = Stopwatch.StartNew();
-            owned = ControllableMultiTaskModel.Train(train, null, new ModelOptions { Training = { Epochs = s.Epochs, Seed = s.Seed } });
+            owned = ModelTrainer.Train(train, null, new ModelOptions { Training = { Epochs = s.Epochs, Seed = s.Seed } });
             transformer = new ControllableMultiTaskTransformer(owned);
             source = $"trained here: {s.TrainCount} Multi-(Fashion+MNIST) train images, {s.Epochs} epoch(s), {clock.Elapsed.TotalSeconds:0.0} s";
             Log(source);
@@ -228,13 +232,6 @@ public static class MLNetCommand
         Tensor x = input();
         using var scope = NewDisposeScope();
         network.forward(x, configuration).Dispose();
-    };
-
-    private static ControllableMultiTaskTransformer? Find(ITransformer t) => t switch
-    {
-        ControllableMultiTaskTransformer c => c,
-        IEnumerable<ITransformer> chain => chain.Select(Find).LastOrDefault(x => x is not null),
-        _ => null,
     };
 
     private static void Log(string message) =>

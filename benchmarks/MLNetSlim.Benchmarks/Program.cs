@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MLNetSlim.Benchmarks;
+using MLNetSlim.Control;
 
 // Benchmarks of MLNetSlim; see docs/benchmarks.md. Every figure is measured in this one process.
 var root = new RootCommand("MLNetSlim benchmarks: compare (supernet vs alternatives), search (controller latency), mlnet (ML.NET layer overhead).");
@@ -19,7 +20,7 @@ void ApplyThreads(int n)
 }
 
 // compare
-var quick = new Option<bool>("--quick") { Description = "Smoke run: 2000 train / 500 test images, 1 epoch, batch-norm recalibration on 512 images, 20 latency rounds; writes compare-quick.json/.md. Checks that everything runs; its figures are not results." };
+var quick = new Option<bool>("--quick") { Description = "Smoke run: 2000 train / 500 test images, 1 epoch, batch-norm post-statistics on 512 images, 20 latency rounds; writes compare-quick.json/.md. Checks that everything runs; its figures are not results." };
 var epochs = new Option<int?>("--epochs") { Description = "Epochs of every network (default 3; 1 with --quick)." };
 var trainCount = new Option<int?>("--train-count") { Description = "Train-split images to load (default 60000; 2000 with --quick). 10 % are held out for the supernets' calibration." };
 var testCount = new Option<int?>("--test-count") { Description = "Test-split images for accuracy (default 10000; 500 with --quick)." };
@@ -40,7 +41,7 @@ compare.SetAction(r =>
         r.GetValue(testCount) ?? (q ? 500 : 10000),
         r.GetValue(dataOption), r.GetValue(outOption)!, r.GetValue(seedOption), r.GetValue(mlnetTrainer)!,
         r.GetValue(latencyRounds) ?? (q ? 20 : 100),
-        q ? 512 : new MLNetSlim.Training.TrainingOptions().BatchNormCalibrationImages);
+        q ? 512 : new MLNetSlim.Training.TrainingOptions().PostStatisticsImages);
     return CompareCommand.Run(args, settings);
 });
 root.Add(compare);
@@ -91,8 +92,8 @@ baselines.Hidden = true;
 baselines.SetAction(r =>
 {
     int seed = r.GetValue(seedOption);
-    var train = MLNetSlim.Data.MultiFashionMnist.Load(MLNetSlim.Data.DataSplit.Train, r.GetValue(blTrain), seed, r.GetValue(dataOption), r.GetValue(dataOption));
-    var test = MLNetSlim.Data.MultiFashionMnist.Load(MLNetSlim.Data.DataSplit.Test, r.GetValue(blTest), seed, r.GetValue(dataOption), r.GetValue(dataOption));
+    var train = MLNetSlim.Datasets.MultiFashionMnist.Load(MLNetSlim.Datasets.DataSplit.Train, r.GetValue(blTrain), seed, r.GetValue(dataOption), r.GetValue(dataOption));
+    var test = MLNetSlim.Datasets.MultiFashionMnist.Load(MLNetSlim.Datasets.DataSplit.Test, r.GetValue(blTest), seed, r.GetValue(dataOption), r.GetValue(dataOption));
     for (int t = 0; t < train.Tasks.Count; t++)
         Console.WriteLine(MLNetBaseline.Run(train, test, t, r.GetValue(blTrainer)!, seed, 100));
     return 0;

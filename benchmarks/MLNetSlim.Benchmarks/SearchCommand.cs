@@ -1,12 +1,13 @@
 using System.Text;
-using MLNetSlim.Evaluation;
 using Spectre.Console;
 using static MLNetSlim.Benchmarks.ReportFiles;
+using MLNetSlim.Control;
+using MLNetSlim.Fixtures;
 
 namespace MLNetSlim.Benchmarks;
 
 /// <summary>The search micro-benchmark's report.</summary>
-public sealed record SearchReport(MachineInfo Machine, int Queries, int Warmup, double TargetP99Ms, IReadOnlyList<SearchBenchmarkResult> Results)
+internal sealed record SearchReport(MachineInfo Machine, int Queries, int Warmup, double TargetP99Ms, IReadOnlyList<SearchBenchmarkResult> Results)
 {
     /// <summary>True when every problem's p99 is under the target.</summary>
     public bool MeetsTarget => Results.All(r => r.P99Ms < TargetP99Ms);

@@ -2,7 +2,9 @@ using System.Diagnostics;
 using MLNetSlim.Control;
 using MLNetSlim.Data;
 using MLNetSlim.Evaluation;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
+using MLNetSlim.Training;
 
 namespace MLNetSlim.Demo;
 
@@ -20,7 +22,7 @@ public sealed record SweepRow(double FirstTaskPreference, string Configuration, 
     long Macs, IReadOnlyDictionary<string, double> TestAccuracy);
 
 /// <summary>Controllability of the search vs the equal-width baseline.</summary>
-public sealed record ControllabilitySection(string SearchCalibration, string EvaluatedOn, IReadOnlyList<double> Budgets,
+internal sealed record ControllabilitySection(string SearchCalibration, string EvaluatedOn, IReadOnlyList<double> Budgets,
     int PreferenceVectors, double DirichletAlpha, int Seed, ControllabilityComparison Comparison);
 
 /// <summary>Every configuration of the space with its test accuracy, and each task's accuracy/MACs Pareto front.</summary>
@@ -29,7 +31,7 @@ public sealed record ConfigurationSpaceSection(string Source, int TestImages, in
     IReadOnlyList<ConfigurationPoint> Points, IReadOnlyDictionary<string, IReadOnlyList<string>> ParetoFronts);
 
 /// <summary>Everything the demo measures after training (or loading) a model.</summary>
-public sealed record AnalysisResult(
+internal sealed record AnalysisResult(
     IReadOnlyList<ConfigurationRow> Configurations,
     IReadOnlyList<BudgetPreferenceRow> BudgetPreference,
     ControllabilitySection Controllability,
@@ -39,7 +41,7 @@ public sealed record AnalysisResult(
     TimeSpan Elapsed);
 
 /// <summary>Runs the measurements on a model and a test set, caching one evaluation and one latency per configuration.</summary>
-public sealed class Analyzer
+internal sealed class Analyzer
 {
     /// <summary>Budgets of the budget x preference table, fractions of full MACs.</summary>
     public static readonly double[] TableBudgets = [0.3, 0.5, 0.7, 1.0];
@@ -173,7 +175,7 @@ public sealed class Analyzer
     {
         var clock = Stopwatch.StartNew();
         status($"Test calibration table ({CalibrationTable.PassCount(_model.Costs)} passes over {_test.Count} test images)");
-        CalibrationTable testTable = ControllableMultiTaskModel.Calibrate(_model.Network, _test, _model.Device);
+        CalibrationTable testTable = ModelTrainer.Calibrate(_model.Network, _test, _model.Device);
         status("Configurations: accuracy and batch-1 latency");
         IReadOnlyList<ConfigurationRow> a = Configurations();
         status("Budget x preference");

@@ -1,6 +1,9 @@
 using System.CommandLine;
 using MLNetSlim.Data;
 using Spectre.Console;
+using MLNetSlim.Control;
+using MLNetSlim.Datasets;
+using MLNetSlim.SampleData;
 
 namespace MLNetSlim.Demo;
 

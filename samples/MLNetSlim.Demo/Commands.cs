@@ -10,6 +10,9 @@ using MLNetSlim.MLNet;
 using MLNetSlim.Network.Backbones;
 using MLNetSlim.Training;
 using Spectre.Console;
+using MLNetSlim.Datasets;
+using MLNetSlim.Model;
+using MLNetSlim.SampleData;
 
 namespace MLNetSlim.Demo;
 
@@ -22,7 +25,7 @@ public sealed record TrainingInfo(string Backbone, int Epochs, int TrainImages, 
     double WallSeconds, IReadOnlyList<string> EpochLines, long FullMacs, long SmallestMacs, int EncoderOptions, IReadOnlyList<double> Widths);
 
 /// <summary>report.json.</summary>
-public sealed record DemoReport(string Command, string CommandLine, MachineInfo Machine, TrainingInfo? Training, ReloadCheck? Reload,
+internal sealed record DemoReport(string Command, string CommandLine, MachineInfo Machine, TrainingInfo? Training, ReloadCheck? Reload,
     IReadOnlyList<string> Tasks, AnalysisResult Analysis, double AnalysisWallSeconds, double TotalWallSeconds, IReadOnlyList<string> Files);
 
 /// <summary>fetch-data.</summary>
@@ -43,7 +46,7 @@ public static class FetchCommand
 }
 
 /// <summary>The main job: train, wrap in ML.NET, save, reload, measure, report.</summary>
-public static class RunCommand
+internal static class RunCommand
 {
     /// <summary>Runs it.</summary>
     public static async Task<int> ExecuteAsync(RunSettings s, CancellationToken ct)
@@ -68,7 +71,7 @@ public static class RunCommand
         };
         (ControllableMultiTaskModel model, TimeSpan trainTime, List<string> epochLines) = Train(train, options, ct);
         using ControllableMultiTaskModel _ = model;
-        AnsiConsole.MarkupLine($"Training (incl. batch-norm statistics and calibration): [bold]{trainTime.TotalSeconds:0.0} s[/]. " +
+        AnsiConsole.MarkupLine($"Training (incl. batch-norm post-statistics and the calibration table): [bold]{trainTime.TotalSeconds:0.0} s[/]. " +
                                $"Full network {Tables.MMacs(model.Costs.FullMacs)} MMACs/image, smallest {Tables.MMacs(model.Costs.SmallestMacs)}.");
 
         // ML.NET: wrap, save, reload in this process, compare.
@@ -135,9 +138,9 @@ public static class RunCommand
             {
                 AnsiConsole.WriteLine(p.ToString());
                 if (p.IsEpochEnd) lines.Add(p.ToString());
-                if (p.IsEpochEnd && p.Epoch == p.Epochs) AnsiConsole.WriteLine("batch-norm statistics + calibration on held-out training data ...");
+                if (p.IsEpochEnd && p.Epoch == p.Epochs) AnsiConsole.WriteLine("batch-norm post-statistics + calibration table on held-out training data ...");
             });
-            model = ControllableMultiTaskModel.Train(train, null, options, log, ct);
+            model = ModelTrainer.Train(train, null, options, log, ct);
             return (model, clock.Elapsed, lines);
         }
         AnsiConsole.Progress()
@@ -159,10 +162,10 @@ public static class RunCommand
                             $"epoch {p.Epoch}/{p.Epochs} done | task loss {losses} | CI-KD {p.DistillationLoss:0.0000} | lr {p.LearningRate:0.#####} | {p.ImagesPerSecond:0} img/s | {p.Elapsed.TotalSeconds:0.0} s");
                         lines.Add(line);
                         AnsiConsole.MarkupLine(Markup.Escape(line));
-                        if (p.Epoch == p.Epochs) task.Description = "batch-norm statistics + calibration on held-out training data";
+                        if (p.Epoch == p.Epochs) task.Description = "batch-norm post-statistics + calibration table on held-out training data";
                     }
                 });
-                model = ControllableMultiTaskModel.Train(train, null, options, sink, ct);
+                model = ModelTrainer.Train(train, null, options, sink, ct);
                 task.Value = task.MaxValue;
                 task.StopTask();
             });
@@ -206,7 +209,7 @@ public static class RunCommand
         if (report.Training is TrainingInfo t)
         {
             sb.AppendLine(ci, $"- Data: Multi-(Fashion+MNIST), {t.TrainImages} training images (10 % held out for calibration), {t.TestImages} test images");
-            sb.AppendLine(ci, $"- Training: backbone {t.Backbone}, {t.Epochs} epoch(s), seed {t.Seed}, sandwich rule with {t.SandwichRandomCount} random configuration(s) per step, batch {t.BatchSize}, learning rate {t.LearningRate}, CI-KD weight {t.DistillationWeight}, wall time {t.WallSeconds:0.0} s (incl. batch-norm statistics and calibration)");
+            sb.AppendLine(ci, $"- Training: backbone {t.Backbone}, {t.Epochs} epoch(s), seed {t.Seed}, sandwich rule with {t.SandwichRandomCount} random configuration(s) per step, batch {t.BatchSize}, learning rate {t.LearningRate}, CI-KD weight {t.DistillationWeight}, wall time {t.WallSeconds:0.0} s (incl. batch-norm post-statistics and the calibration table)");
             sb.AppendLine(ci, $"- Cost: full network {Tables.MMacs(t.FullMacs)} MMACs/image, smallest {Tables.MMacs(t.SmallestMacs)}; widths {string.Join(", ", t.Widths)}; {t.EncoderOptions} encoder options");
             foreach (string line in t.EpochLines) sb.AppendLine(ci, $"  - {line}");
         }
@@ -250,7 +253,7 @@ public static class EvaluateCommand
         (IReadOnlyList<BudgetPreferenceRow> b, ControllabilitySection c) = AnsiConsole.Status().Start("Measuring...", ctx =>
         {
             ctx.Status($"Test calibration table ({CalibrationTable.PassCount(model.Costs)} passes over {test.Count} test images)");
-            CalibrationTable testTable = ControllableMultiTaskModel.Calibrate(model.Network, test, model.Device);
+            CalibrationTable testTable = ModelTrainer.Calibrate(model.Network, test, model.Device);
             ctx.Status("Budget x preference");
             IReadOnlyList<BudgetPreferenceRow> rows = analyzer.BudgetPreference();
             ctx.Status("Controllability");

@@ -1,5 +1,5 @@
 using MLNetSlim.Control;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Demo;
 

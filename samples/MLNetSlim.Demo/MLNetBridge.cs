@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using MLNetSlim.Control;
 using MLNetSlim.Data;
 using MLNetSlim.MLNet;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Demo;
 
@@ -70,16 +71,8 @@ public static class MLNetBridge
         if (!File.Exists(full)) throw new FileNotFoundException($"Model file '{full}' does not exist (write one with the 'run' command).", full);
         ml.AddMLNetSlim();
         ITransformer loaded = ml.Model.LoadChecked(full, out _);
-        return Find(loaded) ?? throw new InvalidOperationException(
-            $"'{full}' holds a {loaded.GetType().Name}, not an MLNetSlim controllable multi-task transformer.");
+        return loaded.GetControllableMultiTaskTransformer();
     }
-
-    private static ControllableMultiTaskTransformer? Find(ITransformer t) => t switch
-    {
-        ControllableMultiTaskTransformer c => c,
-        IEnumerable<ITransformer> chain => chain.Select(Find).FirstOrDefault(x => x is not null),
-        _ => null,
-    };
 
     /// <summary>The controllable model inside a transformer.</summary>
     /// <exception cref="InvalidOperationException">Another model type.</exception>

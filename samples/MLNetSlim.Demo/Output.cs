@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using MLNetSlim.Evaluation;
 using Spectre.Console;
+using MLNetSlim.Control;
 
 namespace MLNetSlim.Demo;
 
@@ -39,7 +40,7 @@ public sealed record TableData(string Title, IReadOnlyList<string> Headers, IRea
 }
 
 /// <summary>Formatting of the demo's sections.</summary>
-public static class Tables
+internal static class Tables
 {
     private static readonly CultureInfo Ci = CultureInfo.InvariantCulture;
 

@@ -44,7 +44,7 @@ internal static class MLModel
         Console.WriteLine($"Trained in {watch.Elapsed.TotalSeconds:0.0} s.");
 
         // 3. Evaluate each task on the held-out rows (at the saved default budget: the full network).
-        ControllableMultiTaskTransformer network = ((IEnumerable<ITransformer>)model).OfType<ControllableMultiTaskTransformer>().Single();
+        ControllableMultiTaskTransformer network = model.GetControllableMultiTaskTransformer();
         IDataView scored = model.Transform(test);
         Console.WriteLine($"Full network: {network.FullMacs:N0} MACs per image; configuration {network.Configuration}");
         if (mlContext.Data.CreateEnumerable<ImageRow>(test, reuseRowObject: true).Any())

@@ -1,6 +1,8 @@
 using System.Globalization;
 using Microsoft.ML.Data;
 using MLNetSlim.Data;
+using MLNetSlim.Datasets;
+using MLNetSlim.SampleData;
 
 namespace MLNetSlim.Samples.Train;
 

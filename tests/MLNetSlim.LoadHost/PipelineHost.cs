@@ -16,7 +16,7 @@ internal static class PipelineHost
     {
         var ml = new MLContext(seed: 1).AddMLNetSlim();
         ITransformer model = ml.Model.LoadChecked(args[0], out DataViewSchema _);
-        ControllableMultiTaskTransformer cmt = ((IEnumerable<ITransformer>)model).OfType<ControllableMultiTaskTransformer>().Single();
+        ControllableMultiTaskTransformer cmt = model.GetControllableMultiTaskTransformer();
         int bi = Array.IndexOf(args, "--budget");
         if (bi >= 0) cmt.Budget = Budget.Parse(args[bi + 1]);
         int wi = Array.IndexOf(args, "--weights");

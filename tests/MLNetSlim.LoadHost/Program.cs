@@ -30,8 +30,7 @@ try
     MultiTaskModelLoaders.Register(LinearMultiTaskModel.Load);
     if (register) ml.AddMLNetSlim();
     ITransformer model = ml.Model.LoadChecked(modelPath, out DataViewSchema _);
-    ControllableMultiTaskTransformer cmt = model as ControllableMultiTaskTransformer
-        ?? ((IEnumerable<ITransformer>)model).OfType<ControllableMultiTaskTransformer>().Single();
+    ControllableMultiTaskTransformer cmt = model.GetControllableMultiTaskTransformer();
     if (budgetText is not null) cmt.Budget = Budget.Parse(budgetText);
 
     using JsonDocument input = JsonDocument.Parse(File.ReadAllText(args[1]));
@@ -68,6 +67,8 @@ try
         Configuration = cmt.Configuration.ToString(),
         cmt.ConfigurationMacs,
         TaskWeights = cmt.TaskWeights,
+        // A serving process: loading and predicting must leave the allocator alone (docs/runtime.md).
+        MallocTuningApplied = MLNetSlim.Runtime.TorchRuntime.AppliedMallocTuning,
         Scores = scores,
         Labels = labels,
     };

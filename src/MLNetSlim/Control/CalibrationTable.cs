@@ -1,5 +1,5 @@
 using System.Globalization;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Control;
 

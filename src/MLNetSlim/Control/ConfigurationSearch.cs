@@ -1,4 +1,4 @@
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Control;
 
@@ -220,7 +220,7 @@ public sealed class ConfigurationSearch : IConfigurationController
             for (int t = 0; t < tCount; t++) { var oneHot = new double[tCount]; oneHot[t] = 1; prefs.Add(oneHot); }
             prefs.Add(Enumerable.Repeat(1.0 / tCount, tCount).ToArray());
             var rng = new Random(12345);
-            for (int i = 0; i < _options.ParetoPreferenceSamples; i++) prefs.Add(Evaluation.Dirichlet.Sample(rng, tCount, 1.0));
+            for (int i = 0; i < _options.ParetoPreferenceSamples; i++) prefs.Add(Dirichlet.Sample(rng, tCount, 1.0));
             foreach (double[] p in prefs)
             {
                 int[] d = idx.SolveDecoders(e, capacity, p);

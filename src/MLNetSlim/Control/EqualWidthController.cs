@@ -1,4 +1,4 @@
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Control;
 
@@ -9,7 +9,7 @@ namespace MLNetSlim.Control;
 /// search gains in controllability. Never over budget; a budget below its cheapest configuration (every part at the
 /// cheapest equal width) raises <see cref="BudgetInfeasibleException"/>.
 /// </summary>
-public sealed class EqualWidthController : IConfigurationController
+internal sealed class EqualWidthController : IConfigurationController
 {
     private readonly CostModel _macs;
     private readonly CostModel? _ms;

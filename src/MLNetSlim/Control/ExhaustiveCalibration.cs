@@ -1,4 +1,4 @@
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Control;
 
@@ -7,7 +7,7 @@ namespace MLNetSlim.Control;
 /// #encoder options x #widths^T evaluation passes. Only for checking <see cref="CalibrationTable"/>'s per-factor
 /// identity P_t(c) = P_t(e, d_t) on small networks (reports, tests); the controller never needs it.
 /// </summary>
-public sealed class ExhaustiveCalibration
+internal sealed class ExhaustiveCalibration
 {
     private readonly double[][] _relative; // [configuration index][t]
     private readonly int _tasks;

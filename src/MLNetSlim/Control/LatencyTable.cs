@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Control;
 
@@ -181,7 +181,7 @@ public sealed class LatencyTable
     /// <param name="configurations">The configurations to check.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">No configurations, or one does not fit the network.</exception>
-    public LatencyAdditivityReport CompareWithWholeConfiguration(Func<WidthConfiguration, double> measureWholeMs, IEnumerable<WidthConfiguration> configurations)
+    internal LatencyAdditivityReport CompareWithWholeConfiguration(Func<WidthConfiguration, double> measureWholeMs, IEnumerable<WidthConfiguration> configurations)
     {
         ArgumentNullException.ThrowIfNull(measureWholeMs);
         ArgumentNullException.ThrowIfNull(configurations);
@@ -232,4 +232,4 @@ public sealed class LatencyTable
 /// <param name="MeanAbsoluteErrorMs">Mean |predicted - measured|, ms.</param>
 /// <param name="MaxAbsoluteErrorMs">Largest |predicted - measured|, ms.</param>
 /// <param name="MeanRelativeError">Mean |predicted - measured| / measured (fraction).</param>
-public sealed record LatencyAdditivityReport(int Configurations, double MeanAbsoluteErrorMs, double MaxAbsoluteErrorMs, double MeanRelativeError);
+internal sealed record LatencyAdditivityReport(int Configurations, double MeanAbsoluteErrorMs, double MaxAbsoluteErrorMs, double MeanRelativeError);

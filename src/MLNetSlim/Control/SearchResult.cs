@@ -1,4 +1,4 @@
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Control;
 
@@ -31,7 +31,7 @@ public sealed record SearchResult(
 }
 
 /// <summary>A controller: turns a budget and task preferences into a width configuration without retraining.</summary>
-public interface IConfigurationController
+internal interface IConfigurationController
 {
     /// <summary>A short name for reports ("ecmt-search", "equal-width").</summary>
     string Name { get; }

@@ -7,6 +7,31 @@ namespace MLNetSlim.Control;
 public static class TaskPreferences
 {
     /// <summary>
+    /// Parses task weights written as text, the companion of <see cref="Budget.Parse"/>: <c>"digit:0.8,fashion:0.2"</c>
+    /// or <c>"digit=0.8,fashion=0.2"</c> (invariant culture). Tasks not listed weigh 0. Only the format is checked here;
+    /// the values are validated where the weights are applied (<see cref="Normalize(IReadOnlyDictionary{string, double}, IReadOnlyList{string})"/>).
+    /// </summary>
+    /// <param name="text">Comma-separated <c>task:number</c> or <c>task=number</c> pairs.</param>
+    /// <returns>Weights by task name (ordinal).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="text"/> is null.</exception>
+    /// <exception cref="FormatException">Not a comma-separated list of task:number, or no task listed.</exception>
+    public static Dictionary<string, double> ParseTaskWeights(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var weights = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            string[] pair = part.Split(':', '=');
+            if (pair.Length != 2 || pair[0].Trim().Length == 0
+                || !double.TryParse(pair[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double weight))
+                throw new FormatException($"Task weights '{text}': '{part}' is not task:number (example: digit:0.8,fashion:0.2).");
+            weights[pair[0].Trim()] = weight;
+        }
+        if (weights.Count == 0) throw new FormatException($"Task weights '{text}' list no task (example: digit:0.8,fashion:0.2).");
+        return weights;
+    }
+
+    /// <summary>
     /// Turns weights by task name into a normalised vector in task order. Tasks not named get weight 0 (so
     /// <c>{ ["depth"] = 1 }</c> means "only depth matters"; the other decoders then only get budget the preferred
     /// tasks cannot use, see docs/control.md).

@@ -1,4 +1,4 @@
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Data;
 

@@ -7,7 +7,7 @@ namespace MLNetSlim.Data;
 /// Cuts a <see cref="MultiTaskDataset"/> into batches of tensors: images (N, C, H, W) float32 and per task labels (N)
 /// int64, on a given device. The caller disposes each batch (or its dispose scope).
 /// </summary>
-public static class TensorBatches
+internal static class TensorBatches
 {
     /// <summary>The images at <paramref name="indices"/> as an (N, C, H, W) tensor.</summary>
     public static Tensor Images(MultiTaskDataset data, ReadOnlySpan<int> indices, Device device)

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using MLNetSlim.Control;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Evaluation;
 
@@ -14,7 +14,7 @@ namespace MLNetSlim.Evaluation;
 /// independent decoders, see <see cref="CalibrationTable"/>); pass an <c>evaluation</c> table measured on other data
 /// (e.g. the test set) to score the chosen configurations on data the controller never saw.
 /// </summary>
-public static class ControllabilityEvaluator
+internal static class ControllabilityEvaluator
 {
     /// <summary>Evaluates one controller.</summary>
     /// <param name="controller">The controller.</param>
@@ -24,7 +24,7 @@ public static class ControllabilityEvaluator
     /// <param name="alpha">Dirichlet concentration (default 0.2).</param>
     /// <param name="hypervolumeSamples">Monte Carlo samples when the hypervolume is estimated (&gt; 3 tasks, &gt; 16 points).</param>
     /// <param name="evaluation">Where P(c) and the hypervolume's normalisation range come from: a table of the same
-    /// network measured on evaluation data (for example <c>ControllableMultiTaskModel.Calibrate(network, test)</c>);
+    /// network measured on evaluation data (for example <c>ModelTrainer.Calibrate(network, test)</c>);
     /// null (default): the controller's own <see cref="IConfigurationController.Calibration"/>. The controller still
     /// searches with its own table.</param>
     /// <returns>Overall means and per-budget figures.</returns>
@@ -155,7 +155,7 @@ public static class ControllabilityEvaluator
 /// <param name="Hypervolume">Hypervolume (fraction of the unit cube) of the chosen configurations' normalised
 /// performance points.</param>
 /// <param name="DistinctConfigurations">How many different configurations the queries produced.</param>
-public sealed record BudgetControllability(string Budget, string Unit, double Value, int Queries, double BudgetAdherence,
+internal sealed record BudgetControllability(string Budget, string Unit, double Value, int Queries, double BudgetAdherence,
     double MeanBudgetUtilisation, double MeanSpearman, double MeanUniformity, double Hypervolume, int DistinctConfigurations);
 
 /// <summary>Controllability of one controller over all budgets (means over budgets; adherence over all queries).</summary>
@@ -171,14 +171,14 @@ public sealed record BudgetControllability(string Budget, string Unit, double Va
 /// <param name="MeanUniformity">Mean DYMU uniformity.</param>
 /// <param name="MeanHypervolume">Mean over budgets of the per-budget hypervolume.</param>
 /// <param name="PerBudget">Per-budget figures.</param>
-public sealed record ControllabilityReport(string Controller, int Tasks, int Queries, int PreferenceVectors, double DirichletAlpha, int Seed,
+internal sealed record ControllabilityReport(string Controller, int Tasks, int Queries, int PreferenceVectors, double DirichletAlpha, int Seed,
     double BudgetAdherence, double MeanBudgetUtilisation, double MeanSpearman, double MeanUniformity, double MeanHypervolume,
     IReadOnlyList<BudgetControllability> PerBudget);
 
 /// <summary>The ECMT search and the preference-blind baseline side by side.</summary>
 /// <param name="Search">The ECMT search's report.</param>
 /// <param name="Baseline">The equal-width baseline's report.</param>
-public sealed record ControllabilityComparison(ControllabilityReport Search, ControllabilityReport Baseline)
+internal sealed record ControllabilityComparison(ControllabilityReport Search, ControllabilityReport Baseline)
 {
     private static readonly JsonSerializerOptions Options = new() { WriteIndented = true };
 

@@ -2,11 +2,12 @@ using MLNetSlim.Data;
 using MLNetSlim.Network;
 using MLNetSlim.Runtime;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Evaluation;
 
 /// <summary>Runs a network over a labelled data set at one width configuration and measures each task.</summary>
-public static class NetworkEvaluator
+internal static class NetworkEvaluator
 {
     /// <summary>
     /// Per-task accuracy in [0, 1] of <paramref name="network"/> at <paramref name="configuration"/>: top-1 accuracy

@@ -1,8 +1,7 @@
 using MLNetSlim.Data;
-using MLNetSlim.Control;
-using MLNetSlim.Network;
 using MLNetSlim.Network.Backbones;
 using MLNetSlim.Training;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.MLNet;
 
@@ -11,13 +10,15 @@ internal static class BuiltInTrainer
 {
     public static IMultiTaskModel Train(MultiTaskDataset train, MultiTaskDataset? validation, ControllableMultiTaskEstimator.Options options,
         IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
-        ControllableMultiTaskModel.Train(train, validation, ToModelOptions(options), progress, cancellationToken);
+        // The estimator already held out Options.ValidationFraction (or took Options.ValidationData); no validation data
+        // means ValidationFraction = 0, documented as "hold out nothing": the calibration table is measured on the training data.
+        ModelTrainer.Train(train, validation ?? train, ToModelOptions(options), progress, cancellationToken);
 
+    /// <summary>The one mapping from the estimator's (already validated) options to the training options.</summary>
     internal static ModelOptions ToModelOptions(ControllableMultiTaskEstimator.Options o) => new()
     {
         Backbone = o.Backbone == MultiTaskBackbone.ResNet ? BackboneOptions.ResNet() : BackboneOptions.SmallConvNet(),
         Widths = o.Widths,
-        ValidationFraction = o.ValidationFraction > 0 ? o.ValidationFraction : 0.1,
         Training = new TrainingOptions
         {
             Epochs = o.Epochs,

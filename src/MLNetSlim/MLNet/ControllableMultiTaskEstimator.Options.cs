@@ -1,9 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.ML;
-using MLNetSlim.Network;
 
 using MLNetSlim.Training;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.MLNet;
 
@@ -81,7 +81,7 @@ public sealed partial class ControllableMultiTaskEstimator
         /// <summary>Training epochs (passes over the training data).</summary>
         public int Epochs { get; set; } = 3;
 
-        /// <summary>Images per optimiser step.</summary>
+        /// <summary>Images per optimiser step; at least 2 (batch norm needs two images to estimate statistics).</summary>
         public int BatchSize { get; set; } = 128;
 
         /// <summary>
@@ -109,8 +109,11 @@ public sealed partial class ControllableMultiTaskEstimator
         /// <summary>Torch device: "cpu", "cuda" or "cuda:N".</summary>
         public string Device { get; set; } = "cpu";
 
-        /// <summary>Fraction of the training rows held out for calibration when <see cref="ValidationData"/> is null;
-        /// 0 holds out nothing. In [0, 1).</summary>
+        /// <summary>Fraction of the training rows held out to measure the calibration table when
+        /// <see cref="ValidationData"/> is null, in [0, 1). Default 0.1. 0 holds out nothing: the trainer receives no
+        /// validation data, and the built-in trainer then measures the calibration table on the training rows themselves
+        /// (every row trains; the table's accuracies are optimistic, so the search ranks configurations by how well they
+        /// fit the training data). See docs/mlnet-integration.md.</summary>
         public double ValidationFraction { get; set; } = 0.1;
 
         /// <summary>Held-out data (same columns as the training data) for calibration; overrides
@@ -145,7 +148,7 @@ public sealed partial class ControllableMultiTaskEstimator
                 throw new ArgumentException($"Options image shape (C, H, W) = ({ImageChannels}, {ImageHeight}, {ImageWidth}) must be positive.", nameof(ImageChannels));
             _ = new WidthSet(Widths ?? Array.Empty<double>());
             if (Epochs <= 0) throw new ArgumentException($"Options.Epochs must be positive, got {Epochs}.", nameof(Epochs));
-            if (BatchSize <= 0) throw new ArgumentException($"Options.BatchSize must be positive, got {BatchSize}.", nameof(BatchSize));
+            if (BatchSize < 2) throw new ArgumentException($"Options.BatchSize must be at least 2 (batch norm estimates statistics from the images of a batch), got {BatchSize}.", nameof(BatchSize));
             if (ProgressEverySteps <= 0) throw new ArgumentException($"Options.ProgressEverySteps must be positive, got {ProgressEverySteps}.", nameof(ProgressEverySteps));
             if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentException($"Options.LearningRate must be positive, got {LearningRate}.", nameof(LearningRate));
             if (SandwichRandomCount < 0) throw new ArgumentException($"Options.SandwichRandomCount must be >= 0, got {SandwichRandomCount}.", nameof(SandwichRandomCount));

@@ -2,9 +2,10 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetSlim.Data;
-using MLNetSlim.Network;
 
 using MLNetSlim.Training;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.MLNet;
 
@@ -105,7 +106,9 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
         {
             (train, validation) = train.Split(o.ValidationFraction, o.Seed ?? 0);
         }
-        progress.Info($"Training on {train.Count} images, {validation?.Count ?? 0} held out for calibration; {o.Epochs} epochs on {o.Device}.");
+        progress.Info(validation is not null
+            ? $"Training on {train.Count} images, {validation.Count} held out for calibration; {o.Epochs} epochs on {o.Device}."
+            : $"Training on {train.Count} images, none held out (Options.ValidationFraction = 0): the built-in trainer measures the calibration table on the training images; {o.Epochs} epochs on {o.Device}.");
 
         Options copy = o.Clone();
         for (int t = 0; t < tasks.Length; t++)

@@ -1,7 +1,8 @@
 using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.MLNet;
 

@@ -4,7 +4,9 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetSlim.Control;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
+using MLNetSlim.Training;
 
 namespace MLNetSlim.MLNet;
 

@@ -1,6 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
-using MLNetSlim.Network;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.MLNet;
 
@@ -155,6 +155,34 @@ public static class MLNetSlimCatalog
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         return Explain(mlContext, filePath, error);
+    }
+
+    /// <summary>
+    /// The <see cref="ControllableMultiTaskTransformer"/> of a fitted or loaded model: <paramref name="model"/> itself,
+    /// or the one inside its transformer chain (nested chains included). Use it to set the budget and task weights of a
+    /// model read with <c>mlContext.Model.Load</c>.
+    /// </summary>
+    /// <param name="model">A fitted or loaded model.</param>
+    /// <returns>The model's only controllable multi-task transformer.</returns>
+    /// <exception cref="InvalidOperationException">The model holds none, or more than one (the message says which).</exception>
+    public static ControllableMultiTaskTransformer GetControllableMultiTaskTransformer(this ITransformer model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var found = new List<ControllableMultiTaskTransformer>();
+        void Collect(ITransformer t)
+        {
+            if (t is ControllableMultiTaskTransformer c) found.Add(c);
+            else if (t is IEnumerable<ITransformer> chain) foreach (ITransformer inner in chain) Collect(inner);
+        }
+        Collect(model);
+        return found.Count switch
+        {
+            1 => found[0],
+            0 => throw new InvalidOperationException(
+                $"The model ({model.GetType().Name}) holds no MLNetSlim ControllableMultiTaskTransformer; it is not an MLNetSlim model."),
+            _ => throw new InvalidOperationException(
+                $"The model holds {found.Count} ControllableMultiTaskTransformers; take the one you mean from its chain."),
+        };
     }
 
     private static Exception? Explain(IHostEnvironment env, string filePath, Exception error)

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
-using MLNetSlim.Control;
-using MLNetSlim.Network;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.MLNet;
 

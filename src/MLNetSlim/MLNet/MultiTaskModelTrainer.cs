@@ -1,6 +1,6 @@
 using MLNetSlim.Data;
-using MLNetSlim.Network;
 using MLNetSlim.Training;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.MLNet;
 

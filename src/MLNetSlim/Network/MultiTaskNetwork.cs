@@ -2,6 +2,7 @@ using MLNetSlim.Network.Decoders;
 using MLNetSlim.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Network;
 

@@ -1,4 +1,5 @@
 using MLNetSlim.Network.Backbones;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Network;
 

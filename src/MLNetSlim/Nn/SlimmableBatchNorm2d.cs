@@ -10,7 +10,7 @@ namespace MLNetSlim.Nn;
 /// the encoder option; for a decoder layer, the encoder option and the decoder width). Feature statistics differ across
 /// widths (Yu et al., ICLR 2019, Sec. 3.2), and with an encoder and decoders slimmed independently they differ across
 /// combinations too, so one set of statistics per context is kept. Statistics are tracked with momentum during training
-/// and recomputed exactly after training by <see cref="Training.BatchNormCalibration"/> ("post-statistics", Yu &amp; Huang,
+/// and recomputed exactly after training by the Training layer's BatchNormPostStatistics ("post-statistics", Yu &amp; Huang,
 /// "Universally Slimmable Networks", ICCV 2019, Sec. 3.3). The affine weight and bias (C) are shared and sliced to the
 /// leading channels, as the universally slimmable network does. See docs/method.md.
 /// </summary>
@@ -20,7 +20,7 @@ public sealed class SlimmableBatchNorm2d : nn.Module
     private readonly Parameter bias;
     private readonly Tensor running_mean;
     private readonly Tensor running_var;
-    private readonly int[] _calibrationBatches;
+    private readonly int[] _postStatisticsBatches;
 
     /// <summary>Creates the layer.</summary>
     /// <param name="channels">Full channels C.</param>
@@ -39,7 +39,7 @@ public sealed class SlimmableBatchNorm2d : nn.Module
         bias = new Parameter(zeros(channels));
         running_mean = zeros(contexts, channels);
         running_var = ones(contexts, channels);
-        _calibrationBatches = new int[contexts];
+        _postStatisticsBatches = new int[contexts];
         register_buffer(nameof(running_mean), running_mean);
         register_buffer(nameof(running_var), running_var);
         RegisterComponents();
@@ -59,13 +59,13 @@ public sealed class SlimmableBatchNorm2d : nn.Module
 
     /// <summary>
     /// When true, training-mode forwards accumulate an exact cumulative average of batch statistics per context
-    /// instead of a momentum average (set by <see cref="Training.BatchNormCalibration"/>).
+    /// instead of a momentum average (set by the Training layer's BatchNormPostStatistics).
     /// </summary>
-    internal bool Calibrating { get; set; }
+    internal bool CollectingPostStatistics { get; set; }
 
-    internal void ResetCalibration()
+    internal void ResetPostStatistics()
     {
-        Array.Clear(_calibrationBatches);
+        Array.Clear(_postStatisticsBatches);
     }
 
     /// <summary>Normalises (N, C', H, W) with context <paramref name="context"/>'s statistics (eval) or batch statistics (train).</summary>
@@ -86,11 +86,11 @@ public sealed class SlimmableBatchNorm2d : nn.Module
             return nn.functional.batch_norm(input, mean, var, w, b, false, 0, Eps);
 
         double momentum = Momentum;
-        if (Calibrating)
+        if (CollectingPostStatistics)
         {
             // Cumulative moving average: the n-th batch gets weight 1/n, so the result is the exact mean over batches.
-            _calibrationBatches[context]++;
-            momentum = 1.0 / _calibrationBatches[context];
+            _postStatisticsBatches[context]++;
+            momentum = 1.0 / _postStatisticsBatches[context];
         }
         // mean and var are views of the context's row: batch_norm updates them in place.
         return nn.functional.batch_norm(input, mean, var, w, b, true, momentum, Eps);

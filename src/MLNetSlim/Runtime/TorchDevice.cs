@@ -6,7 +6,7 @@ namespace MLNetSlim.Runtime;
 /// Device selection: "cpu", "cuda" or "cuda:N". The CUDA backend needs the application to reference a TorchSharp CUDA
 /// package (build with -p:TorchBackend=cuda, see docs/runtime.md).
 /// </summary>
-public static class TorchDevice
+internal static class TorchDevice
 {
     /// <summary>Parses and checks a device string.</summary>
     /// <exception cref="ArgumentException">Not "cpu", "cuda" or "cuda:N".</exception>

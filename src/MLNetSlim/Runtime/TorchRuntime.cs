@@ -19,7 +19,8 @@ namespace MLNetSlim.Runtime;
 /// times per step (sandwich rule). Measured here: 3.6x the minor page faults and 3x the system time of a static network,
 /// and steps 35 % slower than with the allocator told to keep its memory. On Linux with glibc, unless the user tuned
 /// malloc (any <c>MALLOC_*_</c> variable, <c>GLIBC_TUNABLES</c>, an <c>LD_PRELOAD</c>ed allocator) or set
-/// <c>MLNETSLIM_MALLOC_TUNING=0</c>, this class calls <c>mallopt</c> once: mmap threshold 32 MiB (glibc's maximum),
+/// <c>MLNETSLIM_MALLOC_TUNING=0</c>, <see cref="PrepareForTraining"/> (called when training starts, never when the
+/// assembly merely loads or a model serves predictions) calls <c>mallopt</c> once: mmap threshold 32 MiB (glibc's maximum),
 /// trim threshold 1 GiB, top pad 64 MiB, the in-process equivalent of the allocator settings PyTorch recommends for
 /// CPU training. The cost is memory the process keeps instead of returning (bounded by its peak use).
 /// </para>
@@ -29,6 +30,7 @@ public static class TorchRuntime
     private const string IsaVariable = "ONEDNN_MAX_CPU_ISA";
     private static readonly object Gate = new();
     private static bool _initialized;
+    private static bool _trainingPrepared;
 
     /// <summary>The oneDNN ISA limit this class applied, or null when it changed nothing.</summary>
     public static string? AppliedOneDnnIsaLimit { get; private set; }
@@ -36,7 +38,10 @@ public static class TorchRuntime
     /// <summary>True when this class tuned glibc's allocator with mallopt (see the class remarks).</summary>
     public static bool AppliedMallocTuning { get; private set; }
 
-    /// <summary>Prepares the native runtime; idempotent and thread-safe. Called by every MLNetSlim entry point.</summary>
+    /// <summary>
+    /// Prepares the native runtime (the oneDNN ISA guard only; no allocator change); idempotent and thread-safe. Called
+    /// by every MLNetSlim entry point and when the assembly loads.
+    /// </summary>
     public static void EnsureInitialized()
     {
         lock (Gate)
@@ -48,6 +53,21 @@ public static class TorchRuntime
                 SetNativeEnvironmentVariable(IsaVariable, "AVX2");
                 AppliedOneDnnIsaLimit = "AVX2";
             }
+        }
+    }
+
+    /// <summary>
+    /// Prepares the process for training: <see cref="EnsureInitialized"/>, then the glibc allocator tuning described in
+    /// the class remarks (once per process; opt out with <c>MLNETSLIM_MALLOC_TUNING=0</c>). Called when training starts;
+    /// a process that only loads models and predicts never changes its allocator. Idempotent and thread-safe.
+    /// </summary>
+    public static void PrepareForTraining()
+    {
+        EnsureInitialized();
+        lock (Gate)
+        {
+            if (_trainingPrepared) return;
+            _trainingPrepared = true;
             if (MallocTuningWanted()) AppliedMallocTuning = TryTuneMalloc();
         }
     }
@@ -62,7 +82,7 @@ public static class TorchRuntime
     /// <summary>True on Linux x64 AMD processors with AVX-512 when no oneDNN ISA limit is set.</summary>
     internal static bool NeedsAvx2Limit()
     {
-        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return false;
+        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.X64) return false;
         if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable(IsaVariable)) ||
             !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DNNL_MAX_CPU_ISA"))) return false;
         try

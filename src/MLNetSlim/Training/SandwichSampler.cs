@@ -1,4 +1,5 @@
 using MLNetSlim.Network;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Training;
 
@@ -8,7 +9,7 @@ namespace MLNetSlim.Training;
 /// option and every decoder width are drawn independently and uniformly (ECMT), so every decoder learns to work at every
 /// width on top of every encoder width. Seeded.
 /// </summary>
-public sealed class SandwichSampler
+internal sealed class SandwichSampler
 {
     private readonly MultiTaskNetwork _network;
     private readonly int _randomCount;

@@ -4,6 +4,7 @@ using MLNetSlim.Network;
 using MLNetSlim.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Training;
 
@@ -13,10 +14,10 @@ namespace MLNetSlim.Training;
 /// weighted sum of task losses plus lambda x CI-KD, the distance between its encoder features and the matching leading
 /// channels of the full configuration's (detached) encoder features, optionally plus in-place distillation of task
 /// outputs; gradients of all sampled configurations are accumulated before one optimiser step. Afterwards batch-norm
-/// statistics are recalibrated per context (<see cref="BatchNormCalibration"/>). Seeded: the same seed and data give
+/// statistics are recomputed per context as post-statistics (<see cref="BatchNormPostStatistics"/>). Seeded: the same seed and data give
 /// the same weights on CPU.
 /// </summary>
-public static class SupernetTrainer
+internal static class SupernetTrainer
 {
     /// <summary>Builds a network with weights initialised from <paramref name="seed"/>.</summary>
     public static MultiTaskNetwork CreateNetwork(NetworkOptions options, int seed)
@@ -36,6 +37,7 @@ public static class SupernetTrainer
     public static TrainingSummary Train(MultiTaskNetwork network, MultiTaskDataset train, TrainingOptions options,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        TorchRuntime.PrepareForTraining();
         CheckData(network, train);
         options.Validate(network.Tasks.Count);
         options.FixedConfiguration?.Validate(network.Widths, network.Tasks.Count, network.EncoderStageCount);
@@ -104,8 +106,8 @@ public static class SupernetTrainer
                 imagesPerEpoch / epochClock.Elapsed.TotalSeconds, LearningRate(optimizer), clock.Elapsed));
         }
         TimeSpan trainingTime = clock.Elapsed;
-        if (options.BatchNormCalibrationImages > 0)
-            BatchNormCalibration.Recalibrate(network, train, options.BatchNormCalibrationImages, Math.Max(options.BatchSize, 256), device,
+        if (options.PostStatisticsImages > 0)
+            BatchNormPostStatistics.Compute(network, train, options.PostStatisticsImages, Math.Max(options.BatchSize, 256), device,
                 options.FixedConfiguration is { } only ? [only] : null); // a static network uses the contexts of its one configuration only
         network.eval();
         return new TrainingSummary(step, options.Epochs, trainingTime, clock.Elapsed - trainingTime,
@@ -253,6 +255,6 @@ public static class SupernetTrainer
 /// <param name="Steps">Optimiser steps.</param>
 /// <param name="Epochs">Epochs.</param>
 /// <param name="TrainingTime">Wall time of the training loop.</param>
-/// <param name="CalibrationTime">Wall time of batch-norm recalibration.</param>
+/// <param name="PostStatisticsTime">Wall time of batch-norm post-statistics.</param>
 /// <param name="ImagesPerSecond">Training throughput (each image counted once per step).</param>
-public sealed record TrainingSummary(int Steps, int Epochs, TimeSpan TrainingTime, TimeSpan CalibrationTime, double ImagesPerSecond);
+internal sealed record TrainingSummary(int Steps, int Epochs, TimeSpan TrainingTime, TimeSpan PostStatisticsTime, double ImagesPerSecond);

@@ -1,3 +1,5 @@
+using MLNetSlim.Architecture;
+
 namespace MLNetSlim.Training;
 
 /// <summary>The optimiser.</summary>
@@ -108,16 +110,16 @@ public sealed class TrainingOptions
 
     /// <summary>
     /// Training images used afterwards to recompute exact batch-norm statistics for every context ("post-statistics",
-    /// Yu &amp; Huang, ICCV 2019). 0 skips recalibration (momentum statistics from training are kept).
+    /// Yu &amp; Huang, ICCV 2019). 0 skips post-statistics (momentum statistics from training are kept).
     /// </summary>
-    public int BatchNormCalibrationImages { get; set; } = 2048;
+    public int PostStatisticsImages { get; set; } = 2048;
 
     /// <summary>
     /// When set, trains only this configuration every step: a static network of that shape (the "one model per
-    /// scenario" baseline). Disables the sandwich rule and CI-KD, and batch-norm recalibration covers only the contexts
+    /// scenario" baseline). Disables the sandwich rule and CI-KD, and batch-norm post-statistics covers only the contexts
     /// of this configuration. Null (default): super-network training.
     /// </summary>
-    public Network.WidthConfiguration? FixedConfiguration { get; set; }
+    public WidthConfiguration? FixedConfiguration { get; set; }
 
     /// <summary>Checks the options.</summary>
     /// <exception cref="ArgumentException">Names the option and the expected range.</exception>
@@ -132,7 +134,7 @@ public sealed class TrainingOptions
         if (TaskLossWeights is not null && (TaskLossWeights.Length != taskCount || TaskLossWeights.Any(w => w < 0 || double.IsNaN(w))))
             throw new ArgumentException($"TrainingOptions.TaskLossWeights must have {taskCount} non-negative entries (one per task).");
         if (ProgressEverySteps < 1) throw new ArgumentException("TrainingOptions.ProgressEverySteps must be at least 1.");
-        if (BatchNormCalibrationImages < 0) throw new ArgumentException("TrainingOptions.BatchNormCalibrationImages must be >= 0.");
+        if (PostStatisticsImages < 0) throw new ArgumentException("TrainingOptions.PostStatisticsImages must be >= 0.");
         _ = Runtime.TorchDevice.Parse(Device);
     }
 }

@@ -1,6 +1,6 @@
 using MLNetSlim.Control;
-using MLNetSlim.Evaluation;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
+using MLNetSlim.Fixtures;
 
 namespace MLNetSlim.Tests.Control;
 

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using MLNetSlim.Data;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
+using MLNetSlim.Datasets;
 
 namespace MLNetSlim.Tests.Data;
 

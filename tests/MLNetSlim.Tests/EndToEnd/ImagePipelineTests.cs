@@ -5,7 +5,8 @@ using Microsoft.ML.Transforms.Image;
 using MLNetSlim.Control;
 using MLNetSlim.Data;
 using MLNetSlim.MLNet;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
+using MLNetSlim.Datasets;
 
 namespace MLNetSlim.Tests.EndToEnd;
 

@@ -1,7 +1,7 @@
 using MLNetSlim.Control;
 using MLNetSlim.Demo;
-using MLNetSlim.Evaluation;
-using MLNetSlim.Network;
+using MLNetSlim.Architecture;
+using MLNetSlim.Fixtures;
 
 namespace MLNetSlim.Tests.Evaluation;
 

@@ -1,5 +1,6 @@
 using MLNetSlim.Control;
 using MLNetSlim.Evaluation;
+using MLNetSlim.Fixtures;
 
 namespace MLNetSlim.Tests.Evaluation;
 

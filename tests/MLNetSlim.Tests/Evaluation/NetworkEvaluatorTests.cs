@@ -4,6 +4,7 @@ using MLNetSlim.Network;
 using MLNetSlim.Network.Backbones;
 using MLNetSlim.Training;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Tests.Evaluation;
 
@@ -28,7 +29,7 @@ public class NetworkEvaluatorTests
         float[] images = Enumerable.Range(0, n * 64).Select(_ => (float)rng.NextDouble()).ToArray();
         var data = new MultiTaskDataset(images, 1, 8, 8, Tasks,
             [Enumerable.Range(0, n).Select(_ => rng.Next(3)).ToArray(), Enumerable.Range(0, n).Select(_ => rng.Next(4)).ToArray()]);
-        BatchNormCalibration.Recalibrate(net, data, n, 64, CPU);
+        BatchNormPostStatistics.Compute(net, data, n, 64, CPU);
 
         // Batch size 128 leaves a partial last batch (300 = 2 x 128 + 44).
         double[][][] table = NetworkEvaluator.AccuracyTable(net, data, 128);

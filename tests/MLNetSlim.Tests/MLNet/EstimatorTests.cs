@@ -49,6 +49,32 @@ public class EstimatorTests
     }
 
     [TestMethod]
+    public void Options_BatchSizeOne_IsRejectedNamingTheEstimatorOption()
+    {
+        ControllableMultiTaskEstimator.Options o = Options();
+        o.BatchSize = 1;
+        var e = Assert.ThrowsExactly<ArgumentException>(() => new ControllableMultiTaskEstimator(new MLContext(1), o));
+        StringAssert.Contains(e.Message, "Options.BatchSize must be at least 2");
+        Assert.AreEqual("BatchSize", e.ParamName);
+    }
+
+    [TestMethod]
+    public void Fit_ValidationFractionZero_HoldsOutNothing_AndSaysWhatCalibrates()
+    {
+        var ml = new MLContext(1);
+        var log = new List<string>();
+        ml.Log += (_, e) => { lock (log) log.Add(e.Message); };
+        var fake = new FakeTrainer();
+        ControllableMultiTaskEstimator.Options o = Options();
+        o.ValidationFraction = 0;
+        new ControllableMultiTaskEstimator(ml, o, fake.Run).Fit(Keyed(ml, Rows(20)));
+        Assert.AreEqual(20, fake.Train!.Count);
+        Assert.IsNull(fake.Validation);
+        Assert.IsTrue(log.Any(m => m.Contains("none held out (Options.ValidationFraction = 0)", StringComparison.Ordinal) &&
+            m.Contains("calibration table on the training images", StringComparison.Ordinal)));
+    }
+
+    [TestMethod]
     public void CatalogEntryPoint_UsesTheBuiltInTrainer()
     {
         var ml = new MLContext(1);
@@ -144,7 +170,7 @@ public class EstimatorTests
             Assert.AreEqual(b.IsKey, a.IsKey, a.Name);
             CollectionAssert.AreEqual(b.Annotations.Select(x => x.Name).ToArray(), a.Annotations.Select(x => x.Name).ToArray(), a.Name);
         }
-        var applied = ml.Transforms.ApplyControllableMultiTaskModel(Model());
+        var applied = ml.Transforms.ApplyControllableMultiTaskModel(TestModel());
         SchemaShape fromApplied = applied.GetOutputSchema(MLNetInternals.ToShape(keyed.Schema));
         CollectionAssert.AreEqual(fromEstimator.Select(c => c.Name).ToArray(), fromApplied.Select(c => c.Name).ToArray());
         var bad = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => est.GetOutputSchema(MLNetInternals.ToShape(Raw(ml, Rows(3)).Schema)));

@@ -3,8 +3,9 @@ using Microsoft.ML.Data;
 using MLNetSlim.Data;
 using MLNetSlim.Training;
 using MLNetSlim.MLNet;
-using MLNetSlim.Network;
 using MLNetSlim.Testing;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Tests.MLNet;
 
@@ -78,7 +79,7 @@ internal static class MLNetTestData
         }
     }
 
-    public static LinearMultiTaskModel Model() =>
+    public static LinearMultiTaskModel TestModel() =>
         new(C, H, W, new[]
         {
             new TaskDefinition("Shape", TaskKind.Classification, 3, Shapes),

@@ -5,9 +5,10 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetSlim.Control;
 using MLNetSlim.MLNet;
-using MLNetSlim.Network;
 using MLNetSlim.Testing;
 using static MLNetSlim.Tests.MLNet.MLNetTestData;
+using MLNetSlim.Architecture;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Tests.MLNet;
 
@@ -45,7 +46,7 @@ public class SaveLoadTests
             ml.Model.Save(chain, raw.Schema, path);
             var ml2 = new MLContext(2).AddMLNetSlim();
             ITransformer loaded = ml2.Model.Load(path, out DataViewSchema schema);
-            ControllableMultiTaskTransformer t2 = ((IEnumerable<ITransformer>)loaded).OfType<ControllableMultiTaskTransformer>().Single();
+            ControllableMultiTaskTransformer t2 = loaded.GetControllableMultiTaskTransformer();
             Assert.AreNotSame(t.Model, t2.Model);
             Assert.AreEqual(t.Budget, t2.Budget);
             CollectionAssert.AreEquivalent(t.TaskWeights.ToArray(), t2.TaskWeights.ToArray());
@@ -102,7 +103,7 @@ public class SaveLoadTests
     public void Save_ModelTypeWithoutReader_FailsAtSave()
     {
         var ml = new MLContext(1);
-        var t = new ControllableMultiTaskTransformer(new Unregistered(Model()));
+        var t = new ControllableMultiTaskTransformer(new Unregistered(TestModel()));
         using var ms = new MemoryStream();
         var e = Assert.ThrowsExactly<InvalidOperationException>(() => ml.Model.Save(t, Raw(ml, Rows(2)).Schema, ms));
         StringAssert.Contains(e.Message, "MultiTaskModelLoaders.Register<Unregistered>");

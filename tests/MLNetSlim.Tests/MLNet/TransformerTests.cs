@@ -2,9 +2,9 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetSlim.Control;
 using MLNetSlim.MLNet;
-using MLNetSlim.Network;
 using MLNetSlim.Testing;
 using static MLNetSlim.Tests.MLNet.MLNetTestData;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Tests.MLNet;
 
@@ -20,11 +20,25 @@ public class TransformerTests
     }
 
     [TestMethod]
+    public void GetControllableMultiTaskTransformer_FindsItAloneOrInNestedChains_AndNamesWhatIsWrong()
+    {
+        var ml = new MLContext(1);
+        var t = new ControllableMultiTaskTransformer(TestModel());
+        ITransformer other = ml.Transforms.CopyColumns("X", "Features").Fit(Keyed(ml, Rows(3)));
+        Assert.AreSame(t, ((ITransformer)t).GetControllableMultiTaskTransformer());
+        ITransformer nested = new TransformerChain<ITransformer>(other, new TransformerChain<ITransformer>(other, t));
+        Assert.AreSame(t, nested.GetControllableMultiTaskTransformer());
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() => other.GetControllableMultiTaskTransformer()).Message, "holds no");
+        ITransformer two = new TransformerChain<ITransformer>(t, new ControllableMultiTaskTransformer(TestModel()));
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() => two.GetControllableMultiTaskTransformer()).Message, "holds 2");
+    }
+
+    [TestMethod]
     public void OutputSchema_AddsScoreAndKeyColumnsWithAnnotations_AndKeepsInputIndices()
     {
         var ml = new MLContext(1);
         IDataView data = Keyed(ml, Rows(5));
-        var t = new ControllableMultiTaskTransformer(Model());
+        var t = new ControllableMultiTaskTransformer(TestModel());
         DataViewSchema s = t.GetOutputSchema(data.Schema);
         for (int i = 0; i < data.Schema.Count; i++)
             Assert.AreEqual(data.Schema[i].Name, s[i].Name);
@@ -45,7 +59,7 @@ public class TransformerTests
     public void Transform_RunsInBatches_AndMatchesThePredictionEngine()
     {
         var ml = new MLContext(1);
-        LinearMultiTaskModel model = Model();
+        LinearMultiTaskModel model = TestModel();
         var t = new ControllableMultiTaskTransformer(model) { BatchSize = 64 };
         Row[] rows = Rows(150);
         IDataView scored = t.Transform(Raw(ml, rows));
@@ -74,7 +88,7 @@ public class TransformerTests
     public void BudgetAndWeights_RecomputeTheConfiguration_AndTakeEffectAsDocumented()
     {
         var ml = new MLContext(1);
-        LinearMultiTaskModel model = Model();
+        LinearMultiTaskModel model = TestModel();
         var t = new ControllableMultiTaskTransformer(model);
         Assert.AreEqual(WidthSetFull(), t.Configuration.ToString());
         Assert.AreEqual(model.Costs.FullMacs, t.ConfigurationMacs);
@@ -121,14 +135,14 @@ public class TransformerTests
     public void TransformAndSchemaErrors_NameColumnExpectedAndActual()
     {
         var ml = new MLContext(1);
-        var t = new ControllableMultiTaskTransformer(Model(), "Pixels");
+        var t = new ControllableMultiTaskTransformer(TestModel(), "Pixels");
         IDataView data = Raw(ml, Rows(3));
         var missing = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => t.Transform(data));
         StringAssert.Contains(missing.Message, "Features column 'Pixels' not found");
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => t.GetOutputSchema(data.Schema));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => t.GetRowToRowMapper(data.Schema));
 
-        var t2 = new ControllableMultiTaskTransformer(Model());
+        var t2 = new ControllableMultiTaskTransformer(TestModel());
         IDataView wrongSize = Raw(ml, Rows(3).Select(r => { r.Features = r.Features.Concat(new[] { 0f }).ToArray(); return r; }), Size + 1);
         var size = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => t2.Transform(wrongSize));
         StringAssert.Contains(size.Message, "expected Vector<Single, 12>");
@@ -142,7 +156,7 @@ public class TransformerTests
     public void ApplyControllableMultiTaskModel_FitsWithoutTraining()
     {
         var ml = new MLContext(1);
-        LinearMultiTaskModel model = Model();
+        LinearMultiTaskModel model = TestModel();
         ControllableMultiTaskTransformer t = ml.Transforms.ApplyControllableMultiTaskModel(model).Fit(Raw(ml, Rows(3)));
         Assert.AreSame(model, t.Model);
         Assert.IsNull(t.TrainingOptions);

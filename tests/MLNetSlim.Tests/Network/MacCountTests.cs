@@ -1,5 +1,6 @@
 using MLNetSlim.Network;
 using MLNetSlim.Network.Backbones;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Tests.Network;
 

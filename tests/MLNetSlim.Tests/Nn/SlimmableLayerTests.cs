@@ -48,8 +48,8 @@ public class SlimmableLayerTests
     {
         using var bn = new SlimmableBatchNorm2d(4, contexts: 2);
         bn.train();
-        bn.Calibrating = true;
-        bn.ResetCalibration();
+        bn.CollectingPostStatistics = true;
+        bn.ResetPostStatistics();
         using Tensor a = full(3, 2, 2, 2, 1.0f) + arange(2).reshape(1, 2, 1, 1); // channel means 1 and 2
         using Tensor b = full(3, 2, 2, 2, 3.0f) + arange(2).reshape(1, 2, 1, 1); // channel means 3 and 4
         using (no_grad())
@@ -57,7 +57,7 @@ public class SlimmableLayerTests
             bn.forward(a, 1).Dispose();
             bn.forward(b, 1).Dispose();
         }
-        bn.Calibrating = false;
+        bn.CollectingPostStatistics = false;
         Tensor runningMean = bn.buffers().First();
         float[] m = runningMean.data<float>().ToArray(); // (contexts=2, C=4), row-major
         CollectionAssert.AreEqual(new float[] { 0, 0, 0, 0 }, m[..4], "context 0 untouched");

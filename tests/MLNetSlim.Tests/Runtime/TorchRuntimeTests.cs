@@ -39,10 +39,10 @@ public class TorchRuntimeTests
     }
 
     [TestMethod]
-    public void MallocIsTunedOnGlibcLinux_UnlessTheUserTunedIt()
+    public void MallocIsTunedOnGlibcLinux_WhenTrainingStarts_UnlessTheUserTunedIt()
     {
         // docs/runtime.md: without it, a sandwich training step page-faults its activations back in and runs ~35 % slower.
-        TorchRuntime.EnsureInitialized();
+        TorchRuntime.PrepareForTraining();
         if (!OperatingSystem.IsLinux()) { Assert.IsFalse(TorchRuntime.AppliedMallocTuning); return; }
         bool glibc = File.ReadLines("/proc/self/maps").Any(l => l.Contains("/libc.so.6", StringComparison.Ordinal));
         Assert.AreEqual(glibc && TorchRuntime.MallocTuningWanted(), TorchRuntime.AppliedMallocTuning);

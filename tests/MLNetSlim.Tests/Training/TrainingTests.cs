@@ -1,8 +1,11 @@
-using MLNetSlim.Control;
 using MLNetSlim.Data;
+using MLNetSlim.Evaluation;
 using MLNetSlim.Network;
 using MLNetSlim.Training;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
+using MLNetSlim.Datasets;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Tests.Training;
 
@@ -27,10 +30,10 @@ public class TrainingTests
         var reports = new List<TrainingProgress>();
         var options = new ModelOptions
         {
-            Training = new TrainingOptions { Epochs = 1, BatchSize = 16, ProgressEverySteps = 20, BatchNormCalibrationImages = 512 },
+            Training = new TrainingOptions { Epochs = 1, BatchSize = 16, ProgressEverySteps = 20, PostStatisticsImages = 512 },
             ValidationFraction = 0.05,
         };
-        using ControllableMultiTaskModel model = ControllableMultiTaskModel.Train(train, null, options, new SyncProgress(reports));
+        using ControllableMultiTaskModel model = ModelTrainer.Train(train, null, options, new SyncProgress(reports));
         List<TrainingProgress> steps = reports.Where(r => !r.IsEpochEnd).ToList();
         Assert.IsTrue(steps.Count >= 9, $"{steps.Count} step reports");
         Assert.AreEqual(201, steps[^1].TotalSteps, "3230 training images (170 held out) / 16 per step");
@@ -52,7 +55,7 @@ public class TrainingTests
         byte[] Train(int seed)
         {
             using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(Options(train.Tasks), seed);
-            SupernetTrainer.Train(net, train, new TrainingOptions { Epochs = 1, BatchSize = 64, Seed = seed, BatchNormCalibrationImages = 128 });
+            SupernetTrainer.Train(net, train, new TrainingOptions { Epochs = 1, BatchSize = 64, Seed = seed, PostStatisticsImages = 128 });
             using var ms = new MemoryStream();
             using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) net.save(w);
             return ms.ToArray();
@@ -67,7 +70,7 @@ public class TrainingTests
     {
         (MultiTaskDataset train, _) = await DataAsync(64 * 8, 1);
         using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(Options(train.Tasks), 1);
-        var options = new TrainingOptions { Epochs = 1, BatchSize = 64, BatchNormCalibrationImages = 0 };
+        var options = new TrainingOptions { Epochs = 1, BatchSize = 64, PostStatisticsImages = 0 };
         SupernetTrainer.Train(net, train, options); // warm-up: allocator pools, optimiser state
         GC.Collect();
         GC.WaitForPendingFinalizers();
@@ -106,6 +109,16 @@ public class TrainingTests
         using var cts = new CancellationTokenSource();
         cts.Cancel();
         Assert.ThrowsExactly<OperationCanceledException>(() => SupernetTrainer.Train(net, data, new TrainingOptions { BatchSize = 8 }, null, cts.Token));
+    }
+
+    [TestMethod]
+    public void ModelTrainer_WithoutValidationData_NeedsAHeldOutFraction_AndSaysWhy()
+    {
+        var tasks = new[] { new TaskDefinition("a", TaskKind.Classification, 2) };
+        var data = new MultiTaskDataset(new float[16 * 784], 1, 28, 28, tasks, [new int[16]]);
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ModelTrainer.Train(data, null, new ModelOptions { ValidationFraction = 0 }));
+        StringAssert.Contains(e.Message, "ModelOptions.ValidationFraction must be in (0, 1)");
+        StringAssert.Contains(e.Message, "pass them as the validation data");
     }
 
     private sealed class SyncProgress(List<TrainingProgress> sink) : IProgress<TrainingProgress>

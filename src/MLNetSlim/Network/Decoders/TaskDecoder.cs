@@ -1,6 +1,7 @@
 using MLNetSlim.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Network.Decoders;
 

@@ -1,0 +1,95 @@
+namespace MLNetSlim.Architecture;
+
+/// <summary>
+/// The exact cost, in multiply-accumulates (MACs), of every configuration of a slimmable multi-task network for one
+/// input size, in separable form: MACs(c) = E(e) + sum_t D_t(e, d_t), where e is the encoder option (its width vector)
+/// and d_t the index of task t's decoder width. Decoder t's cost depends on e only through the number of encoder output
+/// channels it reads. FLOPs = 2 x MACs. Built by the network for a given input size.
+/// </summary>
+public sealed class CostTable
+{
+    private readonly double[][] _encoderOptions;
+    private readonly long[] _encoderMacs;
+    private readonly long[][][] _decoderMacs;
+
+    /// <summary>Creates a cost table.</summary>
+    /// <param name="widths">The width set.</param>
+    /// <param name="taskNames">Task names in task order.</param>
+    /// <param name="encoderOptions">The encoder width vectors the network can run (one multiplier, or one per stage).</param>
+    /// <param name="encoderMacs">MACs of the encoder for each encoder option.</param>
+    /// <param name="decoderMacs">MACs of decoder t at encoder option e and decoder width index d: [t][e][d].</param>
+    /// <exception cref="ArgumentException">Sizes disagree.</exception>
+    public CostTable(WidthSet widths, IReadOnlyList<string> taskNames, IReadOnlyList<double[]> encoderOptions,
+        long[] encoderMacs, long[][][] decoderMacs)
+    {
+        Widths = widths;
+        TaskNames = taskNames.ToArray();
+        _encoderOptions = encoderOptions.Select(o => (double[])o.Clone()).ToArray();
+        _encoderMacs = (long[])encoderMacs.Clone();
+        _decoderMacs = decoderMacs;
+        if (_encoderMacs.Length != _encoderOptions.Length)
+            throw new ArgumentException($"{_encoderMacs.Length} encoder costs for {_encoderOptions.Length} encoder options.", nameof(encoderMacs));
+        if (decoderMacs.Length != TaskNames.Count)
+            throw new ArgumentException($"{decoderMacs.Length} decoder cost tables for {TaskNames.Count} tasks.", nameof(decoderMacs));
+        foreach (long[][] perTask in decoderMacs)
+            if (perTask.Length != _encoderOptions.Length || perTask.Any(r => r.Length != widths.Count))
+                throw new ArgumentException("Each task's decoder cost table must be [encoder options][width set size].", nameof(decoderMacs));
+    }
+
+    /// <summary>The width set.</summary>
+    public WidthSet Widths { get; }
+
+    /// <summary>Task names in task order.</summary>
+    public IReadOnlyList<string> TaskNames { get; }
+
+    /// <summary>Number of tasks.</summary>
+    public int TaskCount => TaskNames.Count;
+
+    /// <summary>Number of encoder options.</summary>
+    public int EncoderOptionCount => _encoderOptions.Length;
+
+    /// <summary>The encoder width vector of option <paramref name="encoderOption"/>.</summary>
+    public IReadOnlyList<double> EncoderOption(int encoderOption) => _encoderOptions[encoderOption];
+
+    /// <summary>Encoder MACs at option <paramref name="encoderOption"/>.</summary>
+    public long EncoderMacs(int encoderOption) => _encoderMacs[encoderOption];
+
+    /// <summary>MACs of task <paramref name="task"/>'s decoder at encoder option e and decoder width index d.</summary>
+    public long DecoderMacs(int task, int encoderOption, int decoderWidthIndex) => _decoderMacs[task][encoderOption][decoderWidthIndex];
+
+    /// <summary>Index of the encoder option of <paramref name="configuration"/>.</summary>
+    /// <exception cref="ArgumentException">The encoder widths are not one of the options.</exception>
+    public int EncoderOptionOf(WidthConfiguration configuration)
+    {
+        for (int e = 0; e < _encoderOptions.Length; e++)
+        {
+            double[] o = _encoderOptions[e];
+            IReadOnlyList<double> w = configuration.EncoderWidths;
+            bool same = w.Count == o.Length ? w.SequenceEqual(o) : w.Count == 1 && o.All(x => x == w[0]);
+            if (same) return e;
+        }
+        throw new ArgumentException($"Encoder widths of {configuration} are not an encoder option of this network.", nameof(configuration));
+    }
+
+    /// <summary>The configuration with encoder option e and decoder width indices d.</summary>
+    public WidthConfiguration Configuration(int encoderOption, IReadOnlyList<int> decoderWidthIndices) =>
+        new(_encoderOptions[encoderOption], decoderWidthIndices.Select(i => Widths[i]));
+
+    /// <summary>Exact MACs of <paramref name="configuration"/>.</summary>
+    /// <exception cref="ArgumentException">The configuration does not fit this network.</exception>
+    public long Macs(WidthConfiguration configuration)
+    {
+        configuration.Validate(Widths, TaskCount, _encoderOptions[0].Length);
+        int e = EncoderOptionOf(configuration);
+        long macs = _encoderMacs[e];
+        for (int t = 0; t < TaskCount; t++)
+            macs += _decoderMacs[t][e][Widths.IndexOf(configuration.DecoderWidths[t])];
+        return macs;
+    }
+
+    /// <summary>MACs of the full configuration (every multiplier 1.0).</summary>
+    public long FullMacs => Macs(WidthConfiguration.Uniform(1.0, TaskCount));
+
+    /// <summary>MACs of the smallest configuration (every multiplier at the smallest width).</summary>
+    public long SmallestMacs => Macs(WidthConfiguration.Uniform(Widths.Smallest, TaskCount));
+}

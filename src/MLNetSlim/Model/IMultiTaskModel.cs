@@ -1,0 +1,44 @@
+using MLNetSlim.Control;
+using MLNetSlim.Architecture;
+
+namespace MLNetSlim.Model;
+
+/// <summary>
+/// A trained controllable multi-task model as the ML.NET layer sees it: tasks, input shape, cost table, the
+/// budget/preference search, batched prediction at a width configuration, and serialisation.
+/// </summary>
+public interface IMultiTaskModel
+{
+    /// <summary>The tasks, in decoder order.</summary>
+    IReadOnlyList<TaskDefinition> Tasks { get; }
+
+    /// <summary>Input image channels C.</summary>
+    int Channels { get; }
+
+    /// <summary>Input image height H, pixels.</summary>
+    int Height { get; }
+
+    /// <summary>Input image width W, pixels.</summary>
+    int Width { get; }
+
+    /// <summary>Exact MACs of every configuration at this input size.</summary>
+    CostTable Costs { get; }
+
+    /// <summary>
+    /// The width configuration for a budget and task preferences (ECMT runtime control).
+    /// </summary>
+    /// <param name="budget">The compute budget.</param>
+    /// <param name="taskPreferences">Non-negative weights, one per task in task order (need not sum to 1).</param>
+    /// <exception cref="ArgumentException">Bad preferences, or a budget below the smallest configuration.</exception>
+    WidthConfiguration SelectConfiguration(Budget budget, IReadOnlyList<double> taskPreferences);
+
+    /// <summary>
+    /// Runs the network on a batch at <paramref name="configuration"/>. Input: <paramref name="count"/> images,
+    /// (N, C, H, W) float32 row-major. Output: per task, (N, K_t) class probabilities (softmax), row-major.
+    /// Not safe for concurrent calls on one instance.
+    /// </summary>
+    float[][] Predict(ReadOnlySpan<float> images, int count, WidthConfiguration configuration);
+
+    /// <summary>Writes the whole model (architecture, weights, calibration) to <paramref name="stream"/>.</summary>
+    void Save(Stream stream);
+}

@@ -1,0 +1,39 @@
+using MLNetSlim.Network;
+using MLNetSlim.Network.Backbones;
+using MLNetSlim.Architecture;
+
+namespace MLNetSlim.Training;
+
+/// <summary>Everything <see cref="ModelTrainer.Train"/> needs besides the data.</summary>
+public sealed class ModelOptions
+{
+    /// <summary>The backbone and the encoder/decoder split. Default: the small conv net.</summary>
+    public BackboneOptions Backbone { get; set; } = BackboneOptions.SmallConvNet();
+
+    /// <summary>Width multipliers. Default 0.25, 0.5, 0.75, 1.0.</summary>
+    public double[] Widths { get; set; } = [0.25, 0.5, 0.75, 1.0];
+
+    /// <summary>One encoder multiplier per stage (W^S encoder options) instead of one for all stages.</summary>
+    public bool PerStageEncoderWidths { get; set; }
+
+    /// <summary>Super-network training options (epochs, sandwich k, CI-KD weight, seed, device, ...).</summary>
+    public TrainingOptions Training { get; set; } = new();
+
+    /// <summary>
+    /// Fraction of the training data held out to measure the calibration table when no validation set is given, in
+    /// (0, 1). Default 0.1. (To hold out nothing, pass the training data as the validation data.)
+    /// </summary>
+    public double ValidationFraction { get; set; } = 0.1;
+
+    /// <summary>The network options for a data set of this shape and these tasks.</summary>
+    public NetworkOptions NetworkFor(IReadOnlyList<TaskDefinition> tasks, int channels, int height, int width) => new()
+    {
+        Tasks = tasks.ToArray(),
+        Channels = channels,
+        Height = height,
+        Width = width,
+        Backbone = Backbone,
+        Widths = Widths,
+        PerStageEncoderWidths = PerStageEncoderWidths,
+    };
+}

@@ -1,0 +1,93 @@
+using System.Reflection;
+using MLNetSlim.MLNet;
+
+namespace MLNetSlim.Tests.Layering;
+
+/// <summary>The packed core ships only its job: no data fetching, and a public surface limited to what a user needs
+/// (docs/architecture.md, "Public surface"). A new public type must be added here on purpose.</summary>
+[TestClass]
+public sealed class PublicSurfaceTests
+{
+    /// <summary>The core's public types: the catalog, estimator + Options, transformer, model loading, Budget and control
+    /// types, the custom-trainer path (ModelTrainer + options) and the network building blocks for custom backbones.</summary>
+    public static readonly string[] AllowedPublicTypes =
+    [
+        "MLNetSlim.Architecture.CostTable",
+        "MLNetSlim.Architecture.TaskDefinition",
+        "MLNetSlim.Architecture.TaskKind",
+        "MLNetSlim.Architecture.WidthConfiguration",
+        "MLNetSlim.Architecture.WidthSet",
+        "MLNetSlim.Control.Budget",
+        "MLNetSlim.Control.BudgetInfeasibleException",
+        "MLNetSlim.Control.BudgetUnit",
+        "MLNetSlim.Control.CalibrationTable",
+        "MLNetSlim.Control.ConfigurationSearch",
+        "MLNetSlim.Control.LatencyTable",
+        "MLNetSlim.Control.ParetoFrontResult",
+        "MLNetSlim.Control.ParetoPoint",
+        "MLNetSlim.Control.SearchOptions",
+        "MLNetSlim.Control.SearchResult",
+        "MLNetSlim.Control.TaskPreferences",
+        "MLNetSlim.Data.MultiTaskDataset",
+        "MLNetSlim.MLNet.ControllableMultiTaskEstimator",
+        "MLNetSlim.MLNet.ControllableMultiTaskEstimator+Options",
+        "MLNetSlim.MLNet.ControllableMultiTaskEstimator+TaskColumn",
+        "MLNetSlim.MLNet.ControllableMultiTaskTransformer",
+        "MLNetSlim.MLNet.MLNetSlimCatalog",
+        "MLNetSlim.MLNet.MultiTaskBackbone",
+        "MLNetSlim.MLNet.MultiTaskModelLoaders",
+        "MLNetSlim.MLNet.MultiTaskModelTrainer",
+        "MLNetSlim.Model.ControllableMultiTaskModel",
+        "MLNetSlim.Model.IMultiTaskModel",
+        "MLNetSlim.Network.Backbones.BackboneKind",
+        "MLNetSlim.Network.Backbones.BackboneOptions",
+        "MLNetSlim.Network.Backbones.ResNet",
+        "MLNetSlim.Network.Backbones.SmallConvNet",
+        "MLNetSlim.Network.Decoders.ClassificationHead",
+        "MLNetSlim.Network.Decoders.SegmentationHead",
+        "MLNetSlim.Network.Decoders.TaskDecoder",
+        "MLNetSlim.Network.Decoders.TaskHead",
+        "MLNetSlim.Network.MultiTaskNetwork",
+        "MLNetSlim.Network.MultiTaskOutput",
+        "MLNetSlim.Network.NetworkOptions",
+        "MLNetSlim.Nn.ConvStage",
+        "MLNetSlim.Nn.ResidualStage",
+        "MLNetSlim.Nn.SlimmableBatchNorm2d",
+        "MLNetSlim.Nn.SlimmableConv2d",
+        "MLNetSlim.Nn.SlimmableLinear",
+        "MLNetSlim.Nn.SlimmableStage",
+        "MLNetSlim.Runtime.TorchRuntime",
+        "MLNetSlim.Training.DistillationFeatures",
+        "MLNetSlim.Training.LearningRateSchedule",
+        "MLNetSlim.Training.ModelOptions",
+        "MLNetSlim.Training.ModelTrainer",
+        "MLNetSlim.Training.OptimizerKind",
+        "MLNetSlim.Training.TrainingOptions",
+        "MLNetSlim.Training.TrainingProgress",
+    ];
+
+    private static readonly Assembly Core = typeof(ControllableMultiTaskTransformer).Assembly;
+
+    [TestMethod]
+    public void TheCoreHasNoDataFetcher_AndNoDataSetLoaders()
+    {
+        string[] names = Core.GetTypes().Select(t => t.Name).ToArray();
+        foreach (string banned in new[] { "DataFetcher", "DataFolders", "DataLocator", "Mnist", "FashionMnist", "MultiFashionMnist",
+                     "SyntheticControlProblem", "SearchBenchmark" })
+            Assert.IsFalse(names.Contains(banned), $"type {banned} belongs outside the packed core (MLNetSlim.Datasets, samples, tests or benchmarks)");
+        Assert.IsFalse(Core.GetReferencedAssemblies().Any(a => a.Name is "MLNetSlim.Datasets" or "MLNetSlim.SampleData"));
+        Assert.IsFalse(typeof(MLNetSlim.Datasets.Mnist).Assembly.GetTypes().Any(t => t.Name == "DataFetcher"),
+            "the packable MLNetSlim.Datasets must not fetch either");
+    }
+
+    [TestMethod]
+    public void TheCorePublicTypesAreExactlyTheAllowList()
+    {
+        string[] actual = Core.GetExportedTypes().Select(t => t.FullName!).Order(StringComparer.Ordinal).ToArray();
+        string[] extra = actual.Except(AllowedPublicTypes).ToArray();
+        string[] missing = AllowedPublicTypes.Except(actual).ToArray();
+        Assert.IsTrue(extra.Length == 0 && missing.Length == 0,
+            $"Public surface changed. Made public: [{string.Join(", ", extra)}]; no longer public: [{string.Join(", ", missing)}]. " +
+            "Keep internals internal (tests, benchmarks, the demo and LoadHost see them through InternalsVisibleTo), or update the allow-list and docs/architecture.md.");
+    }
+}
