@@ -12,7 +12,7 @@ using MLNetSlim.Samples.Consume;
 Option<string?> modelOption = SampleCommandLine.Text("--model", "The model zip (MLNetSlim.Samples.Train's, or the demo's out/model.zip).", required: true);
 Option<string?> imageOption = SampleCommandLine.Text("--image", $"The image file to classify ({SampleFiles.ImageFormats}).", required: true);
 Option<BudgetBox?> budgetOption = SampleCommandLine.Parsed("--budget", SampleControl.BudgetHelp, text => new BudgetBox(Budget.Parse(text)));
-Option<Dictionary<string, double>?> weightsOption = SampleCommandLine.Parsed("--weights", SampleControl.WeightsHelp, SampleControl.ParseTaskWeights);
+Option<Dictionary<string, double>?> weightsOption = SampleCommandLine.Parsed("--weights", SampleControl.WeightsHelp, TaskPreferences.ParseTaskWeights);
 var root = new RootCommand("Classify one image with an MLNetSlim model at a compute budget and task weights chosen now.")
 {
     modelOption, imageOption, budgetOption, weightsOption,

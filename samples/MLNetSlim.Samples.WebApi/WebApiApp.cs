@@ -52,7 +52,7 @@ public static class WebApiApp
             try
             {
                 Budget? b = budget is null ? null : Parse("budget", budget, Budget.Parse);
-                IReadOnlyDictionary<string, double>? w = weights is null ? null : Parse("weights", weights, SampleControl.ParseTaskWeights);
+                IReadOnlyDictionary<string, double>? w = weights is null ? null : Parse("weights", weights, TaskPreferences.ParseTaskWeights);
 
                 using var bytes = new MemoryStream();
                 // Only multipart is a form here: curl --data-binary without -H sends a raw file labelled as url-encoded.

@@ -1,6 +1,7 @@
 using System.Globalization;
 using MLNetSlim.Control;
 using MLNetSlim.MLNet;
+using MLNetSlim.Model;
 
 namespace MLNetSlim.Samples;
 
@@ -13,23 +14,6 @@ internal static class SampleControl
 
     /// <summary>Weights help text shared by the command lines.</summary>
     public const string WeightsHelp = "Task weights, no spaces: digit=0.8,fashion=0.2 (':' also works); unlisted tasks weigh 0.";
-
-    /// <summary>Parses task weights "digit=0.8,fashion=0.2" (':' also works); tasks not listed weigh 0.</summary>
-    /// <exception cref="FormatException">Not a comma-separated list of name=number.</exception>
-    public static Dictionary<string, double> ParseTaskWeights(string text)
-    {
-        var weights = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            string[] pair = part.Split('=', ':');
-            if (pair.Length != 2 || pair[0].Trim().Length == 0
-                || !double.TryParse(pair[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double weight))
-                throw new FormatException($"'{part}' is not task=number (example: digit=0.8,fashion=0.2).");
-            if (!weights.TryAdd(pair[0].Trim(), weight)) throw new FormatException($"task '{pair[0].Trim()}' is listed twice.");
-        }
-        if (weights.Count == 0) throw new FormatException($"'{text}' lists no task (example: digit=0.8,fashion=0.2).");
-        return weights;
-    }
 
     /// <summary>"50% of full MACs", "12,000,000 MACs" or "3 ms", numbers rounded for reading.</summary>
     public static string Describe(Budget budget) => budget.Unit switch

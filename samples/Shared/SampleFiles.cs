@@ -125,8 +125,15 @@ internal sealed class ServingModel
         {
             throw new InvalidDataException($"'{path}' is not an ML.NET model this sample can read: {SampleCommandLine.UserMessage(e)}", e);
         }
-        ControllableMultiTaskTransformer network = (loaded as IEnumerable<ITransformer> ?? [loaded]).OfType<ControllableMultiTaskTransformer>().SingleOrDefault()
-            ?? throw new InvalidDataException($"'{path}' holds no MLNetSlim controllable multi-task transformer.");
+        ControllableMultiTaskTransformer network;
+        try
+        {
+            network = loaded.GetControllableMultiTaskTransformer();
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidDataException($"'{path}': {SampleCommandLine.UserMessage(e)}", e);
+        }
         string[] tasks = network.Tasks.Select(t => t.Name).ToArray();
         if (!tasks.Order(StringComparer.Ordinal).SequenceEqual(declaredTasks.Order(StringComparer.Ordinal)))
             throw new InvalidOperationException($"the model's tasks are {string.Join(", ", tasks)} but ModelOutput declares " +

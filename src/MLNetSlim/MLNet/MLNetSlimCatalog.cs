@@ -30,7 +30,7 @@ public static class MLNetSlimCatalog
     ///         Tasks = { new("digit"), new("fashion") }, ImageChannels = 1, ImageHeight = 28, ImageWidth = 28, Epochs = 3,
     ///     }));
     /// ITransformer model = pipeline.Fit(trainData);
-    /// var slim = ((TransformerChain&lt;ITransformer&gt;)model).OfType&lt;ControllableMultiTaskTransformer&gt;().Single();
+    /// ControllableMultiTaskTransformer slim = model.GetControllableMultiTaskTransformer();
     /// slim.Budget = Budget.FractionOfFull(0.4);
     /// IDataView scored = model.Transform(testData); // Score.digit, PredictedLabel.digit, Score.fashion, ...
     /// </code>
@@ -52,9 +52,9 @@ public static class MLNetSlimCatalog
     /// <param name="featureColumnName">The image column: Vector&lt;Single, C*H*W&gt; in (C, H, W) order.</param>
     /// <returns>The estimator.</returns>
     /// <example>
-    /// Wrap a model trained outside ML.NET (here with <c>ControllableMultiTaskModel.Train</c>) and save it as an ML.NET zip:
+    /// Wrap a model trained outside ML.NET (here with <c>ModelTrainer.Train</c>) and save it as an ML.NET zip:
     /// <code>
-    /// using var network = ControllableMultiTaskModel.Train(trainSet, null, new ModelOptions());
+    /// using ControllableMultiTaskModel network = ModelTrainer.Train(trainSet, null, new ModelOptions());
     /// var ml = new MLContext();
     /// ControllableMultiTaskTransformer transformer = ml.Transforms.ApplyControllableMultiTaskModel(network).Fit(featuresView);
     /// ml.Model.Save(transformer, featuresView.Schema, "model.zip");
@@ -119,7 +119,7 @@ public static class MLNetSlimCatalog
     /// <code>
     /// var ml = new MLContext().AddMLNetSlim();
     /// ITransformer model = ml.Model.LoadChecked("model.zip", out DataViewSchema inputSchema);
-    /// var slim = (model as IEnumerable&lt;ITransformer&gt; ?? [model]).OfType&lt;ControllableMultiTaskTransformer&gt;().Single();
+    /// ControllableMultiTaskTransformer slim = model.GetControllableMultiTaskTransformer();
     /// </code>
     /// </example>
     public static ITransformer LoadChecked(this ModelOperationsCatalog catalog, string filePath, out DataViewSchema inputSchema)

@@ -4,6 +4,10 @@ using Microsoft.ML.Transforms.Image;
 using MLNetSlim.Control;
 using MLNetSlim.Data;
 using MLNetSlim.MLNet;
+using MLNetSlim.Model;
+using MLNetSlim.Architecture;
+using MLNetSlim.Datasets;
+using MLNetSlim.Training;
 using MLNetSlim.Network;
 
 namespace MLNetSlim.Tests.Samples;
@@ -45,8 +49,8 @@ public static class SampleModels
         await File.WriteAllBytesAsync(files.TruncatedPng, png[..(png.Length * 2 / 3)]);
         await File.WriteAllTextAsync(files.NotAZip, "this is not a zip file\n");
 
-        using (ControllableMultiTaskModel network = ControllableMultiTaskModel.Train(data, null, new ModelOptions
-               { ValidationFraction = 0.25, Training = { Epochs = 1, BatchSize = 32, Seed = 1, BatchNormCalibrationImages = 256 } }))
+        using (ControllableMultiTaskModel network = ModelTrainer.Train(data, null, new ModelOptions
+               { ValidationFraction = 0.25, Training = { Epochs = 1, BatchSize = 32, Seed = 1, PostStatisticsImages = 256 } }))
         {
             SaveImagePipeline(network, files.Png, files.ImageModel);
             SaveFeaturesModel(network, data, files.FeaturesModel);
@@ -57,8 +61,8 @@ public static class SampleModels
         var renamed = new MultiTaskDataset(small.Images, 1, 28, 28,
             [small.Tasks[0], new TaskDefinition("shape", TaskKind.Classification, small.Tasks[1].NumClasses, small.Tasks[1].ClassNames)],
             small.Labels.Select(l => l.ToArray()).ToArray());
-        using (ControllableMultiTaskModel other = ControllableMultiTaskModel.Train(renamed, null, new ModelOptions
-               { ValidationFraction = 0.25, Training = { Epochs = 1, BatchSize = 16, Seed = 1, BatchNormCalibrationImages = 32 } }))
+        using (ControllableMultiTaskModel other = ModelTrainer.Train(renamed, null, new ModelOptions
+               { ValidationFraction = 0.25, Training = { Epochs = 1, BatchSize = 16, Seed = 1, PostStatisticsImages = 32 } }))
             SaveImagePipeline(other, files.Png, files.OtherTasksModel);
         return files;
     }

@@ -12,6 +12,7 @@ using Microsoft.ML.Transforms.Image;
 using MLNetSlim.Control;
 using MLNetSlim.Data;
 using MLNetSlim.MLNet;
+using MLNetSlim.Datasets;
 
 namespace MLNetSlim.Tests.Samples;
 

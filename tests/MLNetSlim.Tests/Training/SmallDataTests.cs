@@ -2,8 +2,11 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetSlim.Data;
 using MLNetSlim.MLNet;
-using MLNetSlim.Network;
+using MLNetSlim.Model;
+using MLNetSlim.Architecture;
+using MLNetSlim.Datasets;
 using MLNetSlim.Training;
+using MLNetSlim.Network;
 
 namespace MLNetSlim.Tests.Training;
 
@@ -43,7 +46,7 @@ public sealed class SmallDataTests
         {
             using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(new NetworkOptions { Tasks = d.Tasks.ToArray() }, 1);
             return SupernetTrainer.Train(net, d, new TrainingOptions
-            { Epochs = 1, BatchSize = batch, DropLastPartialBatch = drop, BatchNormCalibrationImages = 0, Seed = 1 }).Steps;
+            { Epochs = 1, BatchSize = batch, DropLastPartialBatch = drop, PostStatisticsImages = 0, Seed = 1 }).Steps;
         }
         Assert.AreEqual(2, Steps(data, 16, drop: true), "34 rows, batch 16: two full batches, the last 2 rows dropped");
         Assert.AreEqual(3, Steps(data, 16, drop: false), "... or trained on as a third, smaller batch");
