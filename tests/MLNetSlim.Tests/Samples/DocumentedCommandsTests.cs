@@ -162,8 +162,13 @@ public sealed partial class DocumentedCommandsTests
         }
     }
 
-    private static Task<ProcessResult> Run(string command, string root, TimeSpan timeout) =>
-        SampleProcess.RunShellAsync(command, root, timeout);
+    private static async Task<ProcessResult> Run(string command, string root, TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        ProcessResult result = await SampleProcess.RunShellAsync(command, root, timeout);
+        Console.WriteLine($"{watch.Elapsed.TotalSeconds,6:0.0} s  exit {result.ExitCode}  {command}"); // per-command time, in the test log
+        return result;
+    }
 
     private async Task WaitForHealth(Process server, StringBuilder log, TimeSpan limit)
     {
