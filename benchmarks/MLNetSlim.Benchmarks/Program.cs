@@ -3,7 +3,7 @@ using MLNetSlim.Benchmarks;
 using MLNetSlim.Control;
 
 // Benchmarks of MLNetSlim; see docs/benchmarks.md. Every figure is measured in this one process.
-var root = new RootCommand("MLNetSlim benchmarks: compare (supernet vs alternatives), search (controller latency), mlnet (ML.NET layer overhead).");
+var root = new RootCommand("MLNetSlim benchmarks: compare (supernet vs alternatives), search (controller latency), mlnet (ML.NET layer overhead), serving (parallel prediction engines over one model).");
 
 var outOption = new Option<string>("--out") { Description = "Output folder for the .json and .md reports.", DefaultValueFactory = _ => "docs/benchmarks" };
 var dataOption = new Option<string?>("--data") { Description = "Data root (with mnist/ and fashion-mnist/) or a folder with the IDX files; default: $MLNETSLIM_DATA or the cache folder (see docs/data.md)." };
@@ -78,6 +78,20 @@ mlnet.SetAction(r =>
         r.GetValue(outOption)!, r.GetValue(seedOption)));
 });
 root.Add(mlnet);
+
+// serving
+var svRounds = new Option<int>("--rounds") { Description = "Timed rounds; each times 1 engine and 2 engines once, in alternating order.", DefaultValueFactory = _ => 9 };
+var svPredictions = new Option<int>("--predictions") { Description = "Batch-1 predictions per engine per round.", DefaultValueFactory = _ => 2000 };
+var svWarmup = new Option<int>("--warmup") { Description = "Untimed predictions per engine before the rounds.", DefaultValueFactory = _ => 300 };
+var svBudget = new Option<double>("--budget") { Description = "Budget (fraction of the full MACs) of the transformer's control.", DefaultValueFactory = _ => 1.0 };
+var svModel = new Option<string?>("--model") { Description = "An ML.NET model zip holding a ControllableMultiTaskTransformer (default: an untrained network of the default architecture; timing does not depend on the weights)." };
+var serving = new Command("serving", "Batch-1 predictions/s from one loaded model with 1 and 2 prediction engines (1 torch thread each), and their ratio (parallel_speedup).")
+{
+    svRounds, svPredictions, svWarmup, svBudget, svModel, outOption,
+};
+serving.SetAction(r => ServingCommand.Run(args, new ServingSettings(r.GetValue(svRounds), r.GetValue(svPredictions), r.GetValue(svWarmup),
+    r.GetValue(svBudget), r.GetValue(svModel), r.GetValue(outOption)!)));
+root.Add(serving);
 
 // baselines (hidden): only the ML.NET built-in trainers of `compare`, to choose one and time it.
 var blTrain = new Option<int>("--train-count") { DefaultValueFactory = _ => 5400 };

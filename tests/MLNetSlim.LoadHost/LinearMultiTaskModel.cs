@@ -8,13 +8,15 @@ namespace MLNetSlim.Testing;
 /// A tiny deterministic stand-in for the TorchSharp network, for tests: per task t, logits = (W_t x + b_t) * s, where
 /// s = encoder width * decoder width of t, then softmax, all in C# floats. Costs: encoder 1000 * w_e MACs, decoder t
 /// round(D * K_t * w_e * w_d) MACs (D = C*H*W). The search enumerates every configuration and maximises
-/// sum_t pref_t * w_e * w_t within the budget (ties: fewer MACs). Serialises with BinaryWriter.
+/// sum_t pref_t * w_e * w_t within the budget (ties: fewer MACs). Serialises with BinaryWriter. Thread-safe.
 /// </summary>
 public sealed class LinearMultiTaskModel : IMultiTaskModel
 {
     private const int Magic = 0x4C4D544D; // "MTML"
     private readonly float[][] _weights; // [t][k * D + d]
     private readonly float[][] _biases; // [t][k]
+    private int _predictCalls;
+    private long _predictedRows;
 
     /// <summary>Creates a model with seeded random weights.</summary>
     public LinearMultiTaskModel(int channels, int height, int width, IReadOnlyList<TaskDefinition> tasks, WidthSet widths, int seed)
@@ -44,10 +46,13 @@ public sealed class LinearMultiTaskModel : IMultiTaskModel
     }
 
     /// <summary>Number of Predict calls so far (to check batching).</summary>
-    public int PredictCalls { get; private set; }
+    public int PredictCalls => Volatile.Read(ref _predictCalls);
 
     /// <summary>Total rows passed to Predict so far.</summary>
-    public long PredictedRows { get; private set; }
+    public long PredictedRows => Interlocked.Read(ref _predictedRows);
+
+    /// <summary>Rows per Predict call so far, in call order (to check grouping by configuration).</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(int Rows, ResolvedConfiguration Configuration)> Calls { get; } = new();
 
     /// <inheritdoc />
     public IReadOnlyList<TaskDefinition> Tasks { get; }
@@ -77,16 +82,16 @@ public sealed class LinearMultiTaskModel : IMultiTaskModel
     }
 
     /// <inheritdoc />
-    public WidthConfiguration SelectConfiguration(Budget budget, IReadOnlyList<double> taskPreferences)
+    public ResolvedConfiguration SelectConfiguration(Budget budget, IReadOnlyList<double> taskPreferences)
     {
-        if (taskPreferences.Count != Tasks.Count) throw new ArgumentException($"{taskPreferences.Count} preferences for {Tasks.Count} tasks.");
+        double[] p = TaskPreferences.Normalize(taskPreferences, Tasks.Count);
         double limit = budget.Unit switch
         {
             BudgetUnit.FractionOfFullMacs => budget.Value * Costs.FullMacs,
             BudgetUnit.Macs => budget.Value,
             _ => budget.Value * 1000, // pretend 1000 MACs per millisecond
         };
-        WidthConfiguration? best = null;
+        ResolvedConfiguration? best = null;
         double bestScore = double.NegativeInfinity;
         long bestMacs = long.MaxValue;
         int n = Widths.Count;
@@ -96,11 +101,11 @@ public sealed class LinearMultiTaskModel : IMultiTaskModel
             {
                 var idx = new int[Tasks.Count];
                 for (int t = 0, c = code; t < Tasks.Count; t++, c /= n) idx[t] = c % n;
-                WidthConfiguration cfg = Costs.Configuration(e, idx);
-                long macs = Costs.Macs(cfg);
+                ResolvedConfiguration cfg = Costs.At(e, idx);
+                long macs = cfg.Macs;
                 if (macs > limit) continue;
                 double score = 0;
-                for (int t = 0; t < Tasks.Count; t++) score += taskPreferences[t] * Widths[e] * cfg.DecoderWidths[t];
+                for (int t = 0; t < Tasks.Count; t++) score += p[t] * Widths[e] * Widths[idx[t]];
                 if (score > bestScore || (score == bestScore && macs < bestMacs))
                 {
                     best = cfg;
@@ -108,21 +113,30 @@ public sealed class LinearMultiTaskModel : IMultiTaskModel
                     bestMacs = macs;
                 }
             }
-        return best ?? throw new ArgumentException($"Budget {budget} is below the smallest configuration ({Costs.SmallestMacs} MACs).");
+        if (best is not null) return best;
+        long smallest = Costs.SmallestMacs;
+        Budget feasible = budget.Unit switch
+        {
+            BudgetUnit.FractionOfFullMacs => Budget.FractionOfFull(Math.Min(1.0, (double)smallest / Costs.FullMacs)),
+            BudgetUnit.Macs => Budget.Macs(smallest),
+            _ => Budget.Milliseconds(smallest / 1000.0),
+        };
+        throw new BudgetInfeasibleException(budget, feasible, $" (below the smallest configuration, {smallest} MACs)");
     }
 
     /// <inheritdoc />
-    public float[][] Predict(ReadOnlySpan<float> images, int count, WidthConfiguration configuration)
+    public float[][] Predict(ReadOnlySpan<float> images, int count, ResolvedConfiguration configuration)
     {
         int d = Channels * Height * Width;
         if (images.Length != count * d) throw new ArgumentException($"{images.Length} floats for {count} images of {d}.");
-        PredictCalls++;
-        PredictedRows += count;
+        Interlocked.Increment(ref _predictCalls);
+        Interlocked.Add(ref _predictedRows, count);
+        Calls.Enqueue((count, configuration));
         var outputs = new float[Tasks.Count][];
         for (int t = 0; t < Tasks.Count; t++)
         {
             int k = Tasks[t].NumClasses;
-            float scale = (float)(configuration.EncoderOutputWidth * configuration.DecoderWidths[t]);
+            float scale = (float)(Widths[configuration.EncoderOption] * Widths[configuration.DecoderWidthIndex(t)]);
             var o = new float[count * k];
             for (int i = 0; i < count; i++)
             {

@@ -11,6 +11,7 @@ public sealed class CostTable
     private readonly double[][] _encoderOptions;
     private readonly long[] _encoderMacs;
     private readonly long[][][] _decoderMacs;
+    private ResolvedConfiguration? _full, _smallest; // immutable once made; a race makes an equal copy
 
     /// <summary>Creates a cost table.</summary>
     /// <param name="widths">The width set.</param>
@@ -75,21 +76,81 @@ public sealed class CostTable
     public WidthConfiguration Configuration(int encoderOption, IReadOnlyList<int> decoderWidthIndices) =>
         new(_encoderOptions[encoderOption], decoderWidthIndices.Select(i => Widths[i]));
 
-    /// <summary>Exact MACs of <paramref name="configuration"/>.</summary>
-    /// <exception cref="ArgumentException">The configuration does not fit this network.</exception>
-    public long Macs(WidthConfiguration configuration)
+    /// <summary>
+    /// The configuration with encoder option <paramref name="encoderOption"/> and decoder width indices
+    /// <paramref name="decoderWidthIndices"/>, with its exact MACs: what the forward pass runs.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">An index is out of range, or the number of indices is not the
+    /// number of tasks.</exception>
+    public ResolvedConfiguration At(int encoderOption, IReadOnlyList<int> decoderWidthIndices)
     {
+        ArgumentNullException.ThrowIfNull(decoderWidthIndices);
+        if ((uint)encoderOption >= (uint)_encoderOptions.Length)
+            throw new ArgumentOutOfRangeException(nameof(encoderOption), encoderOption, $"The network has {_encoderOptions.Length} encoder options.");
+        if (decoderWidthIndices.Count != TaskCount)
+            throw new ArgumentOutOfRangeException(nameof(decoderWidthIndices), decoderWidthIndices.Count, $"{decoderWidthIndices.Count} decoder width indices for {TaskCount} tasks.");
+        var d = new int[TaskCount];
+        for (int t = 0; t < d.Length; t++)
+        {
+            d[t] = decoderWidthIndices[t];
+            if ((uint)d[t] >= (uint)Widths.Count)
+                throw new ArgumentOutOfRangeException(nameof(decoderWidthIndices), d[t], $"Decoder width index of task {t} is outside [0, {Widths.Count}).");
+        }
+        return new ResolvedConfiguration(encoderOption, d, SumMacs(encoderOption, d), Configuration(encoderOption, d));
+    }
+
+    /// <summary>
+    /// Resolves <paramref name="configuration"/> (multipliers) against this table once: its encoder option, decoder
+    /// width indices and exact MACs. The one place multipliers are validated and looked up.
+    /// </summary>
+    /// <exception cref="ArgumentException">The configuration does not fit this network (a multiplier outside the width
+    /// set, a wrong number of tasks or encoder stages, an encoder vector that is not an option).</exception>
+    public ResolvedConfiguration Resolve(WidthConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
         configuration.Validate(Widths, TaskCount, _encoderOptions[0].Length);
         int e = EncoderOptionOf(configuration);
-        long macs = _encoderMacs[e];
+        var d = new int[TaskCount];
+        for (int t = 0; t < d.Length; t++) d[t] = Widths.IndexOf(configuration.DecoderWidths[t]);
+        return new ResolvedConfiguration(e, d, SumMacs(e, d), Configuration(e, d));
+    }
+
+    /// <summary>True when <paramref name="configuration"/>'s indices are in range for this table (a cheap check, no
+    /// lookup).</summary>
+    public bool Fits(ResolvedConfiguration configuration)
+    {
+        if ((uint)configuration.EncoderOption >= (uint)_encoderOptions.Length || configuration.TaskCount != TaskCount) return false;
         for (int t = 0; t < TaskCount; t++)
-            macs += _decoderMacs[t][e][Widths.IndexOf(configuration.DecoderWidths[t])];
+            if ((uint)configuration.DecoderWidthIndex(t) >= (uint)Widths.Count) return false;
+        return true;
+    }
+
+    /// <summary>Exact MACs at encoder option e and decoder width indices d: E(e) + sum_t D_t(e, d_t), summed in that
+    /// order.</summary>
+    internal long SumMacs(int encoderOption, IReadOnlyList<int> decoderWidthIndices)
+    {
+        long macs = _encoderMacs[encoderOption];
+        for (int t = 0; t < TaskCount; t++) macs += _decoderMacs[t][encoderOption][decoderWidthIndices[t]];
         return macs;
     }
 
+    /// <summary>Exact MACs of <paramref name="configuration"/>.</summary>
+    /// <exception cref="ArgumentException">The configuration does not fit this network.</exception>
+    public long Macs(WidthConfiguration configuration) => Resolve(configuration).Macs;
+
+    /// <summary>The full configuration (every multiplier 1.0), resolved.</summary>
+    public ResolvedConfiguration Full => _full ??= At(FullOption(), Enumerable.Repeat(Widths.Count - 1, TaskCount).ToArray());
+
+    /// <summary>The smallest configuration (every multiplier at the smallest width), resolved.</summary>
+    public ResolvedConfiguration Smallest => _smallest ??= At(SmallestOption(), new int[TaskCount]);
+
     /// <summary>MACs of the full configuration (every multiplier 1.0).</summary>
-    public long FullMacs => Macs(WidthConfiguration.Uniform(1.0, TaskCount));
+    public long FullMacs => Full.Macs;
 
     /// <summary>MACs of the smallest configuration (every multiplier at the smallest width).</summary>
-    public long SmallestMacs => Macs(WidthConfiguration.Uniform(Widths.Smallest, TaskCount));
+    public long SmallestMacs => Smallest.Macs;
+
+    private int FullOption() => EncoderOptionOf(WidthConfiguration.Uniform(1.0, TaskCount));
+
+    private int SmallestOption() => EncoderOptionOf(WidthConfiguration.Uniform(Widths.Smallest, TaskCount));
 }

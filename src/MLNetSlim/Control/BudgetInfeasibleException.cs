@@ -17,6 +17,17 @@ public sealed class BudgetInfeasibleException : ArgumentException
         SmallestFeasible = smallestFeasible;
     }
 
+    /// <summary>Re-raises <paramref name="inner"/> with <paramref name="message"/> (e.g. naming the data column and the
+    /// row that asked for the budget), keeping <see cref="Requested"/> and <see cref="SmallestFeasible"/>.</summary>
+    /// <param name="message">The full message.</param>
+    /// <param name="inner">The search's exception.</param>
+    public BudgetInfeasibleException(string message, BudgetInfeasibleException inner)
+        : base(message, (inner ?? throw new ArgumentNullException(nameof(inner))).ParamName, inner)
+    {
+        Requested = inner.Requested;
+        SmallestFeasible = inner.SmallestFeasible;
+    }
+
     /// <summary>The budget that was asked for.</summary>
     public Budget Requested { get; }
 

@@ -147,8 +147,8 @@ public sealed class ConfigurationSearch : IConfigurationController
     /// <param name="preferences">Non-negative weights by task name; normalised to sum 1.</param>
     /// <exception cref="BudgetInfeasibleException">The budget is below the cheapest configuration; the message states
     /// the smallest feasible budget in the request's unit.</exception>
-    /// <exception cref="ArgumentException">Unknown task name (the message lists the tasks), or all weights zero.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A negative, NaN or infinite weight.</exception>
+    /// <exception cref="ArgumentException">Unknown task name (the message lists the tasks).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A negative, NaN or infinite weight, or all weights zero.</exception>
     /// <exception cref="InvalidOperationException">A millisecond budget without a latency table.</exception>
     public SearchResult Search(Budget budget, IReadOnlyDictionary<string, double> preferences) =>
         SearchNormalized(budget, TaskPreferences.Normalize(preferences, Costs.TaskNames));
@@ -158,8 +158,8 @@ public sealed class ConfigurationSearch : IConfigurationController
     /// <param name="preferences">One non-negative weight per task; normalised to sum 1.</param>
     /// <exception cref="BudgetInfeasibleException">The budget is below the cheapest configuration; the message states
     /// the smallest feasible budget in the request's unit.</exception>
-    /// <exception cref="ArgumentException">Wrong number of weights, or all weights zero.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A negative, NaN or infinite weight.</exception>
+    /// <exception cref="ArgumentException">Wrong number of weights.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A negative, NaN or infinite weight, or all weights zero.</exception>
     /// <exception cref="InvalidOperationException">A millisecond budget without a latency table.</exception>
     public SearchResult Search(Budget budget, IReadOnlyList<double> preferences) =>
         SearchNormalized(budget, TaskPreferences.Normalize(preferences, Costs.TaskCount));
@@ -250,12 +250,7 @@ public sealed class ConfigurationSearch : IConfigurationController
         return new ParetoFrontResult(budget, points, exact);
     }
 
-    private long MacsOf(int e, int[] d)
-    {
-        long m = Costs.EncoderMacs(e);
-        for (int t = 0; t < d.Length; t++) m += Costs.DecoderMacs(t, e, d[t]);
-        return m;
-    }
+    private long MacsOf(int e, int[] d) => Costs.SumMacs(e, d);
 
     private static bool WeaklyDominates(double[] a, double[] b)
     {

@@ -106,11 +106,9 @@ internal sealed class CostModel
 
     public SearchResult Result(int e, int[] d, Budget budget, double[] preferences, CalibrationTable calibration, LatencyTable? latency)
     {
-        WidthConfiguration c = Costs.Configuration(e, d);
-        long macs = Costs.EncoderMacs(e);
-        for (int t = 0; t < T; t++) macs += Costs.DecoderMacs(t, e, d[t]);
+        ResolvedConfiguration c = Costs.At(e, d);
         double cost = CostInUnit(Cost(e, d), budget.Unit);
-        return new SearchResult(c, e, d, macs, (double)macs / FullMacs, latency?.PredictMs(e, d), budget, cost,
+        return new SearchResult(c, (double)c.Macs / FullMacs, latency?.PredictMs(e, d), budget, cost,
             calibration.Relative(e, d), preferences);
     }
 }

@@ -3,10 +3,8 @@ using MLNetSlim.Architecture;
 namespace MLNetSlim.Control;
 
 /// <summary>The configuration a controller chose for one query, with its cost and predicted performance.</summary>
-/// <param name="Configuration">The width configuration to run.</param>
-/// <param name="EncoderOption">Its encoder option index (see <see cref="CostTable.EncoderOption"/>).</param>
-/// <param name="DecoderWidthIndices">Its decoder width indices, one per task (indices into the width set).</param>
-/// <param name="Macs">Exact MACs per image of the configuration.</param>
+/// <param name="Selected">The chosen configuration as the forward pass takes it: encoder option, decoder width
+/// indices and exact MACs (pass it to the model's Predict as is).</param>
 /// <param name="FractionOfFullMacs">MACs as a fraction of the full configuration's.</param>
 /// <param name="LatencyMs">Predicted latency in ms from the latency table, or null when the controller has none.</param>
 /// <param name="Budget">The budget of the query.</param>
@@ -15,10 +13,7 @@ namespace MLNetSlim.Control;
 /// <param name="PredictedRelativePerformance">P_t(e, d_t) per task from the calibration table (fraction of full).</param>
 /// <param name="Preferences">The normalised preferences used (sum 1).</param>
 public sealed record SearchResult(
-    WidthConfiguration Configuration,
-    int EncoderOption,
-    IReadOnlyList<int> DecoderWidthIndices,
-    long Macs,
+    ResolvedConfiguration Selected,
     double FractionOfFullMacs,
     double? LatencyMs,
     Budget Budget,
@@ -26,6 +21,18 @@ public sealed record SearchResult(
     IReadOnlyList<double> PredictedRelativePerformance,
     IReadOnlyList<double> Preferences)
 {
+    /// <summary>The chosen configuration as width multipliers (<c>Selected.Widths</c>).</summary>
+    public WidthConfiguration Configuration => Selected.Widths;
+
+    /// <summary>Its encoder option index (see <see cref="CostTable.EncoderOption"/>).</summary>
+    public int EncoderOption => Selected.EncoderOption;
+
+    /// <summary>Its decoder width indices, one per task (indices into the width set).</summary>
+    public IReadOnlyList<int> DecoderWidthIndices => Selected.DecoderWidthIndices;
+
+    /// <summary>Exact MACs per image of the configuration.</summary>
+    public long Macs => Selected.Macs;
+
     /// <summary>Cost / budget value (unitless, at most 1).</summary>
     public double BudgetUtilisation => Cost / Budget.Value;
 }

@@ -1,8 +1,16 @@
 namespace MLNetSlim.Control;
 
 /// <summary>
-/// Validation and normalisation of task-preference vectors for runtime control (ECMT, ICCV 2023: "relative importance
-/// of task performances"). Preferences are non-negative weights, one per task, normalised to sum 1.
+/// Validation and normalisation of task-preference (task weight) vectors for runtime control (ECMT, ICCV 2023:
+/// "relative importance of task performances"). Preferences are non-negative weights, one per task, normalised to sum 1.
+/// This class is the one place task weights are validated; every entry point (the search, the model, the ML.NET
+/// transformer and its per-row column) goes through it, with one convention (see docs/control.md):
+/// <list type="bullet">
+/// <item><see cref="ArgumentOutOfRangeException"/> for a bad value: a weight that is negative, NaN or infinite, all
+/// weights zero, or a sum that overflows;</item>
+/// <item><see cref="ArgumentException"/> (the base type) for a bad shape: a task name that is not a task, or a vector
+/// whose length is not the number of tasks.</item>
+/// </list>
 /// </summary>
 public static class TaskPreferences
 {
@@ -40,10 +48,21 @@ public static class TaskPreferences
     /// <param name="taskNames">The network's task names in task order.</param>
     /// <returns>Weights in task order, summing to 1.</returns>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <exception cref="ArgumentException">A name is not a task (the message names it and the known tasks), or all
-    /// weights are zero.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A weight is negative, NaN or infinite.</exception>
-    public static double[] Normalize(IReadOnlyDictionary<string, double> weights, IReadOnlyList<string> taskNames)
+    /// <exception cref="ArgumentException">A name is not a task (the message names it and the known tasks).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A weight is negative, NaN or infinite, or all weights are zero.</exception>
+    public static double[] Normalize(IReadOnlyDictionary<string, double> weights, IReadOnlyList<string> taskNames) =>
+        NormalizeInPlace(InTaskOrder(weights, taskNames));
+
+    /// <summary>
+    /// Validates weights by task name and returns them in task order, NOT normalised (tasks not named get 0).
+    /// </summary>
+    /// <param name="weights">Non-negative finite weights by task name (ordinal, case-sensitive).</param>
+    /// <param name="taskNames">The network's task names in task order.</param>
+    /// <returns>A new array, one weight per task, at least one positive.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">A name is not a task (the message names it and the known tasks).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A weight is negative, NaN or infinite, or all weights are zero.</exception>
+    public static double[] InTaskOrder(IReadOnlyDictionary<string, double> weights, IReadOnlyList<string> taskNames)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(taskNames);
@@ -54,11 +73,12 @@ public static class TaskPreferences
             for (int i = 0; i < taskNames.Count; i++)
                 if (string.Equals(taskNames[i], name, StringComparison.Ordinal)) { t = i; break; }
             if (t < 0)
-                throw new ArgumentException($"Unknown task '{name}' in the preferences; the tasks are: {string.Join(", ", taskNames)}.", nameof(weights));
-            CheckWeight(value, name);
+                throw new ArgumentException($"Unknown task '{name}' in the task weights; the tasks are [{string.Join(", ", taskNames)}].", nameof(weights));
+            CheckWeight(value, "task '" + name + "'");
             p[t] = value;
         }
-        return NormalizeInPlace(p);
+        CheckSum(p);
+        return p;
     }
 
     /// <summary>Normalises weights given in task order.</summary>
@@ -66,34 +86,71 @@ public static class TaskPreferences
     /// <param name="taskCount">The network's number of tasks.</param>
     /// <returns>A new array summing to 1.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="weights"/> is null.</exception>
-    /// <exception cref="ArgumentException">Wrong length, or all weights are zero.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A weight is negative, NaN or infinite.</exception>
-    public static double[] Normalize(IReadOnlyList<double> weights, int taskCount)
+    /// <exception cref="ArgumentException">Wrong length.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A weight is negative, NaN or infinite, or all weights are zero.</exception>
+    public static double[] Normalize(IReadOnlyList<double> weights, int taskCount) => NormalizeInPlace(InTaskOrder(weights, taskCount));
+
+    /// <summary>Validates weights given in task order and returns a copy, NOT normalised.</summary>
+    /// <param name="weights">One non-negative finite weight per task.</param>
+    /// <param name="taskCount">The network's number of tasks.</param>
+    /// <returns>A new array, at least one weight positive.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="weights"/> is null.</exception>
+    /// <exception cref="ArgumentException">Wrong length.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A weight is negative, NaN or infinite, or all weights are zero.</exception>
+    public static double[] InTaskOrder(IReadOnlyList<double> weights, int taskCount)
     {
         ArgumentNullException.ThrowIfNull(weights);
         if (weights.Count != taskCount)
-            throw new ArgumentException($"{weights.Count} preference weights for {taskCount} tasks.", nameof(weights));
+            throw new ArgumentException($"{weights.Count} task weights for {taskCount} tasks; give one weight per task, in task order.", nameof(weights));
         var p = new double[taskCount];
         for (int t = 0; t < taskCount; t++)
         {
             CheckWeight(weights[t], "task " + t);
             p[t] = weights[t];
         }
-        return NormalizeInPlace(p);
+        CheckSum(p);
+        return p;
+    }
+
+    /// <summary>The rule as text, for error messages: "non-negative finite numbers, at least one positive".</summary>
+    public const string ValidRange = "non-negative finite numbers, at least one positive";
+
+    /// <summary>
+    /// The value rule without throwing: null when every weight is a non-negative finite number, at least one is
+    /// positive and the sum is finite; otherwise the reason (e.g. "the weight of task 1 is -1; weights must be
+    /// non-negative finite numbers"). Used by the throwing methods and by callers that report the problem in their
+    /// own terms (the ML.NET per-row column).
+    /// </summary>
+    public static string? Problem(ReadOnlySpan<double> weights)
+    {
+        double sum = 0;
+        for (int t = 0; t < weights.Length; t++)
+        {
+            double w = weights[t];
+            if (!double.IsFinite(w) || w < 0)
+                return $"the weight of task {t} is {w.ToString(System.Globalization.CultureInfo.InvariantCulture)}; weights must be non-negative finite numbers";
+            sum += w;
+        }
+        if (!(sum > 0)) return "all weights are zero; at least one must be positive";
+        if (double.IsInfinity(sum)) return "the weights overflow (their sum is infinite)";
+        return null;
     }
 
     private static void CheckWeight(double value, string what)
     {
         if (!double.IsFinite(value) || value < 0)
-            throw new ArgumentOutOfRangeException("weights", value, $"The preference weight of {what} must be a non-negative finite number.");
+            throw new ArgumentOutOfRangeException("weights", value, $"The weight of {what} must be a non-negative finite number.");
+    }
+
+    private static void CheckSum(double[] p)
+    {
+        if (Problem(p) is string problem) throw new ArgumentOutOfRangeException("weights", "Invalid task weights: " + problem + ".");
     }
 
     private static double[] NormalizeInPlace(double[] p)
     {
         double sum = 0;
         foreach (double v in p) sum += v;
-        if (!(sum > 0)) throw new ArgumentException("At least one task preference weight must be positive.", "weights");
-        if (double.IsInfinity(sum)) throw new ArgumentOutOfRangeException("weights", sum, "The preference weights overflow.");
         for (int t = 0; t < p.Length; t++) p[t] /= sum;
         return p;
     }

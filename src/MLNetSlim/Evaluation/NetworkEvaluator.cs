@@ -17,9 +17,10 @@ internal static class NetworkEvaluator
     public static double[] Accuracy(MultiTaskNetwork network, MultiTaskDataset data, WidthConfiguration configuration, int batchSize = 256, string device = "cpu")
     {
         var correct = new long[network.Tasks.Count];
+        ResolvedConfiguration resolved = network.CostTable.Resolve(configuration); // once, not per batch
         long[] total = ForEachBatch(network, data, batchSize, device, (x, y) =>
         {
-            using MultiTaskOutput output = network.forward(x, configuration);
+            using MultiTaskOutput output = network.forward(x, resolved);
             for (int t = 0; t < y.Length; t++) correct[t] += Hits(output.TaskOutputs[t], y[t]);
         });
         return correct.Zip(total, (c, n) => (double)c / n).ToArray();

@@ -63,6 +63,17 @@ public sealed partial class ControllableMultiTaskEstimator
         /// values typically in [0, 1].</summary>
         public string FeatureColumnName { get; set; } = "Features";
 
+        /// <summary>The optional per-row budget column read by the trained transformer: Single, a fraction of the full
+        /// network's MACs in (0, 1]. When the input to the transformer has it, each row runs at its own budget;
+        /// otherwise the transformer's control applies. Default "Budget"; null or empty turns it off. Not used for
+        /// training.</summary>
+        public string? BudgetColumnName { get; set; } = ControllableMultiTaskTransformer.DefaultBudgetColumnName;
+
+        /// <summary>The optional per-row task weights column read by the trained transformer: Vector&lt;Single&gt;, one
+        /// non-negative weight per task in task order (an empty vector = the transformer's weights). Default
+        /// "TaskWeights"; null or empty turns it off. Not used for training.</summary>
+        public string? TaskWeightsColumnName { get; set; } = ControllableMultiTaskTransformer.DefaultTaskWeightsColumnName;
+
         /// <summary>Image channels C (1 grey, 3 RGB).</summary>
         public int ImageChannels { get; set; } = 1;
 

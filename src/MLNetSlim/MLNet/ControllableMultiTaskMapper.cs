@@ -1,7 +1,9 @@
 using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using System.Globalization;
 using MLNetSlim.Architecture;
+using MLNetSlim.Control;
 using MLNetSlim.Model;
 
 namespace MLNetSlim.MLNet;
@@ -26,12 +28,106 @@ internal static class OutputColumns
         new InvalidOperationException($"Invalid TValue in GetGetter for column '{col.Name}': expected {col.Type.RawType.Name}, got {typeof(T).Name}.");
 }
 
-/// <summary>The single-row mapper (prediction engines): one forward pass per row, at the transformer's current
-/// configuration.</summary>
+/// <summary>
+/// Reads the per-row control columns (budget, task weights) of one row source and resolves each row's configuration
+/// against a <see cref="ControlSnapshot"/>; see the transformer's remarks for the rules. One instance per cursor or
+/// row; not thread-safe.
+/// </summary>
+internal sealed class RowControl
+{
+    private readonly ControllableMultiTaskTransformer _parent;
+    private readonly ValueGetter<float>? _getBudget;
+    private readonly ValueGetter<VBuffer<float>>? _getWeights;
+    private readonly string _budgetName = "", _weightsName = "";
+    private VBuffer<float> _buffer;
+    private float _budget;
+
+    private RowControl(ControllableMultiTaskTransformer parent, DataViewRow row, DataViewSchema.Column? budget, DataViewSchema.Column? weights)
+    {
+        _parent = parent;
+        if (budget is DataViewSchema.Column b)
+        {
+            _getBudget = row.GetGetter<float>(row.Schema[b.Index]);
+            _budgetName = b.Name;
+        }
+        if (weights is DataViewSchema.Column w)
+        {
+            _getWeights = row.GetGetter<VBuffer<float>>(row.Schema[w.Index]);
+            _weightsName = w.Name;
+        }
+    }
+
+    /// <summary>A reader for <paramref name="row"/>, or null when the input has no control column.</summary>
+    public static RowControl? Create(ControllableMultiTaskTransformer parent, DataViewRow row,
+        (DataViewSchema.Column? Budget, DataViewSchema.Column? Weights) columns) =>
+        columns.Budget is null && columns.Weights is null ? null : new RowControl(parent, row, columns.Budget, columns.Weights);
+
+    /// <summary>The configuration of the current row: its own budget and/or weights, the rest from
+    /// <paramref name="control"/>.</summary>
+    /// <param name="control">The transformer's control for this row.</param>
+    /// <param name="row">The row's position, for error messages.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A bad budget or weights value in the row.</exception>
+    /// <exception cref="BudgetInfeasibleException">The row's budget is below the cheapest configuration.</exception>
+    public ResolvedConfiguration Resolve(ControlSnapshot control, long row)
+    {
+        Budget budget = control.Budget;
+        double[] weights = control.Weights;
+        bool own = false;
+        if (_getBudget is not null)
+        {
+            _getBudget(ref _budget);
+            if (!(_budget > 0 && _budget <= 1))
+                throw new ArgumentOutOfRangeException(_budgetName,
+                    $"Row {row}: the budget column '{_budgetName}' holds {F(_budget)}; a per-row budget is a fraction of the full network's MACs, " +
+                    $"valid range {ValidBudgetRange()}.");
+            budget = Budget.FractionOfFull(_budget);
+            own = true;
+        }
+        if (_getWeights is not null)
+        {
+            _getWeights(ref _buffer);
+            int n = _buffer.Length;
+            if (n > 0)
+            {
+                int tasks = _parent.Tasks.Count;
+                var w = new double[n];
+                int i = 0;
+                foreach (float x in _buffer.DenseValues()) w[i++] = x;
+                if (n != tasks)
+                    throw new ArgumentOutOfRangeException(_weightsName,
+                        $"Row {row}: the task weights column '{_weightsName}' holds {n} values {Vector(w)}; it needs {tasks} (one per task, in task order: " +
+                        $"[{string.Join(", ", _parent.Tasks.Select(t => t.Name))}]) of {TaskPreferences.ValidRange}, or none (an empty vector) to use the transformer's weights.");
+                if (TaskPreferences.Problem(w) is string problem)
+                    throw new ArgumentOutOfRangeException(_weightsName,
+                        $"Row {row}: the task weights column '{_weightsName}' holds {Vector(w)}: {problem}. Valid: {tasks} {TaskPreferences.ValidRange} " +
+                        "(task order), or an empty vector to use the transformer's weights.");
+                weights = w;
+                own = true;
+            }
+        }
+        if (!own) return control.Selected;
+        bool rowBudget = _getBudget is not null;
+        return _parent.ResolveRow(budget, weights, e => new BudgetInfeasibleException(rowBudget
+            ? $"Row {row}: the budget column '{_budgetName}' holds {F(_budget)}, below the cost of the cheapest configuration; " +
+              $"the valid range is [{F(e.SmallestFeasible.Value)}, 1]: the smallest feasible budget is {F(e.SmallestFeasible.Value)} of full MACs."
+            : $"Row {row}: {e.Message}", e));
+    }
+
+    private string ValidBudgetRange() =>
+        _parent.SmallestFeasibleFraction is double s ? $"[{F(s)}, 1] (the smallest feasible budget is {F(s)}; (0, 1] in general)" : "(0, 1]";
+
+    private static string F(double x) => x.ToString("R", CultureInfo.InvariantCulture);
+
+    private static string Vector(double[] w) => "[" + string.Join(", ", w.Select(F)) + "]";
+}
+
+/// <summary>The single-row mapper (prediction engines): one forward pass per row, at the row's configuration (its
+/// control columns, else the transformer's control read at that call). No lock: engines run in parallel.</summary>
 internal sealed class ControllableMultiTaskMapper : IRowToRowMapper
 {
     private readonly ControllableMultiTaskTransformer _parent;
     private readonly DataViewSchema.Column _features;
+    private readonly (DataViewSchema.Column? Budget, DataViewSchema.Column? Weights) _control;
 
     public ControllableMultiTaskMapper(ControllableMultiTaskTransformer parent, DataViewSchema inputSchema)
     {
@@ -39,6 +135,7 @@ internal sealed class ControllableMultiTaskMapper : IRowToRowMapper
         InputSchema = inputSchema;
         OutputSchema = parent.GetOutputSchema(inputSchema);
         _features = inputSchema[parent.FeatureColumnName];
+        _control = parent.ControlColumnsOf(inputSchema, nameof(inputSchema));
     }
 
     public DataViewSchema InputSchema { get; }
@@ -49,7 +146,16 @@ internal sealed class ControllableMultiTaskMapper : IRowToRowMapper
     {
         var needed = new SortedSet<int>();
         foreach (DataViewSchema.Column c in dependingColumns)
-            needed.Add(c.Index < InputSchema.Count ? c.Index : _features.Index);
+        {
+            if (c.Index < InputSchema.Count)
+            {
+                needed.Add(c.Index);
+                continue;
+            }
+            needed.Add(_features.Index);
+            if (_control.Budget is DataViewSchema.Column b) needed.Add(b.Index);
+            if (_control.Weights is DataViewSchema.Column w) needed.Add(w.Index);
+        }
         return needed.Select(i => InputSchema[i]).ToArray();
     }
 
@@ -68,6 +174,8 @@ internal sealed class ControllableMultiTaskMapper : IRowToRowMapper
         private readonly HashSet<int> _active;
         private readonly float[] _image;
         private ValueGetter<VBuffer<float>>? _getFeatures;
+        private RowControl? _rowControl;
+        private bool _rowControlMade;
         private VBuffer<float> _buffer;
         private long _computedAt = -1;
         private float[][] _probs = Array.Empty<float[]>();
@@ -120,12 +228,16 @@ internal sealed class ControllableMultiTaskMapper : IRowToRowMapper
             if (_computedAt == _input.Position && _input.Position >= 0) return _probs;
             ControllableMultiTaskTransformer parent = _mapper._parent;
             _getFeatures ??= _input.GetGetter<VBuffer<float>>(_input.Schema[_mapper._features.Index]);
+            if (!_rowControlMade)
+            {
+                _rowControl = RowControl.Create(parent, _input, _mapper._control);
+                _rowControlMade = true;
+            }
             _getFeatures(ref _buffer);
             DataViewConversion.CopyDense(_buffer, _image, _input.Position, parent.FeatureColumnName);
-            WidthConfiguration config = parent.Control.Configuration;
-            float[][] outputs;
-            lock (parent.PredictLock) outputs = parent.Model.Predict(_image, 1, config);
-            _probs = outputs;
+            ControlSnapshot control = parent.Control; // read once: this row runs at one (budget, weights) pair
+            ResolvedConfiguration config = _rowControl?.Resolve(control, _input.Position) ?? control.Selected;
+            _probs = parent.Forward(_image, 1, config);
             _computedAt = _input.Position;
             return _probs;
         }
@@ -133,12 +245,13 @@ internal sealed class ControllableMultiTaskMapper : IRowToRowMapper
 }
 
 /// <summary>The lazily transformed data view: cursors read <see cref="ControllableMultiTaskTransformer.BatchSize"/>
-/// rows ahead and run one forward pass per batch.</summary>
+/// rows ahead and run one forward pass per batch and configuration.</summary>
 internal sealed class ControllableMultiTaskDataView : IDataView
 {
     private readonly ControllableMultiTaskTransformer _parent;
     private readonly IDataView _input;
     private readonly DataViewSchema.Column _features;
+    private readonly (DataViewSchema.Column? Budget, DataViewSchema.Column? Weights) _control;
 
     public ControllableMultiTaskDataView(ControllableMultiTaskTransformer parent, IDataView input)
     {
@@ -146,6 +259,7 @@ internal sealed class ControllableMultiTaskDataView : IDataView
         _input = input;
         Schema = parent.GetOutputSchema(input.Schema);
         _features = input.Schema[parent.FeatureColumnName];
+        _control = parent.ControlColumnsOf(input.Schema, nameof(input));
     }
 
     public bool CanShuffle => _input.CanShuffle;
@@ -160,7 +274,12 @@ internal sealed class ControllableMultiTaskDataView : IDataView
         HashSet<int> active = columnsNeeded.Select(c => c.Index).ToHashSet();
         bool needNetwork = active.Any(i => i >= n);
         var inputCols = active.Where(i => i < n).ToHashSet();
-        if (needNetwork) inputCols.Add(_features.Index);
+        if (needNetwork)
+        {
+            inputCols.Add(_features.Index);
+            if (_control.Budget is DataViewSchema.Column b) inputCols.Add(b.Index);
+            if (_control.Weights is DataViewSchema.Column w) inputCols.Add(w.Index);
+        }
         DataViewRowCursor inner = _input.GetRowCursor(inputCols.Select(i => _input.Schema[i]), rand);
         return new BatchCursor(_parent, this, inner, active, needNetwork);
     }
@@ -171,12 +290,14 @@ internal sealed class ControllableMultiTaskDataView : IDataView
     private sealed class BatchCursor : DataViewRowCursor
     {
         private readonly ControllableMultiTaskDataView _view;
+        private readonly ControllableMultiTaskTransformer _parent;
         private readonly DataViewRowCursor _inner;
         private readonly HashSet<int> _active;
         private readonly bool _needNetwork;
         private readonly IMultiTaskModel _model;
-        private readonly object _predictLock;
-        private readonly WidthConfiguration _config;
+        private readonly ControlSnapshot _control;
+        private readonly RowControl? _rowControl;
+        private readonly ResolvedConfiguration[] _configs;
         private readonly int _batch;
         private readonly int _imageSize;
         private readonly float[] _images;
@@ -185,6 +306,7 @@ internal sealed class ControllableMultiTaskDataView : IDataView
         private readonly ValueGetter<DataViewRowId> _innerIds;
         private readonly ValueGetter<VBuffer<float>>? _getFeatures;
         private readonly string _featureName;
+        private float[]? _groupImages;
         private VBuffer<float> _buffer;
         private float[][] _probs = Array.Empty<float[]>();
         private int _count;
@@ -197,22 +319,27 @@ internal sealed class ControllableMultiTaskDataView : IDataView
             HashSet<int> active, bool needNetwork)
         {
             _view = view;
+            _parent = parent;
             _inner = inner;
             _active = active;
             _needNetwork = needNetwork;
             _model = parent.Model;
-            _predictLock = parent.PredictLock;
-            _config = parent.Control.Configuration; // fixed for this pass
+            _control = parent.Control; // fixed for this pass
             _featureName = parent.FeatureColumnName;
             _batch = needNetwork ? parent.BatchSize : 1;
             _imageSize = _model.Channels * _model.Height * _model.Width;
             _images = needNetwork ? new float[_batch * _imageSize] : Array.Empty<float>();
+            _configs = new ResolvedConfiguration[_batch];
             _columns = new ColumnBuffer?[view._input.Schema.Count];
             foreach (int i in active.Where(i => i < _columns.Length))
                 _columns[i] = ColumnBuffer.Create(inner, view._input.Schema[i], _batch);
             _ids = new DataViewRowId[_batch];
             _innerIds = inner.GetIdGetter();
-            if (needNetwork) _getFeatures = inner.GetGetter<VBuffer<float>>(view._features);
+            if (needNetwork)
+            {
+                _getFeatures = inner.GetGetter<VBuffer<float>>(view._features);
+                _rowControl = RowControl.Create(parent, inner, view._control);
+            }
         }
 
         public override DataViewSchema Schema => _view.Schema;
@@ -243,6 +370,7 @@ internal sealed class ControllableMultiTaskDataView : IDataView
                 {
                     _getFeatures(ref _buffer);
                     DataViewConversion.CopyDense(_buffer, _images.AsSpan(_count * _imageSize, _imageSize), _innerRow, _featureName);
+                    _configs[_count] = _rowControl?.Resolve(_control, _innerRow) ?? _control.Selected;
                 }
                 _innerRow++;
                 _count++;
@@ -253,11 +381,53 @@ internal sealed class ControllableMultiTaskDataView : IDataView
                 _index = -1;
                 return false;
             }
-            if (_needNetwork)
-                lock (_predictLock) _probs = _model.Predict(_images.AsSpan(0, _count * _imageSize), _count, _config);
+            if (_needNetwork) RunBatch();
             _index = 0;
             _position++;
             return true;
+        }
+
+        /// <summary>One forward pass per distinct configuration in the batch (in order of first appearance), results
+        /// scattered back to row order.</summary>
+        private void RunBatch()
+        {
+            ResolvedConfiguration first = _configs[0];
+            bool uniform = true;
+            for (int i = 1; i < _count && uniform; i++) uniform = first.Equals(_configs[i]);
+            if (uniform)
+            {
+                _probs = _parent.Forward(_images.AsSpan(0, _count * _imageSize), _count, first);
+                return;
+            }
+            int tasks = _model.Tasks.Count;
+            var probs = new float[tasks][];
+            for (int t = 0; t < tasks; t++) probs[t] = new float[_count * _model.Tasks[t].NumClasses];
+            _groupImages ??= new float[_batch * _imageSize];
+            var groups = new Dictionary<ResolvedConfiguration, List<int>>();
+            var order = new List<ResolvedConfiguration>();
+            for (int i = 0; i < _count; i++)
+            {
+                if (!groups.TryGetValue(_configs[i], out List<int>? rows))
+                {
+                    groups[_configs[i]] = rows = new List<int>();
+                    order.Add(_configs[i]);
+                }
+                rows.Add(i);
+            }
+            foreach (ResolvedConfiguration config in order)
+            {
+                List<int> rows = groups[config];
+                for (int j = 0; j < rows.Count; j++)
+                    _images.AsSpan(rows[j] * _imageSize, _imageSize).CopyTo(_groupImages.AsSpan(j * _imageSize, _imageSize));
+                float[][] output = _parent.Forward(_groupImages.AsSpan(0, rows.Count * _imageSize), rows.Count, config);
+                for (int t = 0; t < tasks; t++)
+                {
+                    int k = _model.Tasks[t].NumClasses;
+                    for (int j = 0; j < rows.Count; j++)
+                        output[t].AsSpan(j * k, k).CopyTo(probs[t].AsSpan(rows[j] * k, k));
+                }
+            }
+            _probs = probs;
         }
 
         public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)

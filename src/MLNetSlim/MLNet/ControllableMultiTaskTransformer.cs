@@ -6,6 +6,7 @@ using Microsoft.ML.Runtime;
 using MLNetSlim.Control;
 using MLNetSlim.Architecture;
 using MLNetSlim.Model;
+using MLNetSlim.Runtime;
 using MLNetSlim.Training;
 
 namespace MLNetSlim.MLNet;
@@ -17,23 +18,57 @@ namespace MLNetSlim.MLNet;
 /// columns pass through at the same indices.
 /// </summary>
 /// <remarks>
-/// <para><b>Runtime control.</b> Set <see cref="Budget"/> and <see cref="TaskWeights"/> at any time; the setter runs the
-/// network's search (<see cref="IMultiTaskModel.SelectConfiguration"/>) at once, so <see cref="Configuration"/> and
-/// <see cref="ConfigurationMacs"/> are current when it returns, and a budget the network cannot meet throws from the
-/// setter, leaving the previous control unchanged. A change takes effect for every row cursor created after it (the
-/// next enumeration of a <see cref="Transform"/> result; a cursor already open keeps the configuration it started
-/// with, so one pass is consistent) and for the next <c>PredictionEngine.Predict</c> call of existing and new
-/// prediction engines (the single-row path reads the configuration on each row).</para>
-/// <para><b>Threads.</b> <see cref="IMultiTaskModel.Predict"/> is not thread-safe, so every forward pass of one
-/// transformer is serialised by a lock: concurrent cursors and prediction engines are safe but do not run the network
-/// in parallel. ML.NET's <c>PredictionEngine</c> itself is not thread-safe: use one engine per thread (for example a
-/// <c>ThreadLocal&lt;PredictionEngine&lt;,&gt;&gt;</c>; the Microsoft.Extensions.ML pool is not available here). For
-/// parallel throughput load one transformer per worker thread (<c>mlContext.Model.Load</c> once per thread).</para>
+/// <para><b>Runtime control.</b> <see cref="SetControl"/> sets the budget and the task weights together; it runs the
+/// network's search at once and publishes budget, weights, configuration and MACs as one immutable
+/// <see cref="ControlSnapshot"/> (<see cref="Control"/>). A budget the network cannot meet or bad weights throw from
+/// the call and leave the previous control unchanged. The <see cref="Budget"/> and <see cref="TaskWeights"/> setters
+/// are shorthands that keep the other half. A prediction reads the snapshot once, so it runs at the old pair or the
+/// new pair, never a mix. A change takes effect for every row cursor created after it (the next enumeration of a
+/// <see cref="Transform"/> result; a cursor already open keeps the snapshot it started with, so one pass is
+/// consistent) and for the next <c>PredictionEngine.Predict</c> call of existing and new prediction engines.</para>
+/// <para><b>Per-row control.</b> When the input has a column named <see cref="BudgetColumnName"/> (default "Budget",
+/// Single, a fraction of the full network's MACs in (0, 1]) and/or <see cref="TaskWeightsColumnName"/> (default
+/// "TaskWeights", Vector&lt;Single&gt; with one weight per task in task order, known or variable size), each row runs
+/// at the configuration the search picks for its own budget and weights. A row "lacks" a value when the schema has no
+/// such column, or, for the weights, when its vector is empty (length 0): that half comes from <see cref="Control"/>.
+/// A budget column has no missing value: every row's budget must be valid. Bad row values throw
+/// <see cref="ArgumentOutOfRangeException"/> (NaN, &lt;= 0 or &gt; 1 budgets; negative, NaN, infinite or all-zero
+/// weights; a vector whose length is neither 0 nor the number of tasks) or <see cref="BudgetInfeasibleException"/>
+/// (a budget below the cheapest configuration); each message names the column, the row and its value, and the valid
+/// range (for an infeasible budget, the smallest feasible one). Configurations are resolved through a small
+/// thread-safe cache (at most <see cref="ConfigurationCacheCapacity"/> entries). A <see cref="Transform"/> batch whose
+/// rows ask for different configurations runs one forward pass per configuration; rows come out in input order.</para>
+/// <para><b>Threads.</b> There is no lock around the forward pass: prediction engines and cursors created from one
+/// transformer run the network concurrently (the model's <see cref="IMultiTaskModel.Predict"/> is thread-safe). ML.NET's
+/// <c>PredictionEngine</c> itself is not thread-safe: use one engine per thread, or a pool of engines over this one
+/// transformer. <see cref="IntraOpThreads"/> sets torch's intra-op threads of the thread that runs each forward pass
+/// (e.g. 1 per engine when engines run in parallel). See docs/mlnet-integration.md.</para>
 /// <para><b>Batches.</b> <see cref="Transform"/> reads <see cref="BatchSize"/> rows ahead and runs one forward pass per
-/// batch; the prediction engine path runs one forward pass per row.</para>
+/// batch and configuration; the prediction engine path runs one forward pass per row.</para>
 /// <para><b>Disposal.</b> The transformer does not own or dispose the model (ML.NET disposes transformers with
 /// their prediction engines); dispose the model yourself if it holds native memory and you created it.</para>
 /// </remarks>
+/// <example>
+/// Atomic control, and per-row control through input columns:
+/// <code language="csharp">
+/// ControllableMultiTaskTransformer model = ...; // Fit, or mlContext.Model.Load + find it in the chain
+///
+/// // One call sets both halves; a concurrent prediction sees the old pair or the new pair.
+/// model.SetControl(Budget.FractionOfFull(0.4), new Dictionary&lt;string, double&gt; { ["Digit"] = 3, ["Fashion"] = 1 });
+/// ControlSnapshot now = model.Control;   // budget, weights, configuration, MACs, read together
+/// Console.WriteLine($"{now.Configuration}: {now.Macs} MACs");
+///
+/// // Per row: add the columns to the input class (names: model.BudgetColumnName, model.TaskWeightsColumnName).
+/// public sealed class Input
+/// {
+///     [VectorType(784)] public float[] Features { get; set; } = [];
+///     public float Budget { get; set; } = 1f;                      // fraction of full MACs, (0, 1]
+///     public float[] TaskWeights { get; set; } = [];               // one per task in task order; empty = model.Control's
+/// }
+/// var engine = mlContext.Model.CreatePredictionEngine&lt;Input, Output&gt;(model);
+/// Output cheap = engine.Predict(new Input { Features = pixels, Budget = 0.3f, TaskWeights = [1f, 0f] });
+/// </code>
+/// </example>
 public sealed class ControllableMultiTaskTransformer : ITransformer
 {
     /// <summary>Prefix of the per-task score columns: <c>Score.&lt;Task&gt;</c>.</summary>
@@ -42,19 +77,31 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     /// <summary>Prefix of the per-task predicted label columns: <c>PredictedLabel.&lt;Task&gt;</c>.</summary>
     public const string PredictedLabelColumnPrefix = "PredictedLabel.";
 
+    /// <summary>Default of <see cref="BudgetColumnName"/>.</summary>
+    public const string DefaultBudgetColumnName = "Budget";
+
+    /// <summary>Default of <see cref="TaskWeightsColumnName"/>.</summary>
+    public const string DefaultTaskWeightsColumnName = "TaskWeights";
+
+    /// <summary>Most (budget, weights) answers the per-row configuration cache keeps; when full it starts over.</summary>
+    public const int ConfigurationCacheCapacity = 1024;
+
     private readonly object _controlLock = new();
     private readonly ControllableMultiTaskEstimator.Options? _trainingOptions;
-    private volatile ControlState _control;
+    private readonly ConfigurationCache _cache = new(ConfigurationCacheCapacity);
+    private readonly Lazy<double?> _smallestFeasible;
+    private volatile ControlSnapshot _control;
     private int _batchSize = 64;
+    private int _intraOpThreads;
 
     /// <summary>Creates a transformer over an existing model.</summary>
     /// <param name="model">The network. Its tasks must all be <see cref="TaskKind.Classification"/>.</param>
     /// <param name="featureColumnName">The image column: Vector&lt;Single, C*H*W&gt;, (C, H, W) order.</param>
-    /// <param name="budget">Initial budget; <see cref="Control.Budget.Full"/> when null.</param>
+    /// <param name="budget">Initial budget; <see cref="Budget.Full"/> when null.</param>
     /// <param name="taskWeights">Initial task weights by task name; every task 1.0 when null.</param>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> is null.</exception>
     /// <exception cref="NotSupportedException">A task is not a classification task.</exception>
-    /// <exception cref="ArgumentException">Bad budget or weights (see <see cref="Budget"/>, <see cref="TaskWeights"/>).</exception>
+    /// <exception cref="ArgumentException">Bad budget or weights (see <see cref="SetControl"/>).</exception>
     public ControllableMultiTaskTransformer(IMultiTaskModel model, string featureColumnName = "Features", Budget? budget = null,
         IReadOnlyDictionary<string, double>? taskWeights = null)
         : this(model, featureColumnName, budget, taskWeights, null)
@@ -72,8 +119,13 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
         Model = model;
         FeatureColumnName = featureColumnName;
         _trainingOptions = trainingOptions?.Clone();
-        double[] weights = ResolveWeights(taskWeights);
-        _control = Select(budget ?? Budget.Full, weights);
+        if (trainingOptions is not null)
+        {
+            BudgetColumnName = trainingOptions.BudgetColumnName;
+            TaskWeightsColumnName = trainingOptions.TaskWeightsColumnName;
+        }
+        _control = Select(budget ?? Budget.Full, WeightsInTaskOrder(taskWeights));
+        _smallestFeasible = NewSmallestFeasible();
     }
 
     /// <summary>The network.</summary>
@@ -82,14 +134,62 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     /// <summary>The image column read by the network.</summary>
     public string FeatureColumnName { get; }
 
+    /// <summary>
+    /// The optional per-row budget column (Single, a fraction of the full network's MACs in (0, 1]); default "Budget".
+    /// Used when the input schema has it; null or empty turns per-row budgets off. Saved with the model. Read when a
+    /// data view or a row mapper (prediction engine) is created.
+    /// </summary>
+    public string? BudgetColumnName { get; set; } = DefaultBudgetColumnName;
+
+    /// <summary>
+    /// The optional per-row task weights column (Vector&lt;Single&gt;, one non-negative weight per task in task order;
+    /// an empty vector means "use <see cref="Control"/>'s weights"); default "TaskWeights". Used when the input schema
+    /// has it; null or empty turns per-row weights off. Saved with the model. Read when a data view or a row mapper is
+    /// created.
+    /// </summary>
+    public string? TaskWeightsColumnName { get; set; } = DefaultTaskWeightsColumnName;
+
     /// <summary>The tasks, in decoder order.</summary>
     public IReadOnlyList<TaskDefinition> Tasks => Model.Tasks;
 
     /// <summary>The options the model was trained with (a copy), or null when made from an existing model.</summary>
     public ControllableMultiTaskEstimator.Options? TrainingOptions => _trainingOptions?.Clone();
 
-    /// <summary>The compute budget. Default <see cref="Control.Budget.Full"/>. See the remarks for when a change takes effect.</summary>
-    /// <exception cref="ArgumentException">On set: the network cannot meet the budget (below its smallest configuration).</exception>
+    /// <summary>
+    /// The current control: budget, task weights, chosen configuration and its MACs, as one immutable value (read them
+    /// from one snapshot to get a consistent set).
+    /// </summary>
+    public ControlSnapshot Control => _control;
+
+    /// <summary>
+    /// Sets the budget and the task weights together (atomically): runs the search once and publishes the new
+    /// <see cref="Control"/>. A concurrent prediction runs at the previous pair or at this one, never at a mix.
+    /// </summary>
+    /// <param name="budget">The compute budget.</param>
+    /// <param name="taskWeights">Task preferences by task name (non-negative, need not sum to 1; tasks not listed get
+    /// 0); null for every task 1.0.</param>
+    /// <exception cref="BudgetInfeasibleException">The network cannot meet the budget (the message states the
+    /// smallest feasible one); the control is unchanged.</exception>
+    /// <exception cref="ArgumentException">An unknown task name (the message names it and the known tasks); the control
+    /// is unchanged.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A negative, NaN or infinite weight, or all weights 0; the control
+    /// is unchanged.</exception>
+    /// <example>
+    /// <code language="csharp">
+    /// transformer.SetControl(Budget.FractionOfFull(0.5), new Dictionary&lt;string, double&gt; { ["Digit"] = 1, ["Fashion"] = 0.2 });
+    /// ControlSnapshot c = transformer.Control; // c.Configuration, c.Macs belong to exactly this pair
+    /// </code>
+    /// </example>
+    public void SetControl(Budget budget, IReadOnlyDictionary<string, double>? taskWeights)
+    {
+        ControlSnapshot next = Select(budget, WeightsInTaskOrder(taskWeights));
+        lock (_controlLock) _control = next;
+    }
+
+    /// <summary>The compute budget (<c>Control.Budget</c>). Default <see cref="Budget.Full"/>. Setting it is
+    /// <c>SetControl(value, TaskWeights)</c>, done atomically.</summary>
+    /// <exception cref="BudgetInfeasibleException">On set: the network cannot meet the budget; the control is
+    /// unchanged.</exception>
     /// <example>
     /// <code>
     /// slim.Budget = Budget.FractionOfFull(0.5);   // or Budget.Parse("50%"), Budget.Macs(1.2e7), Budget.Milliseconds(2)
@@ -106,11 +206,12 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     }
 
     /// <summary>
-    /// Task preferences by task name (non-negative, need not sum to 1; tasks not listed get 0). Default: every task
-    /// 1.0. Getting returns a copy listing every task. See the remarks for when a change takes effect.
+    /// Task preferences by task name (<c>Control.TaskWeights</c>; non-negative, need not sum to 1; tasks not listed get
+    /// 0). Default: every task 1.0. Getting returns a copy listing every task. Setting it is
+    /// <c>SetControl(Budget, value)</c>, done atomically.
     /// </summary>
-    /// <exception cref="ArgumentException">On set: an unknown task name (the message names it and the known tasks), a
-    /// negative or non-finite weight, or all weights 0.</exception>
+    /// <exception cref="ArgumentException">On set: an unknown task name (the message names it and the known tasks).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">On set: a negative, NaN or infinite weight, or all weights 0.</exception>
     /// <exception cref="ArgumentNullException">On set: null.</exception>
     /// <example>
     /// <code>
@@ -119,20 +220,16 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     /// </example>
     public IReadOnlyDictionary<string, double> TaskWeights
     {
-        get
-        {
-            ControlState c = _control;
-            return Tasks.Select((t, i) => (t.Name, c.Weights[i])).ToDictionary(p => p.Name, p => p.Item2, StringComparer.Ordinal);
-        }
+        get => _control.TaskWeights;
         set
         {
             ArgumentNullException.ThrowIfNull(value);
-            double[] w = ResolveWeights(value);
+            double[] w = WeightsInTaskOrder(value);
             lock (_controlLock) _control = Select(_control.Budget, w);
         }
     }
 
-    /// <summary>The width configuration chosen for the current <see cref="Budget"/> and <see cref="TaskWeights"/>.</summary>
+    /// <summary>The width configuration chosen for the current control (<c>Control.Configuration</c>).</summary>
     /// <example>
     /// <code>
     /// slim.Budget = Budget.FractionOfFull(0.3);
@@ -141,7 +238,7 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     /// </example>
     public WidthConfiguration Configuration => _control.Configuration;
 
-    /// <summary>Exact cost of <see cref="Configuration"/>, in multiply-accumulates (MACs) per image.</summary>
+    /// <summary>Exact cost of <see cref="Configuration"/>, in multiply-accumulates (MACs) per image (<c>Control.Macs</c>).</summary>
     /// <example>
     /// <code>
     /// double fraction = (double)slim.ConfigurationMacs / slim.FullMacs; // at most the budget's fraction
@@ -164,11 +261,25 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
         }
     }
 
+    /// <summary>
+    /// Torch intra-op threads for each forward pass, applied to the thread that runs it (prediction engine call or
+    /// cursor); 0 (default) leaves the thread's setting alone. With several engines predicting in parallel on a
+    /// machine with few cores, 1 avoids oversubscription. Torch keeps this count per thread (and makes the last value
+    /// set the default for threads that start using torch later); see docs/mlnet-integration.md. Not saved.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">On set: negative.</exception>
+    public int IntraOpThreads
+    {
+        get => _intraOpThreads;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _intraOpThreads = value;
+        }
+    }
+
     /// <summary>Always true: the transformer maps each row independently.</summary>
     public bool IsRowToRowMapper => true;
-
-    internal ControlState Control => _control;
-    internal object PredictLock { get; } = new();
 
     /// <summary>Name of task <paramref name="task"/>'s score column.</summary>
     public static string ScoreColumnName(string task) => ScoreColumnPrefix + task;
@@ -177,13 +288,15 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     public static string PredictedLabelColumnName(string task) => PredictedLabelColumnPrefix + task;
 
     /// <summary>The input schema plus, per task, <c>Score.T</c> and <c>PredictedLabel.T</c>.</summary>
-    /// <param name="inputSchema">Must have <see cref="FeatureColumnName"/> as Vector&lt;Single, C*H*W&gt;.</param>
-    /// <exception cref="ArgumentOutOfRangeException">The features column is missing or of the wrong type or size; the
-    /// message names the column, the expected and the actual type.</exception>
+    /// <param name="inputSchema">Must have <see cref="FeatureColumnName"/> as Vector&lt;Single, C*H*W&gt;; may have
+    /// the per-row control columns (<see cref="BudgetColumnName"/>, <see cref="TaskWeightsColumnName"/>).</param>
+    /// <exception cref="ArgumentOutOfRangeException">The features column is missing or of the wrong type or size, or a
+    /// control column has the wrong type; the message names the column, the expected and the actual type.</exception>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         SchemaChecks.FeatureColumn(inputSchema, FeatureColumnName, Model.Channels, Model.Height, Model.Width, nameof(inputSchema));
+        _ = ControlColumnsOf(inputSchema, nameof(inputSchema));
         var b = new DataViewSchema.Builder();
         b.AddColumns(inputSchema);
         AddOutputColumns(b, Tasks);
@@ -220,51 +333,89 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
 
     // ---- control ----------------------------------------------------------------------------------------------------
 
-    internal sealed record ControlState(Budget Budget, double[] Weights, WidthConfiguration Configuration, long Macs);
+    private ControlSnapshot Select(Budget budget, double[] weights) =>
+        new(budget, weights, Tasks, Model.SelectConfiguration(budget, weights));
 
-    private ControlState Select(Budget budget, double[] weights)
+    private double[] WeightsInTaskOrder(IReadOnlyDictionary<string, double>? taskWeights) =>
+        taskWeights is null
+            ? Enumerable.Repeat(1.0, Tasks.Count).ToArray()
+            : TaskPreferences.InTaskOrder(taskWeights, Tasks.Select(t => t.Name).ToArray());
+
+    /// <summary>The per-row control columns of <paramref name="schema"/> (null where absent or turned off).</summary>
+    internal (DataViewSchema.Column? Budget, DataViewSchema.Column? Weights) ControlColumnsOf(DataViewSchema schema, string paramName) =>
+        SchemaChecks.ControlColumns(schema, BudgetColumnName, TaskWeightsColumnName, Tasks.Count, paramName);
+
+    /// <summary>The configuration for a row's budget and weights (either may come from the transformer's control),
+    /// through the cache. Row values are already range-checked; an infeasible budget is reported against the row.</summary>
+    internal ResolvedConfiguration ResolveRow(Budget budget, double[] weights, Func<BudgetInfeasibleException, Exception> infeasible)
     {
-        WidthConfiguration c = Model.SelectConfiguration(budget, weights);
-        return new ControlState(budget, weights, c, Model.Costs.Macs(c));
+        try
+        {
+            return _cache.GetOrAdd(budget, weights, Model);
+        }
+        catch (BudgetInfeasibleException e)
+        {
+            throw infeasible(e);
+        }
     }
 
-    private double[] ResolveWeights(IReadOnlyDictionary<string, double>? taskWeights)
+    /// <summary>The smallest feasible budget as a fraction of full MACs (asked of the search once), or null when the
+    /// model does not report it.</summary>
+    internal double? SmallestFeasibleFraction => _smallestFeasible.Value;
+
+    private Lazy<double?> NewSmallestFeasible() => new(() =>
     {
-        if (taskWeights is null) return Enumerable.Repeat(1.0, Tasks.Count).ToArray();
-        var w = new double[Tasks.Count];
-        foreach ((string name, double value) in taskWeights)
+        try
         {
-            int i = -1;
-            for (int t = 0; t < Tasks.Count; t++)
-                if (Tasks[t].Name == name) { i = t; break; }
-            if (i < 0)
-                throw new ArgumentException($"Unknown task '{name}' in TaskWeights; the tasks are [{string.Join(", ", Tasks.Select(t => t.Name))}].", nameof(TaskWeights));
-            if (!(value >= 0) || double.IsInfinity(value))
-                throw new ArgumentException($"Weight of task '{name}' must be a finite number >= 0, got {value.ToString(CultureInfo.InvariantCulture)}.", nameof(TaskWeights));
-            w[i] = value;
+            Model.SelectConfiguration(Budget.FractionOfFull(double.Epsilon), Enumerable.Repeat(1.0, Tasks.Count).ToArray());
+            return double.Epsilon;
         }
-        if (w.All(x => x == 0))
-            throw new ArgumentException($"At least one task weight must be positive; got {{{string.Join(", ", taskWeights.Select(p => $"{p.Key}: {p.Value}"))}}}.", nameof(TaskWeights));
-        return w;
+        catch (BudgetInfeasibleException e) when (e.SmallestFeasible.Unit == BudgetUnit.FractionOfFullMacs)
+        {
+            return e.SmallestFeasible.Value;
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }, LazyThreadSafetyMode.PublicationOnly);
+
+    /// <summary>One forward pass, on the calling thread's torch settings (see <see cref="IntraOpThreads"/>).</summary>
+    internal float[][] Forward(ReadOnlySpan<float> images, int count, ResolvedConfiguration configuration)
+    {
+        if (_intraOpThreads > 0) TorchThreads.EnsureForCurrentThread(_intraOpThreads);
+        return Model.Predict(images, count, configuration);
     }
 
     // ---- save / load --------------------------------------------------------------------------------------------------
 
     private const string ModelEntryName = "MultiTaskModel.bin";
-    private const uint FormatVersion = 0x00010001;
+
+    /// <summary>Format 1.2: 1.1 plus the per-row control column names.</summary>
+    private const uint FormatVersion = 0x00010002;
+
+    /// <summary>Format 1.1 (before per-row control): still readable; its column names default to "Budget" and
+    /// "TaskWeights".</summary>
+    internal const uint FormatVersion11 = 0x00010001;
 
     /// <summary>Loader signature, looked up in an MLContext's component catalog after <c>AddMLNetSlim()</c>.</summary>
     internal const string LoaderSignature = "MLNetSlimControllableMT";
 
-    internal static ModelFormatInfo Format => new(
+    internal static ModelFormatInfo Format => FormatOf(FormatVersion);
+
+    private static ModelFormatInfo FormatOf(uint written) => new(
         ModelSignature: "MLNSCMTT",
-        VersionWritten: FormatVersion,
-        VersionReadable: FormatVersion,
-        VersionWeCanReadBack: FormatVersion,
+        VersionWritten: written,
+        VersionReadable: written,
+        VersionWeCanReadBack: FormatVersion11,
         LoaderSignature: LoaderSignature,
         LoaderAssemblyName: typeof(ControllableMultiTaskTransformer).Assembly.FullName!);
 
-    /// <summary>Saves into a model zip: the control state, the training options and, in the entry
+    /// <summary>The format <c>Save</c> writes; tests set <see cref="FormatVersion11"/> to write a model as the
+    /// previous version did (compatibility test).</summary>
+    internal uint SaveFormatVersion { get; set; } = FormatVersion;
+
+    /// <summary>Saves into a model zip: the control state, the training options, the per-row control column names and, in the entry
     /// "MultiTaskModel.bin", the bytes of <see cref="IMultiTaskModel.Save"/>.</summary>
     /// <exception cref="InvalidOperationException">No reader is registered for the model's type, so the zip could not
     /// be loaded again (see <see cref="MultiTaskModelLoaders.Register{TModel}"/>).</exception>
@@ -276,12 +427,13 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
             throw new InvalidOperationException(
                 $"Cannot save: no reader is registered for the model type '{modelType.FullName}', so the zip could not be loaded. " +
                 $"Call MultiTaskModelLoaders.Register<{modelType.Name}>(stream => ...) first.");
-        ControlState c = _control;
-        MLNetInternals.Save(ctx, Format,
+        ControlSnapshot c = _control;
+        uint version = SaveFormatVersion;
+        MLNetInternals.Save(ctx, FormatOf(version),
             w =>
             {
-                // Format 1.1 (major.minor in FormatVersion): ints and doubles little-endian, strings length-prefixed UTF-8.
-                w.Write(FormatVersion);
+                // Format 1.2 (major.minor in FormatVersion): ints and doubles little-endian, strings length-prefixed UTF-8.
+                w.Write(version);
                 w.Write(FeatureColumnName);
                 w.Write(MultiTaskModelLoaders.KeyOf(modelType));
                 w.Write((int)c.Budget.Unit);
@@ -292,6 +444,12 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
                 w.Write(_batchSize);
                 w.Write(_trainingOptions is not null);
                 if (_trainingOptions is not null) w.Write(_trainingOptions.ToJson());
+                if (version >= FormatVersion)
+                {
+                    // 1.2: the per-row control columns ("" = turned off).
+                    w.Write(BudgetColumnName ?? "");
+                    w.Write(TaskWeightsColumnName ?? "");
+                }
             },
             new (string, Action<BinaryWriter>)[]
             {
@@ -310,8 +468,8 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
         ctx.CheckAtModel(Format);
         BinaryReader r = ctx.Reader;
         uint version = r.ReadUInt32();
-        if (version != FormatVersion)
-            throw new FormatException($"MLNetSlim transformer format 0x{version:X8} is not readable by this version (0x{FormatVersion:X8}).");
+        if (version != FormatVersion && version != FormatVersion11)
+            throw new FormatException($"MLNetSlim transformer format 0x{version:X8} is not readable by this version (0x{FormatVersion11:X8} to 0x{FormatVersion:X8}).");
         string feature = r.ReadString();
         string modelKey = r.ReadString();
         var unit = (BudgetUnit)r.ReadInt32();
@@ -321,6 +479,13 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
         _ = r.ReadString(); // configuration at save time: recomputed below (a latency budget may select differently on another machine)
         int batchSize = r.ReadInt32();
         ControllableMultiTaskEstimator.Options? options = r.ReadBoolean() ? ControllableMultiTaskEstimator.Options.FromJson(r.ReadString()) : null;
+        // Format 1.1 models predate per-row control: they get the default column names.
+        string budgetColumn = DefaultBudgetColumnName, weightsColumn = DefaultTaskWeightsColumnName;
+        if (version >= FormatVersion)
+        {
+            budgetColumn = r.ReadString();
+            weightsColumn = r.ReadString();
+        }
 
         IMultiTaskModel? model = null;
         bool found = ctx.TryLoadBinaryStream(ModelEntryName, br =>
@@ -342,7 +507,12 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
             _ => throw new FormatException($"Unknown budget unit {(int)unit}."),
         };
         var named = model.Tasks.Select((t, i) => (t.Name, weights[i])).ToDictionary(p => p.Name, p => p.Item2, StringComparer.Ordinal);
-        return new ControllableMultiTaskTransformer(model, feature, budget, named, options) { BatchSize = batchSize };
+        return new ControllableMultiTaskTransformer(model, feature, budget, named, options)
+        {
+            BatchSize = batchSize,
+            BudgetColumnName = budgetColumn.Length == 0 ? null : budgetColumn,
+            TaskWeightsColumnName = weightsColumn.Length == 0 ? null : weightsColumn,
+        };
     }
 
     internal static MethodInfo CreateMethod =>

@@ -36,6 +36,34 @@ internal static class SchemaChecks
         return col;
     }
 
+    /// <summary>
+    /// The optional per-row control columns: the budget column must be a Single scalar, the task weights column a
+    /// Vector&lt;Single&gt; of unknown size or of size <paramref name="taskCount"/>. A column that is absent, or whose
+    /// name is null or empty, is returned as null.
+    /// </summary>
+    public static (DataViewSchema.Column? Budget, DataViewSchema.Column? Weights) ControlColumns(DataViewSchema schema,
+        string? budgetName, string? weightsName, int taskCount, string paramName)
+    {
+        DataViewSchema.Column? budget = null, weights = null;
+        if (!string.IsNullOrEmpty(budgetName) && schema.GetColumnOrNull(budgetName) is DataViewSchema.Column b)
+        {
+            if (b.Type != NumberDataViewType.Single)
+                throw new ArgumentOutOfRangeException(paramName,
+                    $"Schema mismatch for budget column '{budgetName}': expected Single (a fraction of the full network's MACs in (0, 1]), got {Describe(b.Type)}. " +
+                    "Convert it with mlContext.Transforms.Conversion.ConvertType, or rename the column, or set BudgetColumnName to another column (null turns per-row budgets off).");
+            budget = b;
+        }
+        if (!string.IsNullOrEmpty(weightsName) && schema.GetColumnOrNull(weightsName) is DataViewSchema.Column w)
+        {
+            if (w.Type is not VectorDataViewType v || v.ItemType != NumberDataViewType.Single || (v.IsKnownSize && v.Size != taskCount))
+                throw new ArgumentOutOfRangeException(paramName,
+                    $"Schema mismatch for task weights column '{weightsName}': expected Vector<Single, {taskCount}> or Vector<Single> (one weight per task, in task order), got {Describe(w.Type)}. " +
+                    "Rename the column, or set TaskWeightsColumnName to another column (null turns per-row weights off).");
+            weights = w;
+        }
+        return (budget, weights);
+    }
+
     /// <summary>"Vector&lt;Single, 784&gt;", "Key&lt;UInt32, 0-9&gt;", "Single"...</summary>
     public static string Describe(DataViewType type) => type switch
     {

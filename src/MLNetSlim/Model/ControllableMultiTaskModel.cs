@@ -14,7 +14,13 @@ namespace MLNetSlim.Model;
 /// A trained controllable multi-task model (ECMT, ICCV 2023): the slimmable network, its exact cost table, the
 /// calibration table measured on held-out data, and the budget/preference search that turns a compute budget and task
 /// preferences into a width configuration at run time, without retraining. One file holds it all
-/// (see docs/model-format.md). Not thread-safe: serialise calls, or load one instance per thread.
+/// (see docs/model-format.md).
+/// <para><b>Threads.</b> <see cref="Predict(ReadOnlySpan{float}, int, ResolvedConfiguration)"/>,
+/// <see cref="Select"/> and <see cref="SelectConfiguration"/> are safe for concurrent calls on one instance: the
+/// network is in eval mode, so a forward pass only reads weights and batch-norm statistics, and TorchSharp keeps
+/// <c>no_grad</c> and dispose scopes per thread. Torch's intra-op threads are per calling thread once that thread has
+/// run torch (see docs/mlnet-integration.md). <see cref="MeasureLatency"/> is serialised internally. Saving and
+/// disposing must not overlap with predictions.</para>
 /// </summary>
 public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
 {
@@ -23,8 +29,9 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
 
     private static readonly byte[] Magic = "MLNSLIM1"u8.ToArray();
     private readonly Device _device;
-    private ConfigurationSearch _search;
-    private LatencyTable? _latency;
+    private readonly object _latencyGate = new();
+    private volatile ConfigurationSearch _search;
+    private volatile LatencyTable? _latency;
 
     internal ControllableMultiTaskModel(MultiTaskNetwork network, CalibrationTable calibration, Guid id, string device)
     {
@@ -37,6 +44,11 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
         Network.eval();
         _search = new ConfigurationSearch(network.CostTable, calibration);
     }
+
+    /// <summary>A model from a network and its calibration table (tests and benchmarks: a tiny untrained network with
+    /// a synthetic table). Puts the network in eval mode on <paramref name="device"/>.</summary>
+    internal static ControllableMultiTaskModel FromParts(MultiTaskNetwork network, CalibrationTable calibration, string device = "cpu") =>
+        new(network, calibration, Guid.NewGuid(), device);
 
     /// <summary>The network.</summary>
     public MultiTaskNetwork Network { get; }
@@ -70,12 +82,13 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
 
     /// <inheritdoc />
     /// <exception cref="BudgetInfeasibleException">The budget is below the smallest configuration's cost.</exception>
-    public WidthConfiguration SelectConfiguration(Budget budget, IReadOnlyList<double> taskPreferences) =>
-        Select(budget, taskPreferences).Configuration;
+    public ResolvedConfiguration SelectConfiguration(Budget budget, IReadOnlyList<double> taskPreferences) =>
+        Select(budget, taskPreferences).Selected;
 
     /// <summary>The search's full answer for a budget and task preferences (configuration, MACs, predicted performance).</summary>
     /// <exception cref="BudgetInfeasibleException">The budget is below the smallest configuration's cost.</exception>
-    /// <exception cref="ArgumentException">Invalid preferences.</exception>
+    /// <exception cref="ArgumentException">Wrong number of preferences.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A negative, NaN or infinite preference, or all zero.</exception>
     public SearchResult Select(Budget budget, IReadOnlyList<double> taskPreferences)
     {
         if (budget.Unit == BudgetUnit.Milliseconds && _latency is null) MeasureLatency();
@@ -89,9 +102,13 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
     /// </summary>
     public LatencyTable MeasureLatency(int repeats = 20)
     {
-        _latency = LatencyTable.GetOrMeasure($"{Id}/{Device}/{get_num_threads()}", () => MeasureLatencyTable(repeats));
-        _search = new ConfigurationSearch(Network.CostTable, Calibration, _latency);
-        return _latency;
+        lock (_latencyGate)
+        {
+            LatencyTable latency = LatencyTable.GetOrMeasure($"{Id}/{Device}/{get_num_threads()}", () => MeasureLatencyTable(repeats));
+            _search = new ConfigurationSearch(Network.CostTable, Calibration, latency);
+            _latency = latency;
+            return latency;
+        }
     }
 
     private LatencyTable MeasureLatencyTable(int repeats)
@@ -150,8 +167,9 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">Wrong number of floats, or a configuration that does not fit.</exception>
-    public float[][] Predict(ReadOnlySpan<float> images, int count, WidthConfiguration configuration)
+    public float[][] Predict(ReadOnlySpan<float> images, int count, ResolvedConfiguration configuration)
     {
+        ArgumentNullException.ThrowIfNull(configuration);
         int size = Channels * Height * Width;
         if (count < 1 || images.Length != count * size)
             throw new ArgumentException($"Expected {count} images of (C, H, W) = ({Channels}, {Height}, {Width}) = {count * size} floats; got {images.Length}.", nameof(images));
@@ -168,6 +186,12 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
         }
         return result;
     }
+
+    /// <summary>As <see cref="Predict(ReadOnlySpan{float}, int, ResolvedConfiguration)"/> for a configuration given as
+    /// multipliers; resolves it once per call (use <see cref="CostTable.Resolve"/> once to run it many times).</summary>
+    /// <exception cref="ArgumentException">Wrong number of floats, or a configuration that does not fit.</exception>
+    public float[][] Predict(ReadOnlySpan<float> images, int count, WidthConfiguration configuration) =>
+        Predict(images, count, Costs.Resolve(configuration));
 
     /// <summary>Writes the model (see docs/model-format.md).</summary>
     public void Save(Stream stream)

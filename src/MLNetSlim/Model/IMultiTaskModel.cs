@@ -25,19 +25,24 @@ public interface IMultiTaskModel
     CostTable Costs { get; }
 
     /// <summary>
-    /// The width configuration for a budget and task preferences (ECMT runtime control).
+    /// The width configuration for a budget and task preferences (ECMT runtime control), as the forward pass takes it
+    /// (encoder option, decoder width indices, exact MACs). Must be safe for concurrent calls.
     /// </summary>
     /// <param name="budget">The compute budget.</param>
     /// <param name="taskPreferences">Non-negative weights, one per task in task order (need not sum to 1).</param>
-    /// <exception cref="ArgumentException">Bad preferences, or a budget below the smallest configuration.</exception>
-    WidthConfiguration SelectConfiguration(Budget budget, IReadOnlyList<double> taskPreferences);
+    /// <exception cref="ArgumentOutOfRangeException">A negative, NaN or infinite weight, or all weights zero.</exception>
+    /// <exception cref="ArgumentException">Wrong number of weights, or a budget below the smallest configuration
+    /// (<see cref="BudgetInfeasibleException"/>).</exception>
+    ResolvedConfiguration SelectConfiguration(Budget budget, IReadOnlyList<double> taskPreferences);
 
     /// <summary>
-    /// Runs the network on a batch at <paramref name="configuration"/>. Input: <paramref name="count"/> images,
-    /// (N, C, H, W) float32 row-major. Output: per task, (N, K_t) class probabilities (softmax), row-major.
-    /// Not safe for concurrent calls on one instance.
+    /// Runs the network on a batch at <paramref name="configuration"/>, a configuration of <see cref="Costs"/> (as
+    /// returned by <see cref="SelectConfiguration"/> or made by <see cref="CostTable.At"/>). Input:
+    /// <paramref name="count"/> images, (N, C, H, W) float32 row-major. Output: per task, (N, K_t) class probabilities
+    /// (softmax), row-major. Must be safe for concurrent calls on one instance: the ML.NET transformer calls it from
+    /// several prediction engines and cursors at once, without a lock.
     /// </summary>
-    float[][] Predict(ReadOnlySpan<float> images, int count, WidthConfiguration configuration);
+    float[][] Predict(ReadOnlySpan<float> images, int count, ResolvedConfiguration configuration);
 
     /// <summary>Writes the whole model (architecture, weights, calibration) to <paramref name="stream"/>.</summary>
     void Save(Stream stream);

@@ -86,22 +86,40 @@ public sealed class MultiTaskNetwork : nn.Module
     public WidthConfiguration SmallestConfiguration => WidthConfiguration.Uniform(_widths.Smallest, Tasks.Count);
 
     /// <summary>
-    /// Runs the network at <paramref name="configuration"/>.
+    /// Runs the network at <paramref name="configuration"/> (multipliers): resolves it against <see cref="CostTable"/>
+    /// once (validation and index lookup), then runs <see cref="forward(Tensor, ResolvedConfiguration)"/>. Callers
+    /// that run one configuration many times resolve it once themselves.
     /// </summary>
     /// <param name="images">(N, C, H, W) float32 on the network's device.</param>
     /// <param name="configuration">The width configuration.</param>
     /// <returns>Encoder stage outputs and per-task outputs; the caller disposes them.</returns>
     /// <exception cref="ArgumentException">Input shape or configuration does not fit the network.</exception>
-    public MultiTaskOutput forward(Tensor images, WidthConfiguration configuration)
+    public MultiTaskOutput forward(Tensor images, WidthConfiguration configuration) => forward(images, _costs.Resolve(configuration));
+
+    /// <summary>
+    /// Runs the network at <paramref name="configuration"/>: the encoder at its encoder option, each decoder at its
+    /// width index. No lookup or validation beyond an index range check. In eval mode the forward pass reads the
+    /// weights and batch-norm statistics only (no module state changes), so concurrent calls from several threads on
+    /// one network are safe (each thread under its own <c>no_grad</c> and dispose scope, which TorchSharp keeps per
+    /// thread).
+    /// </summary>
+    /// <param name="images">(N, C, H, W) float32 on the network's device.</param>
+    /// <param name="configuration">Encoder option and decoder width indices of this network's cost table.</param>
+    /// <returns>Encoder stage outputs and per-task outputs; the caller disposes them.</returns>
+    /// <exception cref="ArgumentException">Input shape does not fit the network, or an index is out of range.</exception>
+    public MultiTaskOutput forward(Tensor images, ResolvedConfiguration configuration)
     {
         if (images.dim() != 4 || images.shape[1] != Options.Channels)
             throw new ArgumentException($"Expected images of shape (N, {Options.Channels}, H, W); got ({string.Join(", ", images.shape)}).", nameof(images));
-        configuration.Validate(_widths, Tasks.Count, _encoder.Length);
-        int e = _costs.EncoderOptionOf(configuration);
+        if (!_costs.Fits(configuration))
+            throw new ArgumentException($"Configuration {configuration} (encoder option {configuration.EncoderOption}, decoder width indices " +
+                $"[{string.Join(", ", configuration.DecoderWidthIndices)}]) does not fit this network ({EncoderOptions.Count} encoder options, " +
+                $"{_widths.Count} widths, {Tasks.Count} tasks).", nameof(configuration));
+        int e = configuration.EncoderOption;
         Tensor[] features = ForwardEncoderStages(images, e);
         var outputs = new Tensor[_decoders.Length];
         for (int t = 0; t < _decoders.Length; t++)
-            outputs[t] = ForwardDecoder(t, features[^1], e, _widths.IndexOf(configuration.DecoderWidths[t]), images);
+            outputs[t] = ForwardDecoder(t, features[^1], e, configuration.DecoderWidthIndex(t), images);
         return new MultiTaskOutput(features, outputs);
     }
 

@@ -204,8 +204,13 @@ public class ControlConfigurationSearchTests
         StringAssert.Contains(ex.Message, "t0, t1, t2");
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => search.Search(Budget.Full, new Dictionary<string, double> { ["t0"] = -1 }));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => search.Search(Budget.Full, [double.NaN, 1, 1]));
-        Assert.ThrowsExactly<ArgumentException>(() => search.Search(Budget.Full, [0.0, 0, 0]));
+        // One convention (docs/control.md): bad values are ArgumentOutOfRangeException, bad shapes ArgumentException.
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => search.Search(Budget.Full, [0.0, 0, 0]));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => search.Search(Budget.Full, [double.PositiveInfinity, 1, 1]));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => search.Search(Budget.Full, new Dictionary<string, double> { ["t0"] = 0 }));
         Assert.ThrowsExactly<ArgumentException>(() => search.Search(Budget.Full, [1.0, 1]));
+        Assert.IsNull(TaskPreferences.Problem([0.0, 2]));
+        StringAssert.Contains(TaskPreferences.Problem([1.0, -2])!, "task 1 is -2");
         // Missing tasks get 0; normalisation to sum 1.
         CollectionAssert.AreEqual(new[] { 0.0, 0.25, 0.75 }, TaskPreferences.Normalize(new Dictionary<string, double> { ["t1"] = 1, ["t2"] = 3 }, costs.TaskNames));
         SearchResult r = search.Search(Budget.FractionOfFull(0.6), new Dictionary<string, double> { ["t1"] = 2 });

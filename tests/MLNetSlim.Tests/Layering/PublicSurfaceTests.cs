@@ -13,6 +13,7 @@ public sealed class PublicSurfaceTests
     public static readonly string[] AllowedPublicTypes =
     [
         "MLNetSlim.Architecture.CostTable",
+        "MLNetSlim.Architecture.ResolvedConfiguration",
         "MLNetSlim.Architecture.TaskDefinition",
         "MLNetSlim.Architecture.TaskKind",
         "MLNetSlim.Architecture.WidthConfiguration",
@@ -29,6 +30,7 @@ public sealed class PublicSurfaceTests
         "MLNetSlim.Control.SearchResult",
         "MLNetSlim.Control.TaskPreferences",
         "MLNetSlim.Data.MultiTaskDataset",
+        "MLNetSlim.MLNet.ControlSnapshot",
         "MLNetSlim.MLNet.ControllableMultiTaskEstimator",
         "MLNetSlim.MLNet.ControllableMultiTaskEstimator+Options",
         "MLNetSlim.MLNet.ControllableMultiTaskEstimator+TaskColumn",

@@ -164,8 +164,8 @@ public class SaveLoadTests
         public int Height => inner.Height;
         public int Width => inner.Width;
         public CostTable Costs => inner.Costs;
-        public WidthConfiguration SelectConfiguration(Budget budget, IReadOnlyList<double> taskPreferences) => inner.SelectConfiguration(budget, taskPreferences);
-        public float[][] Predict(ReadOnlySpan<float> images, int count, WidthConfiguration configuration) => inner.Predict(images, count, configuration);
+        public ResolvedConfiguration SelectConfiguration(Budget budget, IReadOnlyList<double> taskPreferences) => inner.SelectConfiguration(budget, taskPreferences);
+        public float[][] Predict(ReadOnlySpan<float> images, int count, ResolvedConfiguration configuration) => inner.Predict(images, count, configuration);
         public void Save(Stream stream) => inner.Save(stream);
     }
 }

@@ -119,14 +119,15 @@ public class TransformerTests
         WidthConfiguration before = t.Configuration;
         t.TaskWeights = new Dictionary<string, double> { ["Shape"] = 1, ["Size"] = 0 };
         Assert.AreEqual(0.0, t.TaskWeights["Size"]);
-        Assert.AreEqual(model.SelectConfiguration(t.Budget, new[] { 1.0, 0.0 }), t.Configuration);
+        Assert.AreEqual(model.SelectConfiguration(t.Budget, new[] { 1.0, 0.0 }).Widths, t.Configuration);
         Assert.AreNotEqual(before, t.Configuration);
 
         var unknown = Assert.ThrowsExactly<ArgumentException>(() => t.TaskWeights = new Dictionary<string, double> { ["Colour"] = 1 });
         StringAssert.Contains(unknown.Message, "Unknown task 'Colour'");
         StringAssert.Contains(unknown.Message, "[Shape, Size]");
-        Assert.ThrowsExactly<ArgumentException>(() => t.TaskWeights = new Dictionary<string, double> { ["Shape"] = -1 });
-        var tooSmall = Assert.ThrowsExactly<ArgumentException>(() => t.Budget = Budget.Macs(10));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => t.TaskWeights = new Dictionary<string, double> { ["Shape"] = -1 });
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => t.TaskWeights = new Dictionary<string, double> { ["Shape"] = 0 });
+        var tooSmall = Assert.ThrowsExactly<BudgetInfeasibleException>(() => t.Budget = Budget.Macs(10));
         StringAssert.Contains(tooSmall.Message, "below the smallest");
         Assert.AreEqual(Budget.FractionOfFull(0.3), t.Budget, "a rejected budget leaves the control unchanged");
     }
