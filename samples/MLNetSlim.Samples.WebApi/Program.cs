@@ -12,7 +12,7 @@ using MLNetSlim.Samples.WebApi;
 Option<string?> modelOption = SampleCommandLine.Text("--model",
     "The model zip (relative to the current folder); default: Model:Path in appsettings.json or the Model__Path variable.");
 Option<string?> urlsOption = SampleCommandLine.Text("--urls", "Addresses to listen on, e.g. http://127.0.0.1:5080 (default: ASP.NET's, http://localhost:5000).");
-Option<int> poolOption = SampleCommandLine.Integer("--pool-size", "Model copies serving requests in parallel; 0: Model:PoolSize, else the number of cores", 0, minimum: 0);
+Option<int> poolOption = SampleCommandLine.Integer("--pool-size", "Prediction engines kept for concurrent requests (one loaded model); 0: Model:PoolSize, else the number of cores", 0, minimum: 0);
 var root = new RootCommand("Serve an MLNetSlim model over HTTP: POST /predict?budget=..&weights=.. with an image, GET /health.")
 {
     modelOption, urlsOption, poolOption,

@@ -11,7 +11,7 @@ public static class WebApiApp
     /// <summary>Builds the application and loads the model (a bad model throws here, before anything listens).</summary>
     /// <param name="modelPath">The model zip; null or empty: Model:Path from appsettings.json or the Model__Path variable.</param>
     /// <param name="urls">Addresses to listen on, or null for ASP.NET's default (or ASPNETCORE_URLS).</param>
-    /// <param name="poolSize">Model copies; 0: Model:PoolSize, else the number of cores.</param>
+    /// <param name="poolSize">Idle prediction engines kept; 0: Model:PoolSize, else the number of cores.</param>
     /// <param name="configure">Last changes to the builder (the tests put a test server here).</param>
     public static WebApplication Build(string? modelPath, string? urls, int poolSize, Action<WebApplicationBuilder>? configure = null)
     {
@@ -30,7 +30,7 @@ public static class WebApiApp
         if (string.IsNullOrWhiteSpace(modelPath))
             throw new ArgumentException("no model given; pass --model model.zip (or set Model:Path in appsettings.json, or the Model__Path variable).");
 
-        // One model copy + prediction engine per slot, one request per slot at a time: see PredictionPool for why.
+        // One loaded model, a pool of prediction engines over its transformer; budgets and weights per row: see PredictionPool.
         poolSize = poolSize > 0 ? poolSize
             : builder.Configuration.GetValue("Model:PoolSize", 0) is > 0 and var configured ? configured : Environment.ProcessorCount;
         // The pool (disposed with the app); its MLContexts log through ILogger (category MLNetSlim.Samples.WebApi.PredictionPool).

@@ -91,6 +91,11 @@ internal static class SampleCommandLine
     public static string UserMessage(Exception e)
     {
         while (e is TargetInvocationException or AggregateException && e.InnerException is not null) e = e.InnerException;
+        // The library states budgets exactly (0.063807...); a person gets them rounded, the smallest feasible one rounded UP
+        // so that typing it back works.
+        if (e is MLNetSlim.Control.BudgetInfeasibleException infeasible)
+            return $"budget {SampleControl.Describe(infeasible.Requested)} is below the cheapest configuration; the smallest " +
+                   $"feasible budget is {SampleControl.DescribeRoundedUp(infeasible.SmallestFeasible)}.";
         string message = e.Message;
         if (e is ArgumentException { ParamName: { } parameter })
             message = message.Replace($" (Parameter '{parameter}')", "", StringComparison.Ordinal);

@@ -23,6 +23,27 @@ internal static class SampleControl
         _ => $"{Round(budget.Value)} ms",
     };
 
+    /// <summary>Like <see cref="Describe(Budget)"/>, with the amount rounded UP to three significant digits, so that the
+    /// text typed back is still feasible: "6.39% of full MACs (0.0639)", "2,090,000 MACs", "0.523 ms".</summary>
+    public static string DescribeRoundedUp(Budget budget)
+    {
+        double up = RoundUp(budget.Value);
+        return budget.Unit switch
+        {
+            BudgetUnit.FractionOfFullMacs => $"{up.ToString("0.####", CultureInfo.InvariantCulture)} of full MACs ({RoundUp(budget.Value * 100).ToString("0.##", CultureInfo.InvariantCulture)}%)",
+            BudgetUnit.Macs => $"{up.ToString("N0", CultureInfo.InvariantCulture)} MACs",
+            _ => $"{up.ToString("0.####", CultureInfo.InvariantCulture)} ms",
+        };
+    }
+
+    private static double RoundUp(double value)
+    {
+        if (!(value > 0) || double.IsInfinity(value)) return value;
+        double scale = Math.Pow(10, 2 - Math.Floor(Math.Log10(value)));
+        double up = Math.Ceiling(value * scale - 1e-9) / scale;
+        return up < value ? Math.Ceiling(value * scale) / scale : up;
+    }
+
     /// <summary>"digit=0.8, fashion=0.2".</summary>
     public static string Describe(IReadOnlyDictionary<string, double> weights) =>
         string.Join(", ", weights.Select(w => $"{w.Key}={Round(w.Value)}"));

@@ -96,7 +96,7 @@ internal sealed class CostModel
                 double f = smallestCost / FullMacs;
                 while (FractionCapacity(f, FullMacs) < smallestCost) f = Math.BitIncrement(f);
                 return new BudgetInfeasibleException(requested, Budget.FractionOfFull(Math.Min(1.0, f)),
-                    $" (= {smallestCost.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} of {FullMacs.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} MACs)");
+                    $" (= {smallestCost.ToString("0", System.Globalization.CultureInfo.InvariantCulture)} of {FullMacs} MACs)");
             case BudgetUnit.Macs:
                 return new BudgetInfeasibleException(requested, Budget.Macs(smallestCost));
             default:
