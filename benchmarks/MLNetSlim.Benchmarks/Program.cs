@@ -3,7 +3,7 @@ using MLNetSlim.Benchmarks;
 using MLNetSlim.Control;
 
 // Benchmarks of MLNetSlim; see docs/benchmarks.md. Every figure is measured in this one process.
-var root = new RootCommand("MLNetSlim benchmarks: compare (supernet vs alternatives), search (controller latency), mlnet (ML.NET layer overhead), serving (parallel prediction engines over one model).");
+var root = new RootCommand("MLNetSlim benchmarks: compare (supernet vs alternatives), search (controller latency), mlnet (ML.NET layer overhead), serving (parallel prediction engines over one model), soak (memory over many predictions and trainings).");
 
 var outOption = new Option<string>("--out") { Description = "Output folder for the .json and .md reports.", DefaultValueFactory = _ => "docs/benchmarks" };
 var dataOption = new Option<string?>("--data") { Description = "Data root (with mnist/ and fashion-mnist/) or a folder with the IDX files; default: $MLNETSLIM_DATA or the cache folder (see docs/data.md)." };
@@ -92,6 +92,25 @@ var serving = new Command("serving", "Batch-1 predictions/s from one loaded mode
 serving.SetAction(r => ServingCommand.Run(args, new ServingSettings(r.GetValue(svRounds), r.GetValue(svPredictions), r.GetValue(svWarmup),
     r.GetValue(svBudget), r.GetValue(svModel), r.GetValue(outOption)!)));
 root.Add(serving);
+
+// soak
+var soakPredictions = new Option<int>("--predictions") { Description = "Single-row predictions in the soak, after the warm-up.", DefaultValueFactory = _ => 50000 };
+var soakWarmup = new Option<int>("--warmup-predictions") { Description = "Predictions in the warm-up.", DefaultValueFactory = _ => 2000 };
+var soakEpochs = new Option<int>("--epochs") { Description = "Training epochs, in the warm-up and again in the soak.", DefaultValueFactory = _ => 2 };
+var soakTrain = new Option<int>("--train-count") { Description = "Training images.", DefaultValueFactory = _ => 5000 };
+var soakSynthetic = new Option<bool>("--synthetic") { Description = "Random 28x28 images instead of Multi-(Fashion+MNIST): runs without the data sets; the figures are about memory only." };
+var soakMax = new Option<double>("--max-growth") { Description = "Exit code 1 when RSS or the managed heap grows more than this many percent.", DefaultValueFactory = _ => 5.0 };
+var soak = new Command("soak", "Memory soak: managed heap and process RSS after a warm-up and after 50,000 predictions plus 2 more training epochs; writes soak.json (rss_growth_percent) and soak.md.")
+{
+    soakPredictions, soakWarmup, soakEpochs, soakTrain, soakSynthetic, soakMax, dataOption, outOption, seedOption, threadsOption,
+};
+soak.SetAction(r =>
+{
+    ApplyThreads(r.GetValue(threadsOption));
+    return SoakCommand.Run(args, new SoakSettings(r.GetValue(soakPredictions), r.GetValue(soakWarmup), r.GetValue(soakEpochs), r.GetValue(soakTrain),
+        r.GetValue(soakSynthetic), r.GetValue(dataOption), r.GetValue(outOption)!, r.GetValue(soakMax), r.GetValue(seedOption)));
+});
+root.Add(soak);
 
 // baselines (hidden): only the ML.NET built-in trainers of `compare`, to choose one and time it.
 var blTrain = new Option<int>("--train-count") { DefaultValueFactory = _ => 5400 };

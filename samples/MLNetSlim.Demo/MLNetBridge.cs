@@ -44,23 +44,9 @@ public static class MLNetBridge
         return (transformer, view);
     }
 
-    /// <summary>Saves through a temporary file in the same folder, then moves it into place.</summary>
-    public static long Save(MLContext ml, ITransformer transformer, DataViewSchema schema, string path)
-    {
-        string full = System.IO.Path.GetFullPath(path);
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
-        string temp = full + ".tmp-" + Guid.NewGuid().ToString("N");
-        try
-        {
-            ml.Model.Save(transformer, schema, temp);
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
-        return new FileInfo(full).Length;
-    }
+    /// <summary>Saves crash-safely with <c>mlContext.Model.SaveAtomic</c> (temporary file, fsync, atomic rename).</summary>
+    public static long Save(MLContext ml, ITransformer transformer, DataViewSchema schema, string path) =>
+        ml.Model.SaveAtomic(transformer, schema, path);
 
     /// <summary>Loads a zip (with <c>LoadChecked</c>) and returns the MLNetSlim transformer inside it.</summary>
     /// <exception cref="FileNotFoundException">No such file (the message names the path).</exception>

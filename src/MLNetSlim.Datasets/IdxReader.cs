@@ -74,6 +74,9 @@ public static class IdxReader
         IdxArray images = ReadImages(imagesPath);
         byte[] labels = ReadLabels(labelsPath);
         int count = images.Dimensions[0];
+        if (count == 0 || images.Dimensions[1] == 0 || images.Dimensions[2] == 0)
+            throw new InvalidDataException(
+                $"Images file '{imagesPath}' declares ({string.Join(" x ", images.Dimensions)}) images; every dimension must be at least 1.");
         if (labels.Length != count)
             throw new InvalidDataException(
                 $"Count mismatch: images file '{imagesPath}' holds {count} images but labels file '{labelsPath}' holds {labels.Length} labels.");
@@ -146,9 +149,20 @@ public static class IdxReader
                 throw new InvalidDataException($"{what} '{path}' declares dimensions ({string.Join(" x ", dimensions[..(d + 1)])}), too large to load.");
         }
 
-        var data = new byte[size];
-        got = stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
-        if (got < data.Length)
+        if (stream.CanSeek && stream.Length - stream.Position < size)
+            throw new InvalidDataException(
+                $"{what} '{path}' is truncated: its header declares ({string.Join(" x ", dimensions)}) = {size} data bytes but only {stream.Length - stream.Position} follow.");
+        // A damaged header can declare up to 2 GB: grow the buffer as data actually arrives instead of trusting it.
+        byte[] data = new byte[Math.Min(size, 1 << 20)];
+        got = 0;
+        while (got < size)
+        {
+            if (got == data.Length) Array.Resize(ref data, (int)Math.Min(size, (long)data.Length * 2));
+            int r = stream.Read(data, got, data.Length - got);
+            if (r == 0) break;
+            got += r;
+        }
+        if (got < size)
             throw new InvalidDataException(
                 $"{what} '{path}' is truncated: its header declares ({string.Join(" x ", dimensions)}) = {size} data bytes but only {got} follow.");
         if (stream.ReadByte() >= 0)

@@ -30,6 +30,9 @@ internal static class BuiltInTrainer
             DistillationWeight = o.DistillationWeight,
             Seed = o.Seed ?? 0,
             Device = o.Device,
+            CheckpointPath = o.CheckpointPath,
+            CheckpointEverySteps = o.CheckpointEverySteps,
+            ResumeFromCheckpoint = o.ResumeFromCheckpoint,
         },
     };
 }

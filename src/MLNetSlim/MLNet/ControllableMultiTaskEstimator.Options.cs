@@ -127,6 +127,22 @@ public sealed partial class ControllableMultiTaskEstimator
         /// fit the training data). See docs/mlnet-integration.md.</summary>
         public double ValidationFraction { get; set; } = 0.1;
 
+        /// <summary>Rows whose features hold a NaN or infinite value: false (default) makes <c>Fit</c> throw an
+        /// <see cref="InvalidOperationException"/> naming the row, the column and the value; true skips them and
+        /// reports how many in the MLContext log (and fails only when no row is left).</summary>
+        public bool SkipNonFiniteRows { get; set; }
+
+        /// <summary>Training checkpoint file, written every <see cref="CheckpointEverySteps"/> steps crash-safely and read
+        /// by <see cref="ResumeFromCheckpoint"/>; null: none. See <see cref="TrainingOptions.CheckpointPath"/>.</summary>
+        public string? CheckpointPath { get; set; }
+
+        /// <summary>Write a checkpoint every this many optimiser steps; 0 (default): none.</summary>
+        public int CheckpointEverySteps { get; set; }
+
+        /// <summary>Continue an interrupted <c>Fit</c> from <see cref="CheckpointPath"/> when it exists (same data and
+        /// options): the result equals an uninterrupted run's.</summary>
+        public bool ResumeFromCheckpoint { get; set; }
+
         /// <summary>Held-out data (same columns as the training data) for calibration; overrides
         /// <see cref="ValidationFraction"/>. Not saved.</summary>
         [JsonIgnore]
@@ -157,7 +173,7 @@ public sealed partial class ControllableMultiTaskEstimator
             if (string.IsNullOrWhiteSpace(FeatureColumnName)) throw new ArgumentException("Options.FeatureColumnName is empty.", nameof(FeatureColumnName));
             if (ImageChannels <= 0 || ImageHeight <= 0 || ImageWidth <= 0)
                 throw new ArgumentException($"Options image shape (C, H, W) = ({ImageChannels}, {ImageHeight}, {ImageWidth}) must be positive.", nameof(ImageChannels));
-            _ = new WidthSet(Widths ?? Array.Empty<double>());
+            ValidateWidths(Widths);
             if (Epochs <= 0) throw new ArgumentException($"Options.Epochs must be positive, got {Epochs}.", nameof(Epochs));
             if (BatchSize < 2) throw new ArgumentException($"Options.BatchSize must be at least 2 (batch norm estimates statistics from the images of a batch), got {BatchSize}.", nameof(BatchSize));
             if (ProgressEverySteps <= 0) throw new ArgumentException($"Options.ProgressEverySteps must be positive, got {ProgressEverySteps}.", nameof(ProgressEverySteps));
@@ -165,9 +181,26 @@ public sealed partial class ControllableMultiTaskEstimator
             if (SandwichRandomCount < 0) throw new ArgumentException($"Options.SandwichRandomCount must be >= 0, got {SandwichRandomCount}.", nameof(SandwichRandomCount));
             if (!(DistillationWeight >= 0) || double.IsInfinity(DistillationWeight)) throw new ArgumentException($"Options.DistillationWeight must be >= 0, got {DistillationWeight}.", nameof(DistillationWeight));
             if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentException($"Options.ValidationFraction must be in [0, 1), got {ValidationFraction}.", nameof(ValidationFraction));
+            if (CheckpointEverySteps < 0) throw new ArgumentException($"Options.CheckpointEverySteps must be >= 0, got {CheckpointEverySteps}.", nameof(CheckpointEverySteps));
+            if ((CheckpointEverySteps > 0 || ResumeFromCheckpoint) && string.IsNullOrWhiteSpace(CheckpointPath))
+                throw new ArgumentException("Options.CheckpointPath is needed for CheckpointEverySteps and ResumeFromCheckpoint.", nameof(CheckpointPath));
             string d = Device?.Trim().ToLowerInvariant() ?? "";
             bool deviceOk = d == "cpu" || d == "cuda" || (d.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(d[5..], out int n) && n >= 0);
             if (!deviceOk) throw new ArgumentException($"Options.Device must be \"cpu\", \"cuda\" or \"cuda:N\", got \"{Device}\".", nameof(Device));
+        }
+
+        private static void ValidateWidths(double[]? widths)
+        {
+            string list = widths is null ? "null" : "[" + string.Join(", ", widths.Select(w => w.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
+            if (widths is null || widths.Length == 0)
+                throw new ArgumentException("Options.Widths needs at least one width multiplier, e.g. [0.25, 0.5, 0.75, 1.0].", nameof(Widths));
+            foreach (double w in widths)
+                if (!(w > 0 && w <= 1))
+                    throw new ArgumentException($"Options.Widths = {list}: {w.ToString(System.Globalization.CultureInfo.InvariantCulture)} is outside (0, 1].", nameof(Widths));
+            if (widths.Distinct().Count() != widths.Length)
+                throw new ArgumentException($"Options.Widths = {list} must be distinct.", nameof(Widths));
+            if (!widths.Contains(1.0))
+                throw new ArgumentException($"Options.Widths = {list} must contain 1.0 (the full network).", nameof(Widths));
         }
 
         /// <summary>Number of floats per image, C*H*W.</summary>

@@ -70,8 +70,10 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
     /// key-typed label column.</param>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type or size; the message
     /// names the column, the expected and the actual type.</exception>
-    /// <exception cref="InvalidOperationException">A row has a missing key label (the message gives the row, 0-based,
-    /// and the column), there are no rows, or no trainer is wired in.</exception>
+    /// <exception cref="InvalidOperationException">A row has a missing key label or a NaN or infinite feature (the message
+    /// gives the row, 0-based, the column and the value; see <see cref="Options.SkipNonFiniteRows"/>), there are no rows,
+    /// or no trainer is wired in.</exception>
+    /// <exception cref="TrainingDivergedException">A training loss became NaN or infinite.</exception>
     /// <exception cref="OperationCanceledException"><see cref="Options.CancellationToken"/> was cancelled.</exception>
     public ControllableMultiTaskTransformer Fit(IDataView input)
     {
@@ -84,13 +86,16 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
         }
         Options o = _options!;
         SchemaChecks.FeatureColumn(input.Schema, o.FeatureColumnName, o.ImageChannels, o.ImageHeight, o.ImageWidth, nameof(input));
+        // Before the label checks: on empty data MapValueToKey builds a one-value key, which would read as "1 class".
+        if (!DataViewConversion.HasRows(input)) throw new InvalidOperationException("The training data has no rows.");
         TaskDefinition[] tasks = DataViewConversion.ResolveTasks(input.Schema, o);
         MultiTaskModelTrainer trainer = _trainer ?? BuiltInTrainer.Train;
 
         using IChannel ch = _env!.Start("ControllableMultiTask");
         var progress = new Relay(ch, o.Progress);
         progress.Info($"Reading training data: column '{o.FeatureColumnName}' as ({o.ImageChannels}, {o.ImageHeight}, {o.ImageWidth}) images, tasks [{string.Join(", ", tasks.Select(t => $"{t.Name}: {t.NumClasses} classes"))}].");
-        MultiTaskDataset train = DataViewConversion.Read(input, o, tasks, o.CancellationToken);
+        MultiTaskDataset train = DataViewConversion.Read(input, o, tasks, o.CancellationToken, out long skipped);
+        if (skipped > 0) progress.Info($"Skipped {skipped} training rows with a NaN or infinite feature (Options.SkipNonFiniteRows).");
         MultiTaskDataset? validation = null;
         if (o.ValidationData is not null)
         {
@@ -100,7 +105,8 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
                 if (vt[t].NumClasses != tasks[t].NumClasses)
                     throw new ArgumentOutOfRangeException("Options.ValidationData",
                         $"Task '{tasks[t].Name}' has {tasks[t].NumClasses} classes in the training data but {vt[t].NumClasses} in the validation data; build the keys once (fit MapValueToKey on the training data) and apply them to both.");
-            validation = DataViewConversion.Read(o.ValidationData, o, tasks, o.CancellationToken);
+            validation = DataViewConversion.Read(o.ValidationData, o, tasks, o.CancellationToken, out long skippedValidation);
+            if (skippedValidation > 0) progress.Info($"Skipped {skippedValidation} validation rows with a NaN or infinite feature (Options.SkipNonFiniteRows).");
         }
         else if (o.ValidationFraction > 0 && train.Count >= 2)
         {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Globalization;
 using System.Reflection;
 using Microsoft.ML;
@@ -391,8 +392,12 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
 
     private const string ModelEntryName = "MultiTaskModel.bin";
 
-    /// <summary>Format 1.2: 1.1 plus the per-row control column names.</summary>
-    private const uint FormatVersion = 0x00010002;
+    /// <summary>Format 1.3: the 1.2 record inside an integrity frame (length + SHA-256), and the model entry framed the
+    /// same way (docs/model-format.md).</summary>
+    private const uint FormatVersion = 0x00010003;
+
+    /// <summary>Format 1.2: 1.1 plus the per-row control column names; no checksums. Still readable.</summary>
+    internal const uint FormatVersion12 = 0x00010002;
 
     /// <summary>Format 1.1 (before per-row control): still readable; its column names default to "Budget" and
     /// "TaskWeights".</summary>
@@ -411,12 +416,12 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
         LoaderSignature: LoaderSignature,
         LoaderAssemblyName: typeof(ControllableMultiTaskTransformer).Assembly.FullName!);
 
-    /// <summary>The format <c>Save</c> writes; tests set <see cref="FormatVersion11"/> to write a model as the
-    /// previous version did (compatibility test).</summary>
+    /// <summary>The format <c>Save</c> writes; tests set <see cref="FormatVersion11"/> or <see cref="FormatVersion12"/>
+    /// to write a model as earlier versions did (compatibility tests).</summary>
     internal uint SaveFormatVersion { get; set; } = FormatVersion;
 
     /// <summary>Saves into a model zip: the control state, the training options, the per-row control column names and, in the entry
-    /// "MultiTaskModel.bin", the bytes of <see cref="IMultiTaskModel.Save"/>.</summary>
+    /// "MultiTaskModel.bin", the bytes of <see cref="IMultiTaskModel.Save"/>; both framed with their SHA-256 (format 1.3).</summary>
     /// <exception cref="InvalidOperationException">No reader is registered for the model's type, so the zip could not
     /// be loaded again (see <see cref="MultiTaskModelLoaders.Register{TModel}"/>).</exception>
     void ICanSaveModel.Save(ModelSaveContext ctx)
@@ -429,90 +434,196 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
                 $"Call MultiTaskModelLoaders.Register<{modelType.Name}>(stream => ...) first.");
         ControlSnapshot c = _control;
         uint version = SaveFormatVersion;
+        void WriteRecord(BinaryWriter w)
+        {
+            // Ints and doubles little-endian, strings length-prefixed UTF-8.
+            w.Write(FeatureColumnName);
+            w.Write(MultiTaskModelLoaders.KeyOf(modelType));
+            w.Write((int)c.Budget.Unit);
+            w.Write(c.Budget.Value);
+            w.Write(c.Weights.Length);
+            foreach (double x in c.Weights) w.Write(x);
+            w.Write(c.Configuration.ToString());
+            w.Write(_batchSize);
+            w.Write(_trainingOptions is not null);
+            if (_trainingOptions is not null) w.Write(_trainingOptions.ToJson());
+            if (version >= FormatVersion12)
+            {
+                // 1.2: the per-row control columns ("" = turned off).
+                w.Write(BudgetColumnName ?? "");
+                w.Write(TaskWeightsColumnName ?? "");
+            }
+        }
         MLNetInternals.Save(ctx, FormatOf(version),
             w =>
             {
-                // Format 1.2 (major.minor in FormatVersion): ints and doubles little-endian, strings length-prefixed UTF-8.
+                // Format 1.3: the version, then one checksummed frame holding the 1.2 record; 1.1 and 1.2 (for
+                // compatibility tests): the record itself.
                 w.Write(version);
-                w.Write(FeatureColumnName);
-                w.Write(MultiTaskModelLoaders.KeyOf(modelType));
-                w.Write((int)c.Budget.Unit);
-                w.Write(c.Budget.Value);
-                w.Write(c.Weights.Length);
-                foreach (double x in c.Weights) w.Write(x);
-                w.Write(c.Configuration.ToString());
-                w.Write(_batchSize);
-                w.Write(_trainingOptions is not null);
-                if (_trainingOptions is not null) w.Write(_trainingOptions.ToJson());
-                if (version >= FormatVersion)
+                if (version < FormatVersion)
                 {
-                    // 1.2: the per-row control columns ("" = turned off).
-                    w.Write(BudgetColumnName ?? "");
-                    w.Write(TaskWeightsColumnName ?? "");
+                    WriteRecord(w);
+                    return;
                 }
+                w.Flush();
+                Checksummed.Write(w.BaseStream, payload =>
+                {
+                    using var r = new BinaryWriter(payload, System.Text.Encoding.UTF8, leaveOpen: true);
+                    WriteRecord(r);
+                });
             },
             new (string, Action<BinaryWriter>)[]
             {
                 (ModelEntryName, w =>
                 {
                     w.Flush();
-                    Model.Save(w.BaseStream);
+                    if (version >= FormatVersion) Checksummed.Write(w.BaseStream, Model.Save);
+                    else Model.Save(w.BaseStream);
                 }),
             });
     }
 
-    /// <summary>The loader ML.NET calls (registered by <c>AddMLNetSlim()</c>).</summary>
+    /// <summary>The loader ML.NET calls (registered by <c>AddMLNetSlim()</c>). Verifies the CRC-32 of every entry of the
+    /// zip (once per archive), then the checksums of its own record and model entry.</summary>
+    /// <exception cref="InvalidModelFileException">The zip or this component's entries are damaged, truncated, foreign,
+    /// or of a newer format.</exception>
+    /// <exception cref="InvalidOperationException">No reader is registered for the saved model type.</exception>
     internal static ControllableMultiTaskTransformer Create(IHostEnvironment env, object modelLoadContext)
     {
         var ctx = new MLNetInternals.LoadContext(modelLoadContext);
-        ctx.CheckAtModel(Format);
+        string? file = ctx.FileName;
+        string? dir = ctx.Directory;
+        string record = string.IsNullOrEmpty(dir) ? "Model.key" : dir.Replace('\\', '/') + "/Model.key";
+        string modelEntry = string.IsNullOrEmpty(dir) ? ModelEntryName : dir.Replace('\\', '/') + "/" + ModelEntryName;
+        try
+        {
+            VerifyOnce(ctx.Archive);
+            return CreateCore(ctx, record, modelEntry);
+        }
+        catch (InvalidModelFileException e)
+        {
+            throw file is null ? e : e.WithFile(file);
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or InvalidDataException or ArgumentException
+                                      or System.Text.Json.JsonException or OverflowException or NotSupportedException)
+        {
+            throw new InvalidModelFileException(file, record, $"the record cannot be read ({e.GetType().Name}); the file is damaged or was not written by MLNetSlim.", e);
+        }
+    }
+
+    private static readonly ConditionalWeakTable<System.IO.Compression.ZipArchive, object> Verified = new();
+
+    private static void VerifyOnce(System.IO.Compression.ZipArchive zip)
+    {
+        if (Verified.TryGetValue(zip, out _)) return;
+        ZipIntegrity.Verify(zip);
+        Verified.AddOrUpdate(zip, new object());
+    }
+
+    private static ControllableMultiTaskTransformer CreateCore(MLNetInternals.LoadContext ctx, string record, string modelEntry)
+    {
+        try
+        {
+            ctx.CheckAtModel(Format);
+        }
+        catch (FormatException e)
+        {
+            string saved = ctx.HeaderVersions is (ulong written, ulong readable) ? $"written as 0x{written:X8}, readable from 0x{readable:X8}" : "unknown";
+            throw new InvalidModelFileException(null, record,
+                $"the transformer record's format ({saved}) is not one this library reads (0x{FormatVersion11:X8} to 0x{FormatVersion:X8}): {e.Message}", e);
+        }
         BinaryReader r = ctx.Reader;
         uint version = r.ReadUInt32();
-        if (version != FormatVersion && version != FormatVersion11)
-            throw new FormatException($"MLNetSlim transformer format 0x{version:X8} is not readable by this version (0x{FormatVersion11:X8} to 0x{FormatVersion:X8}).");
-        string feature = r.ReadString();
-        string modelKey = r.ReadString();
-        var unit = (BudgetUnit)r.ReadInt32();
-        double budgetValue = r.ReadDouble();
-        var weights = new double[r.ReadInt32()];
-        for (int i = 0; i < weights.Length; i++) weights[i] = r.ReadDouble();
-        _ = r.ReadString(); // configuration at save time: recomputed below (a latency budget may select differently on another machine)
-        int batchSize = r.ReadInt32();
-        ControllableMultiTaskEstimator.Options? options = r.ReadBoolean() ? ControllableMultiTaskEstimator.Options.FromJson(r.ReadString()) : null;
+        if (version < FormatVersion11 || version > FormatVersion)
+            throw new InvalidModelFileException(null, record,
+                $"transformer format 0x{version:X8} is not readable by this version (it reads 0x{FormatVersion11:X8} to 0x{FormatVersion:X8}).");
+        bool framed = version >= FormatVersion;
+        BinaryReader body = framed
+            ? new BinaryReader(new MemoryStream(Checksummed.Read(r.BaseStream, "transformer record")), System.Text.Encoding.UTF8)
+            : r;
+        string feature = body.ReadString();
+        string modelKey = body.ReadString();
+        var unit = (BudgetUnit)body.ReadInt32();
+        double budgetValue = body.ReadDouble();
+        int weightCount = body.ReadInt32();
+        if (weightCount < 0 || weightCount > 100_000)
+            throw new InvalidModelFileException(null, record, $"the stored number of task weights ({weightCount}) is impossible.");
+        var weights = new double[weightCount];
+        for (int i = 0; i < weights.Length; i++) weights[i] = body.ReadDouble();
+        _ = body.ReadString(); // configuration at save time: recomputed below (a latency budget may select differently on another machine)
+        int batchSize = body.ReadInt32();
+        ControllableMultiTaskEstimator.Options? options = body.ReadBoolean() ? ControllableMultiTaskEstimator.Options.FromJson(body.ReadString()) : null;
         // Format 1.1 models predate per-row control: they get the default column names.
         string budgetColumn = DefaultBudgetColumnName, weightsColumn = DefaultTaskWeightsColumnName;
-        if (version >= FormatVersion)
+        if (version >= FormatVersion12)
         {
-            budgetColumn = r.ReadString();
-            weightsColumn = r.ReadString();
+            budgetColumn = body.ReadString();
+            weightsColumn = body.ReadString();
         }
+        if (framed && body.BaseStream.Position != body.BaseStream.Length)
+            throw new InvalidModelFileException(null, record, $"{body.BaseStream.Length - body.BaseStream.Position} unexpected bytes at the end of the record.");
 
         IMultiTaskModel? model = null;
         bool found = ctx.TryLoadBinaryStream(ModelEntryName, br =>
         {
-            var copy = new MemoryStream();
-            br.BaseStream.CopyTo(copy);
-            copy.Position = 0;
-            model = MultiTaskModelLoaders.Load(modelKey, copy);
+            Stream bytes = br.BaseStream;
+            if (framed)
+            {
+                bytes = new MemoryStream(Checksummed.Read(br.BaseStream, "model entry"));
+            }
+            else
+            {
+                var copy = new MemoryStream();
+                br.BaseStream.CopyTo(copy);
+                copy.Position = 0;
+                bytes = copy;
+            }
+            try
+            {
+                model = MultiTaskModelLoaders.Load(modelKey, bytes);
+            }
+            catch (InvalidModelFileException e)
+            {
+                throw e.WithEntry(modelEntry);
+            }
+            catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or InvalidDataException or ArgumentException or OverflowException)
+            {
+                throw new InvalidModelFileException(null, modelEntry, $"the model reader for '{modelKey}' failed ({e.GetType().Name}: {e.Message}).", e);
+            }
         });
         if (!found || model is null)
-            throw new FormatException($"The model zip has no '{ModelEntryName}' entry next to the MLNetSlim transformer.");
+            throw new InvalidModelFileException(null, modelEntry, $"the zip has no '{ModelEntryName}' entry next to the MLNetSlim transformer.");
         if (weights.Length != model.Tasks.Count)
-            throw new FormatException($"Saved task weights ({weights.Length}) do not match the model's {model.Tasks.Count} tasks.");
-        Budget budget = unit switch
+            throw new InvalidModelFileException(null, record, $"the saved task weights ({weights.Length}) do not match the model's {model.Tasks.Count} tasks.");
+        Budget budget;
+        try
         {
-            BudgetUnit.FractionOfFullMacs => Budget.FractionOfFull(budgetValue),
-            BudgetUnit.Macs => Budget.Macs(budgetValue),
-            BudgetUnit.Milliseconds => Budget.Milliseconds(budgetValue),
-            _ => throw new FormatException($"Unknown budget unit {(int)unit}."),
-        };
+            budget = unit switch
+            {
+                BudgetUnit.FractionOfFullMacs => Budget.FractionOfFull(budgetValue),
+                BudgetUnit.Macs => Budget.Macs(budgetValue),
+                BudgetUnit.Milliseconds => Budget.Milliseconds(budgetValue),
+                _ => throw new InvalidModelFileException(null, record, $"unknown budget unit {(int)unit}."),
+            };
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidModelFileException(null, record, $"the saved budget is invalid: {e.Message}", e);
+        }
         var named = model.Tasks.Select((t, i) => (t.Name, weights[i])).ToDictionary(p => p.Name, p => p.Item2, StringComparer.Ordinal);
-        return new ControllableMultiTaskTransformer(model, feature, budget, named, options)
+        try
         {
-            BatchSize = batchSize,
-            BudgetColumnName = budgetColumn.Length == 0 ? null : budgetColumn,
-            TaskWeightsColumnName = weightsColumn.Length == 0 ? null : weightsColumn,
-        };
+            return new ControllableMultiTaskTransformer(model, feature, budget, named, options)
+            {
+                BatchSize = batchSize,
+                BudgetColumnName = budgetColumn.Length == 0 ? null : budgetColumn,
+                TaskWeightsColumnName = weightsColumn.Length == 0 ? null : weightsColumn,
+            };
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidModelFileException(null, record, $"the saved control state does not fit the model: {e.Message}", e);
+        }
     }
 
     internal static MethodInfo CreateMethod =>

@@ -49,11 +49,21 @@ internal static class DataViewConversion
         return values.DenseValues().Select(v => Convert.ToString(v, CultureInfo.InvariantCulture) ?? "").ToArray();
     }
 
-    /// <summary>Reads every row: features to NCHW floats, key labels to 0-based class indices.</summary>
-    /// <exception cref="InvalidOperationException">A missing key (0) or a wrong-length feature vector, naming the row
-    /// (0-based) and the column.</exception>
+    /// <summary>True when <paramref name="data"/> has at least one row.</summary>
+    public static bool HasRows(IDataView data)
+    {
+        if (data.GetRowCount() is long n) return n > 0;
+        using DataViewRowCursor cursor = data.GetRowCursor(Array.Empty<DataViewSchema.Column>());
+        return cursor.MoveNext();
+    }
+
+    /// <summary>Reads every row: features to NCHW floats, key labels to 0-based class indices. Rows with a NaN or
+    /// infinite feature are an error, or, with <see cref="ControllableMultiTaskEstimator.Options.SkipNonFiniteRows"/>,
+    /// skipped and counted in <paramref name="skipped"/>.</summary>
+    /// <exception cref="InvalidOperationException">A missing key (0), a wrong-length feature vector or a non-finite
+    /// feature, naming the row (0-based), the column and (for values) the value; no rows.</exception>
     public static MultiTaskDataset Read(IDataView data, ControllableMultiTaskEstimator.Options options, IReadOnlyList<TaskDefinition> tasks,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, out long skipped)
     {
         DataViewSchema schema = data.Schema;
         DataViewSchema.Column feat = SchemaChecks.FeatureColumn(schema, options.FeatureColumnName, options.ImageChannels, options.ImageHeight, options.ImageWidth, "input");
@@ -70,12 +80,17 @@ internal static class DataViewConversion
         ValueGetter<VBuffer<float>> getFeatures = cursor.GetGetter<VBuffer<float>>(feat);
         var getLabels = labelCols.Select(c => KeyGetter(cursor, c)).ToArray();
         long row = 0;
+        skipped = 0;
         VBuffer<float> buffer = default;
-        while (cursor.MoveNext())
+        for (; cursor.MoveNext(); row++)
         {
             if ((row & 255) == 0) cancellationToken.ThrowIfCancellationRequested();
             getFeatures(ref buffer);
-            images.Add(buffer, row, feat.Name);
+            if (!images.Add(buffer, row, feat.Name, options.SkipNonFiniteRows))
+            {
+                skipped++;
+                continue;
+            }
             for (int t = 0; t < getLabels.Length; t++)
             {
                 ulong key = getLabels[t]();
@@ -86,9 +101,10 @@ internal static class DataViewConversion
                         $"mlContext.Data.FilterRowsByMissingValues, or build the key dictionary from all label values.");
                 labels[t].Add((int)(key - 1));
             }
-            row++;
         }
         if (row == 0) throw new InvalidOperationException("The training data has no rows.");
+        if (row == skipped)
+            throw new InvalidOperationException($"All {row} rows have a NaN or infinite value in features column '{feat.Name}' and were skipped (Options.SkipNonFiniteRows); no rows are left to train on.");
         return new MultiTaskDataset(images.ToArray(), options.ImageChannels, options.ImageHeight, options.ImageWidth, tasks,
             labels.Select(l => l.ToArray()).ToArray());
     }
@@ -116,23 +132,53 @@ internal static class DataViewConversion
             _data = new float[(long)size * Math.Max(1, capacityRows)];
         }
 
-        public void Add(in VBuffer<float> v, long row, string column)
+        /// <summary>Adds a row; false (and nothing added) when it has a non-finite value and <paramref name="skipNonFinite"/>.</summary>
+        public bool Add(in VBuffer<float> v, long row, string column, bool skipNonFinite)
         {
             long need = (_count + 1) * _size;
             if (need > Array.MaxLength)
                 throw new InvalidOperationException($"The data set does not fit in one float array at row {row}; use fewer or smaller images.");
             if (need > _data.Length)
                 Array.Resize(ref _data, (int)Math.Min(Array.MaxLength, Math.Max(need, (long)_data.Length * 2)));
-            CopyDense(v, _data.AsSpan((int)(_count * _size), _size), row, column);
+            Span<float> dst = _data.AsSpan((int)(_count * _size), _size);
+            CopyValues(v, dst, row, column);
+            int bad = FirstNonFinite(dst);
+            if (bad >= 0)
+            {
+                if (skipNonFinite) return false;
+                throw NonFinite(row, column, bad, dst[bad], "Set Options.SkipNonFiniteRows = true to skip such rows, or repair or filter them first.");
+            }
             _count++;
+            return true;
         }
 
         public float[] ToArray() => _data.Length == _count * _size ? _data : _data.AsSpan(0, (int)(_count * _size)).ToArray();
     }
 
-    /// <summary>Writes <paramref name="v"/> densely into <paramref name="dst"/>.</summary>
-    /// <exception cref="InvalidOperationException">The vector's length is not dst's length.</exception>
+    /// <summary>Writes <paramref name="v"/> densely into <paramref name="dst"/> for prediction.</summary>
+    /// <exception cref="InvalidOperationException">The vector's length is not dst's length, or it holds a NaN or infinite
+    /// value (the message names the row, the column, the position and the value): a network fed such a value returns
+    /// NaN scores, and an arg-max over them would be a confident-looking but meaningless label.</exception>
     public static void CopyDense(in VBuffer<float> v, Span<float> dst, long row, string column)
+    {
+        CopyValues(v, dst, row, column);
+        int bad = FirstNonFinite(dst);
+        if (bad >= 0) throw NonFinite(row, column, bad, dst[bad], "The model cannot score such a row; repair or filter it first.");
+    }
+
+    /// <summary>Index of the first NaN or infinite value, or -1.</summary>
+    public static int FirstNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i])) return i;
+        return -1;
+    }
+
+    private static InvalidOperationException NonFinite(long row, string column, int index, float value, string advice) =>
+        new($"Row {row} (0-based): features column '{column}' holds {value.ToString(CultureInfo.InvariantCulture)} at position {index}; " +
+            $"features must be finite numbers. {advice}");
+
+    private static void CopyValues(in VBuffer<float> v, Span<float> dst, long row, string column)
     {
         if (v.Length != dst.Length)
             throw new InvalidOperationException($"Row {row} (0-based): features column '{column}' has {v.Length} values; expected {dst.Length}.");

@@ -108,7 +108,7 @@ internal static class MLNetInternals
                 Type infoType = typeof(ComponentCatalog).GetNestedType("LoadableClassInfo", Any) ?? throw Missing("type ComponentCatalog.LoadableClassInfo");
                 // LoadableClassInfo(LoadableClassAttributeBase attr, MethodInfo getter, ConstructorInfo ctor, MethodInfo create, bool requireEnvironment)
                 ConstructorInfo infoCtor = Ctor(infoType, CoreType("Microsoft.ML.LoadableClassAttributeBase"), typeof(MethodInfo), typeof(ConstructorInfo), typeof(MethodInfo), typeof(bool));
-                object info = infoCtor.Invoke(new object?[] { attr, null, null, create, true });
+                object info = infoCtor.Invoke(new object?[] { attr, null, null, new DirectInvokeMethod(create), true });
 
                 Method(typeof(ComponentCatalog), "AddClass", infoType, typeof(string[]), typeof(bool)).Invoke(catalog, new object[] { info, loadNames, true });
             }
@@ -143,6 +143,51 @@ internal static class MLNetInternals
 
         /// <summary>The reader of the main (Model.key) stream.</summary>
         public BinaryReader Reader => (BinaryReader)(Field(LoadContextType.Value, "Reader").GetValue(_ctx) ?? throw Missing("value of ModelLoadContext.Reader"));
+
+        /// <summary>The zip archive being read (ML.NET's RepositoryReader._archive).</summary>
+        public System.IO.Compression.ZipArchive Archive
+        {
+            get
+            {
+                object repository = Field(LoadContextType.Value, "Repository").GetValue(_ctx) ?? throw Missing("value of ModelLoadContext.Repository");
+                return (System.IO.Compression.ZipArchive)(Field(repository.GetType(), "_archive").GetValue(repository)
+                    ?? throw Missing("value of RepositoryReader._archive"));
+            }
+        }
+
+        /// <summary>The folder of this component inside the zip (e.g. "TransformerChain/Transform_001"), or null.</summary>
+        public string? Directory => Field(LoadContextType.Value, "Directory").GetValue(_ctx) as string;
+
+        /// <summary>The file being read, when ML.NET opened one (best effort: null when it read a stream).</summary>
+        public string? FileName
+        {
+            get
+            {
+                try
+                {
+                    System.IO.Compression.ZipArchive zip = Archive;
+                    FieldInfo? f = typeof(System.IO.Compression.ZipArchive).GetField("_archiveStream", Any);
+                    return (f?.GetValue(zip) as FileStream)?.Name;
+                }
+                catch (Exception e) when (e is MissingMemberException or FieldAccessException or InvalidCastException)
+                {
+                    return null;
+                }
+            }
+        }
+
+        /// <summary>The versions in the header of this component's record: (written, oldest reader that can read it).</summary>
+        public (ulong Written, ulong Readable)? HeaderVersions
+        {
+            get
+            {
+                object? header = LoadContextType.Value.GetField("Header", Any)?.GetValue(_ctx);
+                if (header is null) return null;
+                object? w = header.GetType().GetField("ModelVerWritten", Any)?.GetValue(header);
+                object? r = header.GetType().GetField("ModelVerReadable", Any)?.GetValue(header);
+                return w is null || r is null ? null : (Convert.ToUInt64(w, System.Globalization.CultureInfo.InvariantCulture), Convert.ToUInt64(r, System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
 
         /// <summary>Reads the sibling entry <paramref name="name"/>; false when the zip has none.</summary>
         public bool TryLoadBinaryStream(string name, Action<BinaryReader> read) =>
@@ -191,6 +236,41 @@ internal static class MLNetInternals
             throw Unwrap(e);
         }
     }
+}
+
+/// <summary>
+/// A <see cref="MethodInfo"/> over a static loader method whose <see cref="Invoke(object?, BindingFlags, Binder?, object?[], System.Globalization.CultureInfo?)"/>
+/// lets the method's exceptions through unwrapped. ML.NET calls registered loaders with <c>MethodInfo.Invoke</c>,
+/// which would otherwise turn every load error into a bare <see cref="TargetInvocationException"/> ("Exception has been
+/// thrown by the target of an invocation").
+/// </summary>
+internal sealed class DirectInvokeMethod : MethodInfo
+{
+    private readonly MethodInfo _inner;
+
+    public DirectInvokeMethod(MethodInfo inner)
+    {
+        if (!inner.IsStatic) throw new ArgumentException("Only static loader methods can be wrapped.", nameof(inner));
+        _inner = inner;
+    }
+
+    public override object? Invoke(object? obj, BindingFlags invokeAttr, Binder? binder, object?[]? parameters, System.Globalization.CultureInfo? culture) =>
+        _inner.Invoke(obj, invokeAttr | BindingFlags.DoNotWrapExceptions, binder, parameters, culture);
+
+    public override MethodAttributes Attributes => _inner.Attributes;
+    public override RuntimeMethodHandle MethodHandle => _inner.MethodHandle;
+    public override Type? DeclaringType => _inner.DeclaringType;
+    public override string Name => _inner.Name;
+    public override Type? ReflectedType => _inner.ReflectedType;
+    public override Type ReturnType => _inner.ReturnType;
+    public override ParameterInfo ReturnParameter => _inner.ReturnParameter;
+    public override ICustomAttributeProvider ReturnTypeCustomAttributes => _inner.ReturnTypeCustomAttributes;
+    public override MethodInfo GetBaseDefinition() => _inner.GetBaseDefinition();
+    public override object[] GetCustomAttributes(bool inherit) => _inner.GetCustomAttributes(inherit);
+    public override object[] GetCustomAttributes(Type attributeType, bool inherit) => _inner.GetCustomAttributes(attributeType, inherit);
+    public override bool IsDefined(Type attributeType, bool inherit) => _inner.IsDefined(attributeType, inherit);
+    public override MethodImplAttributes GetMethodImplementationFlags() => _inner.GetMethodImplementationFlags();
+    public override ParameterInfo[] GetParameters() => _inner.GetParameters();
 }
 
 /// <summary>The version stamp and loader names of a saved component (ML.NET's VersionInfo, in public types).</summary>

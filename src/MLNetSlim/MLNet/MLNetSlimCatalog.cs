@@ -105,16 +105,22 @@ public static class MLNetSlimCatalog
     }
 
     /// <summary>
-    /// <c>mlContext.Model.Load</c>, except that when loading fails on a context where <see cref="AddMLNetSlim"/> was
-    /// not called and the zip holds an MLNetSlim transformer, it throws an <see cref="InvalidOperationException"/>
-    /// saying to call <c>mlContext.AddMLNetSlim()</c> (ML.NET's error is the inner exception). Registers nothing.
+    /// <c>mlContext.Model.Load</c> with MLNetSlim's integrity checks and one error type for bad files: it first
+    /// verifies the CRC-32 of every entry of the zip (ML.NET and .NET do not), then loads; a damaged, truncated or
+    /// foreign file, or one of a newer format, gives an <see cref="InvalidModelFileException"/> naming the file, the
+    /// entry and what is wrong. When the zip holds an MLNetSlim transformer and <see cref="AddMLNetSlim"/> was not called
+    /// on this context, it throws an <see cref="InvalidOperationException"/> saying to call
+    /// <c>mlContext.AddMLNetSlim()</c> (ML.NET's error is the inner exception). Registers nothing.
     /// </summary>
     /// <param name="catalog"><c>mlContext.Model</c>.</param>
     /// <param name="filePath">The model zip.</param>
     /// <param name="inputSchema">The saved input schema, or null when none was saved.</param>
     /// <returns>The model.</returns>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidModelFileException">The file is damaged, truncated, not an ML.NET model zip, or of a
+    /// format version this library cannot read.</exception>
     /// <exception cref="InvalidOperationException">The registration is missing (the message names the call to add), or
-    /// ML.NET's own load errors.</exception>
+    /// no reader is registered for a custom model type.</exception>
     /// <example>
     /// <code>
     /// var ml = new MLContext().AddMLNetSlim();
@@ -125,15 +131,60 @@ public static class MLNetSlimCatalog
     public static ITransformer LoadChecked(this ModelOperationsCatalog catalog, string filePath, out DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentException.ThrowIfNullOrWhiteSpace(filePath);
         IHostEnvironment env = MLNetInternals.EnvironmentOf(catalog);
+        if (!File.Exists(filePath)) throw new FileNotFoundException($"Model file '{filePath}' does not exist.", filePath);
+        ZipIntegrity.VerifyFile(filePath);
         try
         {
             return catalog.Load(filePath, out inputSchema);
         }
-        catch (Exception e) when (Explain(env, filePath, e) is Exception better)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw better;
+            // ML.NET invokes the loaders of chains by reflection, so an error from inside comes wrapped in
+            // TargetInvocationException: report the error itself.
+            Exception inner = e;
+            while (inner is System.Reflection.TargetInvocationException { InnerException: Exception i }) inner = i;
+            if (inner is InvalidModelFileException m) throw m.WithFile(filePath);
+            if (Explain(env, filePath, e) is Exception better) throw better;
+            if (IsMissingReader(inner) || inner is IOException or UnauthorizedAccessException or MissingMemberException or OperationCanceledException)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(inner);
+            // The zip's checksums are right, so ML.NET itself could not make sense of its content.
+            throw new InvalidModelFileException(filePath, null,
+                $"ML.NET could not load it as a model ({inner.GetType().Name}: {FirstLine(inner.Message)}); it is not an ML.NET model zip, or one written by an incompatible version.", inner);
         }
+    }
+
+    private static bool IsMissingReader(Exception e) =>
+        e is InvalidOperationException && e.Message.Contains("MultiTaskModelLoaders.Register", StringComparison.Ordinal);
+
+    private static string FirstLine(string message)
+    {
+        int n = message.IndexOfAny(new[] { '\r', '\n' });
+        string line = n < 0 ? message : message[..n];
+        return line.Length > 200 ? line[..200] + "..." : line;
+    }
+
+    /// <summary>
+    /// Saves <paramref name="model"/> to <paramref name="filePath"/> crash-safely, unlike <c>mlContext.Model.Save</c>
+    /// to a path, which writes the target in place (a crash or kill during that save leaves a truncated zip that no
+    /// longer loads). This writes a temporary file in the same folder, flushes it to disk (fsync), moves it over the
+    /// target in one atomic rename and syncs the folder: at every moment the target is the complete old model or the
+    /// complete new one. The temporary file is removed on failure, and temporary files of earlier saves that were
+    /// killed are removed by the next save to the same path. Do not save to one path from two processes at once.
+    /// </summary>
+    /// <param name="catalog"><c>mlContext.Model</c>.</param>
+    /// <param name="model">The model (a transformer chain or a single transformer).</param>
+    /// <param name="inputSchema">The input schema to save with it, or null.</param>
+    /// <param name="filePath">The target zip.</param>
+    /// <returns>The size of the saved file in bytes.</returns>
+    /// <exception cref="ArgumentException"><paramref name="filePath"/> is empty or a folder.</exception>
+    public static long SaveAtomic(this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema? inputSchema, string filePath)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrWhiteSpace(filePath);
+        return AtomicFile.Write(filePath, stream => catalog.Save(model, inputSchema, stream));
     }
 
     /// <summary>

@@ -25,7 +25,7 @@ namespace MLNetSlim.Model;
 public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
 {
     /// <summary>Version of the file format written by <see cref="Save(Stream)"/>.</summary>
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
 
     private static readonly byte[] Magic = "MLNSLIM1"u8.ToArray();
     private readonly Device _device;
@@ -193,12 +193,34 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
     public float[][] Predict(ReadOnlySpan<float> images, int count, WidthConfiguration configuration) =>
         Predict(images, count, Costs.Resolve(configuration));
 
-    /// <summary>Writes the model (see docs/model-format.md).</summary>
+    /// <summary>Writes the model (format version <see cref="FormatVersion"/>, see docs/model-format.md): magic, version,
+    /// then the payload (id, network options, calibration table, weights) framed with its length and SHA-256.</summary>
     public void Save(Stream stream)
     {
+        ArgumentNullException.ThrowIfNull(stream);
+        stream.Write(Magic);
+        Span<byte> version = stackalloc byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(version, FormatVersion);
+        stream.Write(version);
+        Checksummed.Write(stream, payload =>
+        {
+            using var writer = new BinaryWriter(payload, Encoding.UTF8, leaveOpen: true);
+            WritePayload(writer);
+        });
+        stream.Flush();
+    }
+
+    /// <summary>Writes the model as format version 1 (no checksum), as earlier releases did; for compatibility tests.</summary>
+    internal void SaveFormat1(Stream stream)
+    {
+        stream.Write(Magic);
+        stream.Write(BitConverter.GetBytes(1));
         using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
-        writer.Write(Magic);
-        writer.Write(FormatVersion);
+        WritePayload(writer);
+    }
+
+    private void WritePayload(BinaryWriter writer)
+    {
         writer.Write(Id.ToByteArray());
         writer.Write(JsonSerializer.Serialize(Network.Options, JsonOptions));
         Calibration.Write(writer);
@@ -206,55 +228,121 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
         writer.Flush();
     }
 
-    /// <summary>Writes the model to <paramref name="path"/> through a temporary file, so an existing file is never
-    /// left half-written.</summary>
-    public void Save(string path)
-    {
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temp = full + ".tmp-" + Guid.NewGuid().ToString("N");
-        try
-        {
-            using (FileStream f = File.Create(temp)) Save(f);
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
-    }
+    /// <summary>Writes the model to <paramref name="path"/> crash-safely: a temporary file in the same folder, flushed
+    /// to disk, then moved over the target in one atomic rename; an existing file is never left half-written, and
+    /// temporary files of earlier interrupted saves are removed.</summary>
+    public void Save(string path) => AtomicFile.Write(path, Save);
 
-    /// <summary>Reads a model written by <see cref="Save(Stream)"/>.</summary>
+    /// <summary>Reads a model written by <see cref="Save(Stream)"/> (format version 2, or 1 from older releases).</summary>
     /// <param name="stream">The stream.</param>
     /// <param name="device">Torch device to run on: "cpu", "cuda" or "cuda:N".</param>
-    /// <exception cref="InvalidDataException">Not a model file, or a format version this library cannot read.</exception>
+    /// <exception cref="InvalidModelFileException">Not a model stream, damaged (checksum), truncated, a newer format
+    /// version (the message names both), or weights that do not match the saved architecture.</exception>
     public static ControllableMultiTaskModel Load(Stream stream, string device = "cpu")
     {
+        ArgumentNullException.ThrowIfNull(stream);
+        _ = TorchDevice.Parse(device); // a bad device is the caller's error, not the file's
         TorchRuntime.EnsureInitialized();
-        using var reader = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
-        byte[] magic = reader.ReadBytes(Magic.Length);
-        if (!magic.AsSpan().SequenceEqual(Magic))
-            throw new InvalidDataException("Not an MLNetSlim model: the stream does not start with 'MLNSLIM1'.");
-        int version = reader.ReadInt32();
-        if (version != FormatVersion)
-            throw new InvalidDataException($"MLNetSlim model format version {version} is not supported; this library reads version {FormatVersion}.");
-        var id = new Guid(reader.ReadBytes(16));
-        NetworkOptions options = JsonSerializer.Deserialize<NetworkOptions>(reader.ReadString(), JsonOptions)
-            ?? throw new InvalidDataException("MLNetSlim model: empty network options.");
-        CalibrationTable calibration = CalibrationTable.Read(reader);
-        var network = new MultiTaskNetwork(options);
-        network.load(reader);
-        return new ControllableMultiTaskModel(network, calibration, id, device);
+        var head = new byte[Magic.Length + 4];
+        int got = 0;
+        while (got < head.Length && stream.Read(head, got, head.Length - got) is int r && r > 0) got += r;
+        if (got < Magic.Length || !head.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+            throw new InvalidModelFileException(null, null, $"not an MLNetSlim model: it does not start with 'MLNSLIM1'{(got < Magic.Length ? $" (only {got} bytes)" : "")}.");
+        if (got < head.Length)
+            throw new InvalidModelFileException(null, null, "the file is truncated inside its format version.");
+        int version = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(head.AsSpan(Magic.Length));
+        if (version == FormatVersion)
+        {
+            byte[] payload = Checksummed.Read(stream, "model stream");
+            using var ms = new MemoryStream(payload, writable: false);
+            using var reader = new BinaryReader(ms, Encoding.UTF8);
+            ControllableMultiTaskModel model = ReadPayload(reader, device, checkedPayload: true);
+            if (ms.Position != ms.Length)
+            {
+                model.Dispose();
+                throw new InvalidModelFileException(null, "model stream", $"{ms.Length - ms.Position} unexpected bytes after the weights.");
+            }
+            return model;
+        }
+        if (version == 1)
+        {
+            using var reader = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
+            return ReadPayload(reader, device, checkedPayload: false);
+        }
+        throw new InvalidModelFileException(null, null, version > FormatVersion
+            ? $"format version {version} is newer than this library reads (versions 1 to {FormatVersion}); update MLNetSlim."
+            : $"format version {version} is not a valid version (this library reads versions 1 to {FormatVersion}); the file is damaged.");
+    }
+
+    /// <summary>Parses the payload: id, options, calibration, weights. Version 1 files have no checksum, so their
+    /// parse errors are the only sign of damage.</summary>
+    private static ControllableMultiTaskModel ReadPayload(BinaryReader reader, string device, bool checkedPayload)
+    {
+        string damaged = checkedPayload
+            ? "its checksum is right, so it was written this way by another program or version"
+            : "format version 1 files carry no checksum, so the file is probably damaged or truncated";
+        Guid id;
+        NetworkOptions options;
+        CalibrationTable calibration;
+        try
+        {
+            id = new Guid(reader.ReadBytes(16) is { Length: 16 } b ? b : throw new EndOfStreamException());
+            options = JsonSerializer.Deserialize<NetworkOptions>(reader.ReadString(), JsonOptions)
+                ?? throw new InvalidDataException("empty network options");
+            calibration = CalibrationTable.Read(reader);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or JsonException or ArgumentException or FormatException or NotSupportedException or OverflowException)
+        {
+            throw new InvalidModelFileException(null, "network options / calibration table",
+                $"the section cannot be parsed ({e.GetType().Name}); {damaged}.", e);
+        }
+        MultiTaskNetwork network;
+        try
+        {
+            network = new MultiTaskNetwork(options);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException or OverflowException)
+        {
+            throw new InvalidModelFileException(null, "network options", $"the saved architecture cannot be built: {e.Message}", e);
+        }
+        try
+        {
+            network.load(reader);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            network.Dispose();
+            throw new InvalidModelFileException(null, "weights",
+                checkedPayload
+                    ? $"the weights do not match the saved architecture ({e.GetType().Name}: {e.Message})."
+                    : $"the weights cannot be read ({e.GetType().Name}); {damaged}.", e);
+        }
+        try
+        {
+            return new ControllableMultiTaskModel(network, calibration, id, device);
+        }
+        catch (ArgumentException e)
+        {
+            network.Dispose();
+            throw new InvalidModelFileException(null, "calibration table", $"the calibration table does not fit the network: {e.Message}", e);
+        }
     }
 
     /// <summary>Reads a model file.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
-    /// <exception cref="InvalidDataException">Not a model file.</exception>
+    /// <exception cref="InvalidModelFileException">As <see cref="Load(Stream, string)"/>; the message names the file.</exception>
     public static ControllableMultiTaskModel Load(string path, string device = "cpu")
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
         using FileStream f = File.OpenRead(path);
-        return Load(f, device);
+        try
+        {
+            return Load(f, device);
+        }
+        catch (InvalidModelFileException e)
+        {
+            throw e.WithFile(path);
+        }
     }
 
     /// <inheritdoc />

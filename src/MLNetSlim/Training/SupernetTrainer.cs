@@ -33,7 +33,10 @@ internal static class SupernetTrainer
     /// <param name="progress">Receives a report every N steps and at each epoch end; may be null.</param>
     /// <param name="cancellationToken">Cancels between steps (throws <see cref="OperationCanceledException"/>).</param>
     /// <returns>A summary of the run.</returns>
-    /// <exception cref="ArgumentException">Options invalid, or data that does not fit the network.</exception>
+    /// <exception cref="ArgumentException">Options invalid, data that does not fit the network, or a NaN or infinite
+    /// pixel (the message names the image and the value).</exception>
+    /// <exception cref="TrainingDivergedException">A loss became NaN or infinite; the network keeps the weights of the
+    /// last good step.</exception>
     public static TrainingSummary Train(MultiTaskNetwork network, MultiTaskDataset train, TrainingOptions options,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -57,6 +60,17 @@ internal static class SupernetTrainer
         int stepsPerEpoch = train.Count / batchSize + (lastBatch > 0 ? 1 : 0);
         int imagesPerEpoch = train.Count / batchSize * batchSize + lastBatch;
         int totalSteps = stepsPerEpoch * options.Epochs;
+        string runKey = TrainingCheckpoint.KeyOf(network, train, options);
+        TrainingCheckpoint? resume = null;
+        if (options.ResumeFromCheckpoint && File.Exists(options.CheckpointPath))
+        {
+            resume = TrainingCheckpoint.Load(options.CheckpointPath);
+            if (resume.RunKey != runKey)
+                throw new InvalidOperationException(
+                    $"Checkpoint '{options.CheckpointPath}' was written by a run with other settings or data ({resume.RunKey}); this run is ({runKey}). " +
+                    "Resume with the same data and options, or delete the checkpoint to start over.");
+            resume.RestoreNetwork(network);
+        }
         using optim.Optimizer optimizer = options.Optimizer == OptimizerKind.Adam
             ? optim.Adam(network.parameters(), options.LearningRate, weight_decay: options.WeightDecay)
             : optim.SGD(network.parameters(), options.LearningRate, options.Momentum, weight_decay: options.WeightDecay, nesterov: options.Momentum > 0);
@@ -66,6 +80,7 @@ internal static class SupernetTrainer
             LearningRateSchedule.Step => optim.lr_scheduler.MultiStepLR(optimizer, new[] { totalSteps / 2, totalSteps * 3 / 4 }, 0.1),
             _ => null,
         };
+        int resumeStep = resume?.Step ?? 0;
         var sampler = new SandwichSampler(network, options.SandwichRandomCount, options.Seed);
         var shuffle = new Random(options.Seed);
         int[] order = Enumerable.Range(0, train.Count).ToArray();
@@ -86,9 +101,25 @@ internal static class SupernetTrainer
                 cancellationToken.ThrowIfCancellationRequested();
                 ReadOnlySpan<int> batch = order.AsSpan(b * batchSize, Math.Min(batchSize, train.Count - b * batchSize));
                 IReadOnlyList<WidthConfiguration> configurations = options.FixedConfiguration is { } fixedConfiguration ? [fixedConfiguration] : sampler.Next();
-                (double[] taskLoss, double kd) = Step(network, train, batch, configurations, taskWeights, options, optimizer, device);
+                if (step < resumeStep)
+                {
+                    // Resuming: this step is in the checkpoint. Replay only its random draws and schedule step.
+                    scheduler?.step();
+                    step++;
+                    continue;
+                }
+                if (resume is not null)
+                {
+                    // Replayed up to the checkpoint: take its weights, optimiser state (with the learning rate the
+                    // schedule has reached) and Torch generator.
+                    resume.RestoreOptimizer(optimizer);
+                    resume = null;
+                }
+                (double[] taskLoss, double kd) = Step(network, train, batch, configurations, taskWeights, options, optimizer, device, epoch, step + 1);
                 scheduler?.step();
                 step++;
+                if (options.CheckpointEverySteps > 0 && step % options.CheckpointEverySteps == 0)
+                    TrainingCheckpoint.Save(options.CheckpointPath!, runKey, step, network, optimizer);
                 window.Add(taskLoss, kd);
                 epochLosses.Add(taskLoss, kd);
                 windowImages += batch.Length;
@@ -102,7 +133,8 @@ internal static class SupernetTrainer
                     windowClock.Restart();
                 }
             }
-            progress?.Report(epochLosses.Report(network, epoch, options.Epochs, step, totalSteps, true,
+            if (epochLosses.Steps > 0) // (an epoch resumed past its end has none)
+                progress?.Report(epochLosses.Report(network, epoch, options.Epochs, step, totalSteps, true,
                 imagesPerEpoch / epochClock.Elapsed.TotalSeconds, LearningRate(optimizer), clock.Elapsed));
         }
         TimeSpan trainingTime = clock.Elapsed;
@@ -115,9 +147,22 @@ internal static class SupernetTrainer
     }
 
     private static (double[] TaskLoss, double Distillation) Step(MultiTaskNetwork network, MultiTaskDataset data, ReadOnlySpan<int> batch,
-        IReadOnlyList<WidthConfiguration> configurations, double[] taskWeights, TrainingOptions options, optim.Optimizer optimizer, Device device)
+        IReadOnlyList<WidthConfiguration> configurations, double[] taskWeights, TrainingOptions options, optim.Optimizer optimizer, Device device,
+        int epoch, int stepNumber)
     {
         using var scope = NewDisposeScope();
+        // Batch-norm running statistics change during the forward passes; keep a copy to restore if a loss turns out
+        // non-finite, so the network keeps the last good step's state (parameters change only at optimizer.step()).
+        Tensor[] buffers = network.buffers().ToArray();
+        Tensor[] saved;
+        using (no_grad()) saved = buffers.Select(b => b.clone()).ToArray();
+        void Diverged(string which, double value, WidthConfiguration c)
+        {
+            using (no_grad())
+                for (int k = 0; k < buffers.Length; k++) buffers[k].copy_(saved[k]);
+            optimizer.zero_grad();
+            throw new TrainingDivergedException(epoch, stepNumber, which, value, c.ToString());
+        }
         int tasks = network.Tasks.Count;
         Tensor x = TensorBatches.Images(data, batch, device);
         var y = new Tensor[tasks];
@@ -137,7 +182,9 @@ internal static class SupernetTrainer
             for (int t = 0; t < tasks; t++)
             {
                 Tensor taskLoss = nn.functional.cross_entropy(output.TaskOutputs[t], y[t]);
-                if (isFull) fullTaskLoss[t] = taskLoss.item<float>();
+                float value = taskLoss.item<float>();
+                if (!float.IsFinite(value)) Diverged($"loss of task '{network.Tasks[t].Name}'", value, configurations[i]);
+                if (isFull) fullTaskLoss[t] = value;
                 loss = loss + taskWeights[t] * taskLoss;
             }
             if (isFull)
@@ -154,7 +201,9 @@ internal static class SupernetTrainer
                     Tensor[] student = DistillationFeatures(output, options);
                     Tensor kd = zeros(1, device: device);
                     for (int f = 0; f < student.Length; f++) kd = kd + ConfigurationInvariantDistillation(student[f], teacherFeatures![f]);
-                    kdSum += kd.item<float>();
+                    float kdValue = kd.item<float>();
+                    if (!float.IsFinite(kdValue)) Diverged("CI-KD loss", kdValue, configurations[i]);
+                    kdSum += kdValue;
                     loss = loss + options.DistillationWeight * kd;
                 }
                 if (teacherProbabilities is not null)
@@ -162,6 +211,8 @@ internal static class SupernetTrainer
                         if (network.Tasks[t].Kind == TaskKind.Classification)
                             loss = loss + options.InplaceDistillationWeight * SoftCrossEntropy(output.TaskOutputs[t], teacherProbabilities[t]);
             }
+            float total = loss.item<float>();
+            if (!float.IsFinite(total)) Diverged("total loss", total, configurations[i]);
             loss.backward();
         }
         optimizer.step();
@@ -211,6 +262,12 @@ internal static class SupernetTrainer
             if (data.Tasks[t].Name != network.Tasks[t].Name || data.Tasks[t].NumClasses != network.Tasks[t].NumClasses)
                 throw new ArgumentException($"Task {t} of the data is '{data.Tasks[t].Name}' ({data.Tasks[t].NumClasses} classes); the network's is '{network.Tasks[t].Name}' ({network.Tasks[t].NumClasses} classes).");
         if (data.Count < 2) throw new ArgumentException("Training needs at least 2 images.");
+        float[] images = data.Images;
+        for (int i = 0; i < images.Length; i++)
+            if (!float.IsFinite(images[i]))
+                throw new ArgumentException(
+                    $"Training image {i / data.ImageSize} (0-based) has the non-finite value {images[i].ToString(System.Globalization.CultureInfo.InvariantCulture)} " +
+                    $"at position {i % data.ImageSize}; remove or repair such images.", "train");
     }
 
     private sealed class LossAccumulator(int tasks)

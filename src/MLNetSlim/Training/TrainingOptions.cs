@@ -121,6 +121,23 @@ public sealed class TrainingOptions
     /// </summary>
     public WidthConfiguration? FixedConfiguration { get; set; }
 
+    /// <summary>
+    /// File of the training checkpoint written every <see cref="CheckpointEverySteps"/> steps (crash-safely: temporary
+    /// file, fsync, atomic rename) and read by <see cref="ResumeFromCheckpoint"/>. Null: no checkpoints.
+    /// </summary>
+    public string? CheckpointPath { get; set; }
+
+    /// <summary>Write a checkpoint every this many optimiser steps; 0 (default) writes none.</summary>
+    public int CheckpointEverySteps { get; set; }
+
+    /// <summary>
+    /// When <see cref="CheckpointPath"/> exists, continue from it instead of starting over: the run then ends with the
+    /// same weights as an uninterrupted run with the same seed, data and settings. The checkpoint must come from a run
+    /// with the same settings (else <see cref="InvalidOperationException"/>); a damaged one throws
+    /// <c>InvalidModelFileException</c>. No checkpoint file: training starts from the beginning.
+    /// </summary>
+    public bool ResumeFromCheckpoint { get; set; }
+
     /// <summary>Checks the options.</summary>
     /// <exception cref="ArgumentException">Names the option and the expected range.</exception>
     public void Validate(int taskCount)
@@ -135,6 +152,9 @@ public sealed class TrainingOptions
             throw new ArgumentException($"TrainingOptions.TaskLossWeights must have {taskCount} non-negative entries (one per task).");
         if (ProgressEverySteps < 1) throw new ArgumentException("TrainingOptions.ProgressEverySteps must be at least 1.");
         if (PostStatisticsImages < 0) throw new ArgumentException("TrainingOptions.PostStatisticsImages must be >= 0.");
+        if (CheckpointEverySteps < 0) throw new ArgumentException($"TrainingOptions.CheckpointEverySteps must be >= 0, got {CheckpointEverySteps}.");
+        if ((CheckpointEverySteps > 0 || ResumeFromCheckpoint) && string.IsNullOrWhiteSpace(CheckpointPath))
+            throw new ArgumentException("TrainingOptions.CheckpointPath is needed for CheckpointEverySteps and ResumeFromCheckpoint.");
         _ = Runtime.TorchDevice.Parse(Device);
     }
 }

@@ -41,6 +41,7 @@ public sealed class PublicSurfaceTests
         "MLNetSlim.MLNet.MultiTaskModelTrainer",
         "MLNetSlim.Model.ControllableMultiTaskModel",
         "MLNetSlim.Model.IMultiTaskModel",
+        "MLNetSlim.Model.InvalidModelFileException",
         "MLNetSlim.Network.Backbones.BackboneKind",
         "MLNetSlim.Network.Backbones.BackboneOptions",
         "MLNetSlim.Network.Backbones.ResNet",
@@ -64,6 +65,7 @@ public sealed class PublicSurfaceTests
         "MLNetSlim.Training.ModelOptions",
         "MLNetSlim.Training.ModelTrainer",
         "MLNetSlim.Training.OptimizerKind",
+        "MLNetSlim.Training.TrainingDivergedException",
         "MLNetSlim.Training.TrainingOptions",
         "MLNetSlim.Training.TrainingProgress",
     ];

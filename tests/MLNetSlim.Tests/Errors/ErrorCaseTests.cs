@@ -1,0 +1,449 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetSlim.Control;
+using MLNetSlim.Data;
+using MLNetSlim.MLNet;
+using MLNetSlim.Model;
+using MLNetSlim.Network;
+using MLNetSlim.Testing;
+using MLNetSlim.Tests.Integrity;
+using MLNetSlim.Training;
+using static MLNetSlim.Tests.MLNet.MLNetTestData;
+using MLNetSlim.Architecture;
+
+namespace MLNetSlim.Tests.Errors;
+
+/// <summary>One test per row of docs/errors.md (issue 14, item 4), named after the row's id.</summary>
+[TestClass]
+public class ErrorCaseTests
+{
+    [TestMethod]
+    public void Table_And_Tests_Match_OneForOne()
+    {
+        string[] documented = ErrorTable.All.Keys.Order(StringComparer.Ordinal).ToArray();
+        string[] tested = ErrorTable.TestIds(typeof(ErrorCaseTests)).Order(StringComparer.Ordinal).ToArray();
+        Assert.IsTrue(documented.Length >= 25, $"{documented.Length} rows parsed from docs/errors.md");
+        CollectionAssert.AreEqual(documented, tested, $"docs/errors.md rows [{string.Join(", ", documented)}] vs tests [{string.Join(", ", tested)}]");
+    }
+
+    private static ControllableMultiTaskTransformer Fit(MLContext ml, IDataView data, ControllableMultiTaskEstimator.Options? o = null) =>
+        new ControllableMultiTaskEstimator(ml, o ?? Options(), new FakeTrainer().Run).Fit(data);
+
+    private static ControllableMultiTaskTransformer Transformer() => new(TestModel());
+
+    private static IDataView Scored(MLContext ml, ControllableMultiTaskTransformer t, IEnumerable<Row> rows)
+    {
+        IDataView scored = t.Transform(Raw(ml, rows));
+        // Enumerate, so the forward passes run.
+        _ = Read(scored, "Shape");
+        return scored;
+    }
+
+    private static string Temp(string ext) => Path.Combine(Path.GetTempPath(), $"mlnetslim-err-{Guid.NewGuid():N}{ext}");
+
+    // ---- schema and data -----------------------------------------------------------------------------------------
+
+    [TestMethod]
+    public void E01_Fit_FeaturesOfTheWrongSize() =>
+        ErrorTable.Verify("E01", () => { var ml = new MLContext(1); Fit(ml, Raw(ml, Rows(6).Select(r => { r.Features = new float[Size + 1]; return r; }), Size + 1)); });
+
+    [TestMethod]
+    public void E02_Predict_FeaturesOfTheWrongSize() =>
+        ErrorTable.Verify("E02", () => { var ml = new MLContext(1); Transformer().Transform(Raw(ml, Rows(2).Select(r => { r.Features = new float[Size - 1]; return r; }), Size - 1)); });
+
+    [TestMethod]
+    public void E03_Fit_LabelClassesDifferFromOptionsNumClasses() =>
+        ErrorTable.Verify("E03", () =>
+        {
+            var ml = new MLContext(1);
+            ControllableMultiTaskEstimator.Options o = Options();
+            o.Tasks[0].NumClasses = 2; // the Shape keys have 3 values
+            Fit(ml, Keyed(ml, Rows(12)), o);
+        });
+
+    [TestMethod]
+    public void E04_Dataset_LabelOutOfRange() =>
+        ErrorTable.Verify("E04", () => _ = new MultiTaskDataset(new float[2 * Size], C, H, W,
+            new[] { new TaskDefinition("Shape", TaskKind.Classification, 3, Shapes) }, new[] { new[] { 0, 5 } }));
+
+    [TestMethod]
+    public void E05_Fit_EmptyData_SaysNoRows() =>
+        ErrorTable.Verify("E05", () =>
+        {
+            var ml = new MLContext(1);
+            IDataView raw = Raw(ml, Array.Empty<Row>());
+            IDataView keyed = ml.Transforms.Conversion.MapValueToKey("Shape").Append(ml.Transforms.Conversion.MapValueToKey("Size")).Fit(raw).Transform(raw);
+            Fit(ml, keyed);
+        });
+
+    [TestMethod]
+    public void E06_Fit_TaskWhoseLabelsAreAllMissing() =>
+        ErrorTable.Verify("E06", () =>
+        {
+            var ml = new MLContext(1);
+            IDataView raw = Raw(ml, Rows(12));
+            // A key dictionary that holds none of the rows' Size values: every Size key is 0 (missing).
+            IDataView dictionary = ml.Data.LoadFromEnumerable(new[] { new { Size = "tiny" }, new { Size = "huge" } });
+            IDataView keyed = ml.Transforms.Conversion.MapValueToKey("Shape")
+                .Append(ml.Transforms.Conversion.MapValueToKey("Size", keyData: dictionary)).Fit(raw).Transform(raw);
+            Fit(ml, keyed);
+        });
+
+    [TestMethod]
+    public void E07_Options_DuplicateTaskNames() =>
+        ErrorTable.Verify("E07", () =>
+        {
+            ControllableMultiTaskEstimator.Options o = Options();
+            o.Tasks.Add(new("Shape"));
+            o.Validate();
+        });
+
+    // ---- budgets and weights ----------------------------------------------------------------------------------------
+
+    [TestMethod]
+    public void E08_Budget_Zero() => ErrorTable.Verify("E08", () => Transformer().Budget = Budget.FractionOfFull(0));
+
+    [TestMethod]
+    public void E09_Budget_NaN() => ErrorTable.Verify("E09", () => Transformer().Budget = Budget.Macs(double.NaN));
+
+    [TestMethod]
+    public void E10_Budget_AboveFull() => ErrorTable.Verify("E10", () => Transformer().Budget = Budget.FractionOfFull(1.5));
+
+    [TestMethod]
+    public void E11_Budget_BelowTheSmallestConfiguration() =>
+        ErrorTable.Verify("E11", () =>
+        {
+            using ControllableMultiTaskModel model = TinyModel.Train();
+            _ = new ControllableMultiTaskTransformer(model) { Budget = Budget.Macs(1) };
+        });
+
+    [TestMethod]
+    public void E12_TaskWeights_Negative() =>
+        ErrorTable.Verify("E12", () => Transformer().TaskWeights = new Dictionary<string, double> { ["Shape"] = -1, ["Size"] = 1 });
+
+    [TestMethod]
+    public void E13_TaskWeights_NaN() =>
+        ErrorTable.Verify("E13", () => Transformer().TaskWeights = new Dictionary<string, double> { ["Shape"] = double.NaN });
+
+    [TestMethod]
+    public void E14_TaskWeights_AllZero() =>
+        ErrorTable.Verify("E14", () => Transformer().TaskWeights = new Dictionary<string, double> { ["Shape"] = 0, ["Size"] = 0 });
+
+    [TestMethod]
+    public void E15_TaskWeights_UnknownTask() =>
+        ErrorTable.Verify("E15", () => Transformer().TaskWeights = new Dictionary<string, double> { ["Colour"] = 1 });
+
+    // ---- widths -----------------------------------------------------------------------------------------------------
+
+    private static void WithWidths(double[] widths)
+    {
+        ControllableMultiTaskEstimator.Options o = Options();
+        o.Widths = widths;
+        _ = new ControllableMultiTaskEstimator(new MLContext(1), o);
+    }
+
+    [TestMethod]
+    public void E16_Widths_Empty() => ErrorTable.Verify("E16", () => WithWidths(Array.Empty<double>()));
+
+    [TestMethod]
+    public void E17_Widths_OutsideZeroOne() => ErrorTable.Verify("E17", () => WithWidths(new[] { 0.5, 1.0, 1.5 }));
+
+    [TestMethod]
+    public void E18_Widths_Without1() => ErrorTable.Verify("E18", () => WithWidths(new[] { 0.25, 0.5 }));
+
+    // ---- model files ------------------------------------------------------------------------------------------------
+
+    [TestMethod]
+    public void E19_ModelFile_NewerFormatVersion() =>
+        ErrorTable.Verify("E19", () =>
+        {
+            using ControllableMultiTaskModel model = TinyModel.Train();
+            using var ms = new MemoryStream();
+            model.Save(ms);
+            byte[] b = ms.ToArray();
+            BitConverter.TryWriteBytes(b.AsSpan(8, 4), ControllableMultiTaskModel.FormatVersion + 1);
+            ControllableMultiTaskModel.Load(new MemoryStream(b)).Dispose();
+        });
+
+    [TestMethod]
+    public void E20_ModelFile_WeightsDoNotMatchTheArchitecture() =>
+        ErrorTable.Verify("E20", () =>
+        {
+            // A well-formed file (right checksum) whose weights come from a wider network than its options describe.
+            using ControllableMultiTaskModel small = TinyModel.Train();
+            ModelOptions wide = TinyModel.Options();
+            wide.Backbone.StageChannels = [6, 8];
+            using ControllableMultiTaskModel other = ModelTrainer.Train(TinyModel.Data(64), null, wide);
+            byte[] Payload(ControllableMultiTaskModel m)
+            {
+                using var ms = new MemoryStream();
+                m.Save(ms);
+                return ms.ToArray()[20..^32]; // magic + version + length ... SHA-256
+            }
+            byte[] a = Payload(small), o = Payload(other);
+            // Sections of the payload: id, options, calibration, weights. Keep a's first three, take o's weights.
+            int aWeights = WeightsOffset(small), oWeights = WeightsOffset(other);
+            byte[] mixed = a[..aWeights].Concat(o[oWeights..]).ToArray();
+            using var file = new MemoryStream();
+            file.Write("MLNSLIM1"u8);
+            file.Write(BitConverter.GetBytes(ControllableMultiTaskModel.FormatVersion));
+            Checksummed.Write(file, mixed);
+            file.Position = 0;
+            ControllableMultiTaskModel.Load(file).Dispose();
+        });
+
+    /// <summary>Offset of the weights inside a model's payload: after the id, the options string and the calibration table.</summary>
+    private static int WeightsOffset(ControllableMultiTaskModel m)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(m.Id.ToByteArray());
+            w.Write(System.Text.Json.JsonSerializer.Serialize(m.Network.Options));
+            m.Calibration.Write(w);
+        }
+        return (int)ms.Length;
+    }
+
+    [TestMethod]
+    public void E21_ModelZip_BitFlip() =>
+        ErrorTable.Verify("E21", () =>
+        {
+            MultiTaskModelLoaders.Register(LinearMultiTaskModel.Load);
+            var ml = new MLContext(1);
+            string path = Temp(".zip");
+            try
+            {
+                ml.Model.SaveAtomic(Transformer(), Raw(ml, Rows(2)).Schema, path);
+                byte[] b = File.ReadAllBytes(path);
+                int at = IndexOf(b, "MultiTaskModel.bin"u8.ToArray()) + 60; // inside that entry's data
+                b[at] ^= 0x10;
+                File.WriteAllBytes(path, b);
+                new MLContext(1).AddMLNetSlim().Model.LoadChecked(path, out _);
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        });
+
+    private static int IndexOf(byte[] haystack, byte[] needle)
+    {
+        for (int i = 0; i + needle.Length <= haystack.Length; i++)
+            if (haystack.AsSpan(i, needle.Length).SequenceEqual(needle)) return i;
+        throw new InvalidOperationException("not found");
+    }
+
+    [TestMethod]
+    public void E22_ModelZip_Truncated() =>
+        ErrorTable.Verify("E22", () =>
+        {
+            MultiTaskModelLoaders.Register(LinearMultiTaskModel.Load);
+            var ml = new MLContext(1);
+            string path = Temp(".zip");
+            try
+            {
+                ml.Model.SaveAtomic(Transformer(), Raw(ml, Rows(2)).Schema, path);
+                byte[] b = File.ReadAllBytes(path);
+                File.WriteAllBytes(path, b[..(b.Length / 2)]);
+                new MLContext(1).AddMLNetSlim().Model.LoadChecked(path, out _);
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        });
+
+    [TestMethod]
+    public void E23_ModelZip_ForeignFile() =>
+        ErrorTable.Verify("E23", () =>
+        {
+            string path = Temp(".zip");
+            try
+            {
+                File.WriteAllText(path, "this is not a model");
+                new MLContext(1).AddMLNetSlim().Model.LoadChecked(path, out _);
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        });
+
+    [TestMethod]
+    public void E24_ModelStream_ForeignFile() =>
+        ErrorTable.Verify("E24", () => ControllableMultiTaskModel.Load(new MemoryStream("PK\u0003\u0004 a zip, not a model"u8.ToArray())).Dispose());
+
+    [TestMethod]
+    public void E25_LoadChecked_WithoutAddMLNetSlim() =>
+        ErrorTable.Verify("E25", () => WithSavedZip(path => new MLContext(1).Model.LoadChecked(path, out _)));
+
+    [TestMethod]
+    public void E26_PlainModelLoad_WithoutAddMLNetSlim_AsQuotedInReadme()
+    {
+        Exception e = ErrorTable.Verify("E26", () => WithSavedZip(path => new MLContext(1).Model.Load(path, out _)));
+        // README quotes this message under Troubleshooting.
+        string readme = File.ReadAllText(Path.Combine(ErrorTable.RepositoryRoot(), "README.md"));
+        StringAssert.Contains(readme, ErrorTable.All["E26"].Message, "README quotes what the user sees");
+        Exception innermost = e;
+        while (innermost.InnerException is Exception i) innermost = i;
+        Assert.IsInstanceOfType<FormatException>(innermost);
+        StringAssert.StartsWith(innermost.Message, "Couldn't load model: '");
+        StringAssert.Contains(readme, "FormatException: Couldn't load model: '", "README quotes the inner error too");
+    }
+
+    private static void WithSavedZip(Action<string> load)
+    {
+        MultiTaskModelLoaders.Register(LinearMultiTaskModel.Load);
+        var ml = new MLContext(1);
+        string path = Temp(".zip");
+        try
+        {
+            IDataView raw = Raw(ml, Rows(3));
+            ITransformer chain = ml.Transforms.Conversion.MapValueToKey("Shape").Fit(raw).Append(Transformer());
+            ml.Model.SaveAtomic(chain, raw.Schema, path);
+            load(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    // ---- non-finite values ------------------------------------------------------------------------------------------
+
+    [TestMethod]
+    public void E27_Fit_NaNFeature() =>
+        ErrorTable.Verify("E27", () =>
+        {
+            var ml = new MLContext(1);
+            Row[] rows = Rows(12);
+            rows[3].Features[5] = float.NaN;
+            Fit(ml, Keyed(ml, rows));
+        });
+
+    [TestMethod]
+    public void E28_Fit_InfiniteFeatureInEveryRow_WithSkipNonFiniteRows() =>
+        ErrorTable.Verify("E28", () =>
+        {
+            var ml = new MLContext(1);
+            Row[] rows = Rows(6);
+            foreach (Row r in rows) r.Features[0] = float.PositiveInfinity;
+            ControllableMultiTaskEstimator.Options o = Options();
+            o.SkipNonFiniteRows = true;
+            Fit(ml, Keyed(ml, rows), o);
+        });
+
+    [TestMethod]
+    public void E29_Predict_InfiniteFeature() =>
+        ErrorTable.Verify("E29", () =>
+        {
+            var ml = new MLContext(1);
+            Row[] rows = Rows(5);
+            rows[2].Features[1] = float.PositiveInfinity;
+            Scored(ml, Transformer(), rows);
+        });
+
+    [TestMethod]
+    public void E30_Training_LossBecomesNonFinite()
+    {
+        MultiTaskDataset data = TinyModel.Data(32);
+        Array.Fill(data.Images, float.MaxValue); // finite, but the first convolution overflows
+        ModelOptions o = TinyModel.Options();
+        using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(o.NetworkFor(data.Tasks, TinyModel.C, TinyModel.H, TinyModel.W), 1);
+        byte[] before = Weights(net);
+        var e = (TrainingDivergedException)ErrorTable.Verify("E30", () => SupernetTrainer.Train(net, data, o.Training));
+        Assert.AreEqual(1, e.Step);
+        CollectionAssert.AreEqual(before, Weights(net), "the network keeps the last good weights and batch-norm statistics");
+    }
+
+    private static byte[] Weights(MultiTaskNetwork net)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) net.save(w);
+        return ms.ToArray();
+    }
+
+    [TestMethod]
+    public void E31_Training_NaNPixel() =>
+        ErrorTable.Verify("E31", () =>
+        {
+            MultiTaskDataset data = TinyModel.Data(32);
+            data.Images[TinyModel.Size * 7 + 3] = float.NaN;
+            ModelOptions o = TinyModel.Options();
+            using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(o.NetworkFor(data.Tasks, TinyModel.C, TinyModel.H, TinyModel.W), 1);
+            SupernetTrainer.Train(net, data, o.Training);
+        });
+
+    // ---- other files ------------------------------------------------------------------------------------------------
+
+    [TestMethod]
+    public void E32_IdxFile_Truncated() =>
+        ErrorTable.Verify("E32", () =>
+        {
+            string path = Temp(".idx");
+            try
+            {
+                // Labels file: magic 0x00000801, 10 labels declared, 4 present.
+                File.WriteAllBytes(path, new byte[] { 0, 0, 8, 1, 0, 0, 0, 10, 1, 2, 3, 4 });
+                MLNetSlim.Datasets.IdxReader.ReadLabels(path);
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        });
+
+    [TestMethod]
+    public void E33_Checkpoint_Damaged() =>
+        ErrorTable.Verify("E33", () =>
+        {
+            string path = Temp(".ckpt");
+            try
+            {
+                using (FileStream f = File.Create(path))
+                {
+                    f.Write("MLNSCKPT"u8);
+                    f.Write(BitConverter.GetBytes(TrainingCheckpoint.FormatVersion));
+                    Checksummed.Write(f, new byte[] { 1, 2, 3 });
+                }
+                byte[] b = File.ReadAllBytes(path);
+                b[20] ^= 1; // inside the payload
+                File.WriteAllBytes(path, b);
+                MultiTaskDataset data = TinyModel.Data(32);
+                ModelOptions o = TinyModel.Options();
+                o.Training.CheckpointPath = path;
+                o.Training.ResumeFromCheckpoint = true;
+                using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(o.NetworkFor(data.Tasks, TinyModel.C, TinyModel.H, TinyModel.W), 1);
+                SupernetTrainer.Train(net, data, o.Training);
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        });
+
+    [TestMethod]
+    public void E34_Checkpoint_OfAnotherRun() =>
+        ErrorTable.Verify("E34", () =>
+        {
+            string path = Temp(".ckpt");
+            try
+            {
+                MultiTaskDataset data = TinyModel.Data(32);
+                ModelOptions o = TinyModel.Options();
+                o.Training.CheckpointPath = path;
+                o.Training.CheckpointEverySteps = 1;
+                NetworkOptions shape = o.NetworkFor(data.Tasks, TinyModel.C, TinyModel.H, TinyModel.W);
+                using (MultiTaskNetwork net = SupernetTrainer.CreateNetwork(shape, 1)) SupernetTrainer.Train(net, data, o.Training);
+                o.Training.ResumeFromCheckpoint = true;
+                o.Training.Seed += 1;
+                using MultiTaskNetwork other = SupernetTrainer.CreateNetwork(shape, 1);
+                SupernetTrainer.Train(other, data, o.Training);
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        });
+}
