@@ -62,12 +62,11 @@ internal static class MLModel
             Console.WriteLine("  (no test rows: too few images for a 20% test split; accuracy not measured)");
         }
 
-        // 4. Save: write a temporary file next to the target, then move it, so a failed save never leaves half a zip.
+        // 4. Save crash-safely: SaveAtomic writes a temporary file beside the target, flushes it, then renames it into place,
+        //    so a failed or interrupted save never leaves half a model.
         string fullPath = Path.GetFullPath(modelPath);
         Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
-        string temporary = fullPath + ".tmp";
-        mlContext.Model.Save(model, train.Schema, temporary);
-        File.Move(temporary, fullPath, overwrite: true);
+        mlContext.Model.SaveAtomic(model, train.Schema, fullPath);
         Console.WriteLine($"Saved {fullPath}");
     }
 

@@ -179,6 +179,12 @@ public static class MLNetSlimCatalog
     /// <param name="filePath">The target zip.</param>
     /// <returns>The size of the saved file in bytes.</returns>
     /// <exception cref="ArgumentException"><paramref name="filePath"/> is empty or a folder.</exception>
+    /// <example>
+    /// <code>
+    /// ITransformer model = pipeline.Fit(trainData);
+    /// long bytes = ml.Model.SaveAtomic(model, trainData.Schema, "model.zip"); // a crash never leaves half a model.zip
+    /// </code>
+    /// </example>
     public static long SaveAtomic(this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema? inputSchema, string filePath)
     {
         ArgumentNullException.ThrowIfNull(catalog);
@@ -216,6 +222,13 @@ public static class MLNetSlimCatalog
     /// <param name="model">A fitted or loaded model.</param>
     /// <returns>The model's only controllable multi-task transformer.</returns>
     /// <exception cref="InvalidOperationException">The model holds none, or more than one (the message says which).</exception>
+    /// <example>
+    /// <code>
+    /// ITransformer model = ml.Model.LoadChecked("model.zip", out _);
+    /// ControllableMultiTaskTransformer slim = model.GetControllableMultiTaskTransformer();
+    /// slim.SetControl(Budget.FractionOfFull(0.5), new Dictionary&lt;string, double&gt; { ["digit"] = 0.8, ["fashion"] = 0.2 });
+    /// </code>
+    /// </example>
     public static ControllableMultiTaskTransformer GetControllableMultiTaskTransformer(this ITransformer model)
     {
         ArgumentNullException.ThrowIfNull(model);
