@@ -11,4 +11,12 @@ public sealed class ModelInput
     // ML.NET needs a size here (the parameterless [ImageType] fails in ML.NET 5.0.1); it only declares the column type.
     [ColumnName("Image"), ImageType(28, 28)]
     public MLImage Image { get; set; } = null!;
+
+    /// <summary>This row's compute budget, a fraction of the full network's MACs in (0, 1]: the transformer's per-row
+    /// budget column (<c>ControllableMultiTaskTransformer.BudgetColumnName</c>, "Budget").</summary>
+    public float Budget { get; set; } = 1f;
+
+    /// <summary>This row's task weights, one per task in the model's task order; empty: the model's saved weights. The
+    /// transformer's per-row weights column ("TaskWeights").</summary>
+    public float[] TaskWeights { get; set; } = [];
 }

@@ -23,6 +23,8 @@ internal static class BuiltInTrainer
         {
             Epochs = o.Epochs,
             BatchSize = o.BatchSize,
+            DropLastPartialBatch = o.DropLastPartialBatch,
+            ProgressEverySteps = o.ProgressEverySteps,
             LearningRate = o.LearningRate,
             SandwichRandomCount = o.SandwichRandomCount,
             DistillationWeight = o.DistillationWeight,

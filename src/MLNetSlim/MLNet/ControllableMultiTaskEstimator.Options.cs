@@ -95,6 +95,16 @@ public sealed partial class ControllableMultiTaskEstimator
         /// <summary>Images per optimiser step; at least 2 (batch norm needs two images to estimate statistics).</summary>
         public int BatchSize { get; set; } = 128;
 
+        /// <summary>
+        /// True (default): each epoch's last batch, when smaller than <see cref="BatchSize"/>, is skipped; false: it is
+        /// trained on too (unless it has one row: batch norm needs two). Fewer training rows than BatchSize train with one
+        /// batch of all rows (at least 2 rows are needed).
+        /// </summary>
+        public bool DropLastPartialBatch { get; set; } = true;
+
+        /// <summary>Training progress (to <see cref="Progress"/> and the MLContext log) every this many steps, and at each epoch end.</summary>
+        public int ProgressEverySteps { get; set; } = 50;
+
         /// <summary>Peak learning rate of the optimiser.</summary>
         public double LearningRate { get; set; } = 2e-3;
 
@@ -166,6 +176,7 @@ public sealed partial class ControllableMultiTaskEstimator
             ValidateWidths(Widths);
             if (Epochs <= 0) throw new ArgumentException($"Options.Epochs must be positive, got {Epochs}.", nameof(Epochs));
             if (BatchSize < 2) throw new ArgumentException($"Options.BatchSize must be at least 2 (batch norm estimates statistics from the images of a batch), got {BatchSize}.", nameof(BatchSize));
+            if (ProgressEverySteps <= 0) throw new ArgumentException($"Options.ProgressEverySteps must be positive, got {ProgressEverySteps}.", nameof(ProgressEverySteps));
             if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentException($"Options.LearningRate must be positive, got {LearningRate}.", nameof(LearningRate));
             if (SandwichRandomCount < 0) throw new ArgumentException($"Options.SandwichRandomCount must be >= 0, got {SandwichRandomCount}.", nameof(SandwichRandomCount));
             if (!(DistillationWeight >= 0) || double.IsInfinity(DistillationWeight)) throw new ArgumentException($"Options.DistillationWeight must be >= 0, got {DistillationWeight}.", nameof(DistillationWeight));

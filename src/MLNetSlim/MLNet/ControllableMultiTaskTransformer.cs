@@ -191,6 +191,12 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     /// <c>SetControl(value, TaskWeights)</c>, done atomically.</summary>
     /// <exception cref="BudgetInfeasibleException">On set: the network cannot meet the budget; the control is
     /// unchanged.</exception>
+    /// <example>
+    /// <code>
+    /// slim.Budget = Budget.FractionOfFull(0.5);   // or Budget.Parse("50%"), Budget.Macs(1.2e7), Budget.Milliseconds(2)
+    /// Console.WriteLine($"{slim.Configuration}: {slim.ConfigurationMacs:N0} of {slim.FullMacs:N0} MACs");
+    /// </code>
+    /// </example>
     public Budget Budget
     {
         get => _control.Budget;
@@ -208,6 +214,11 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     /// <exception cref="ArgumentException">On set: an unknown task name (the message names it and the known tasks).</exception>
     /// <exception cref="ArgumentOutOfRangeException">On set: a negative, NaN or infinite weight, or all weights 0.</exception>
     /// <exception cref="ArgumentNullException">On set: null.</exception>
+    /// <example>
+    /// <code>
+    /// slim.TaskWeights = new Dictionary&lt;string, double&gt; { ["digit"] = 0.8, ["fashion"] = 0.2 }; // unlisted tasks weigh 0
+    /// </code>
+    /// </example>
     public IReadOnlyDictionary<string, double> TaskWeights
     {
         get => _control.TaskWeights;
@@ -220,9 +231,20 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     }
 
     /// <summary>The width configuration chosen for the current control (<c>Control.Configuration</c>).</summary>
+    /// <example>
+    /// <code>
+    /// slim.Budget = Budget.FractionOfFull(0.3);
+    /// Console.WriteLine(slim.Configuration); // e.g. "enc=0.5 dec=0.75,0.25"
+    /// </code>
+    /// </example>
     public WidthConfiguration Configuration => _control.Configuration;
 
     /// <summary>Exact cost of <see cref="Configuration"/>, in multiply-accumulates (MACs) per image (<c>Control.Macs</c>).</summary>
+    /// <example>
+    /// <code>
+    /// double fraction = (double)slim.ConfigurationMacs / slim.FullMacs; // at most the budget's fraction
+    /// </code>
+    /// </example>
     public long ConfigurationMacs => _control.Macs;
 
     /// <summary>Cost of the full network (every width 1.0), in MACs per image.</summary>

@@ -19,6 +19,22 @@ public static class MLNetSlimCatalog
     /// <param name="options">Tasks, image shape (C, H, W), widths and training settings.</param>
     /// <returns>The estimator.</returns>
     /// <exception cref="ArgumentException">Invalid options (the message names the option).</exception>
+    /// <example>
+    /// Train on a 784-float <c>Features</c> column and two key-typed label columns, then predict at 40 % of the MACs:
+    /// <code>
+    /// var ml = new MLContext(seed: 1);
+    /// var pipeline = ml.Transforms.Conversion.MapValueToKey("digit")
+    ///     .Append(ml.Transforms.Conversion.MapValueToKey("fashion"))
+    ///     .Append(ml.MulticlassClassification.Trainers.ControllableMultiTask(new ControllableMultiTaskEstimator.Options
+    ///     {
+    ///         Tasks = { new("digit"), new("fashion") }, ImageChannels = 1, ImageHeight = 28, ImageWidth = 28, Epochs = 3,
+    ///     }));
+    /// ITransformer model = pipeline.Fit(trainData);
+    /// ControllableMultiTaskTransformer slim = model.GetControllableMultiTaskTransformer();
+    /// slim.Budget = Budget.FractionOfFull(0.4);
+    /// IDataView scored = model.Transform(testData); // Score.digit, PredictedLabel.digit, Score.fashion, ...
+    /// </code>
+    /// </example>
     public static ControllableMultiTaskEstimator ControllableMultiTask(
         this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ControllableMultiTaskEstimator.Options options)
     {
@@ -35,6 +51,15 @@ public static class MLNetSlimCatalog
     /// <param name="model">The network.</param>
     /// <param name="featureColumnName">The image column: Vector&lt;Single, C*H*W&gt; in (C, H, W) order.</param>
     /// <returns>The estimator.</returns>
+    /// <example>
+    /// Wrap a model trained outside ML.NET (here with <c>ModelTrainer.Train</c>) and save it as an ML.NET zip:
+    /// <code>
+    /// using ControllableMultiTaskModel network = ModelTrainer.Train(trainSet, null, new ModelOptions());
+    /// var ml = new MLContext();
+    /// ControllableMultiTaskTransformer transformer = ml.Transforms.ApplyControllableMultiTaskModel(network).Fit(featuresView);
+    /// ml.Model.Save(transformer, featuresView.Schema, "model.zip");
+    /// </code>
+    /// </example>
     public static ControllableMultiTaskEstimator ApplyControllableMultiTaskModel(this TransformsCatalog catalog, IMultiTaskModel model,
         string featureColumnName = "Features")
     {
@@ -54,6 +79,12 @@ public static class MLNetSlimCatalog
     /// <returns><paramref name="mlContext"/>, for chaining.</returns>
     /// <exception cref="MissingMemberException">This ML.NET version lacks an internal member MLNetSlim needs (the
     /// message names it).</exception>
+    /// <example>
+    /// <code>
+    /// var ml = new MLContext().AddMLNetSlim();
+    /// ITransformer model = ml.Model.Load("model.zip", out DataViewSchema inputSchema);
+    /// </code>
+    /// </example>
     public static MLContext AddMLNetSlim(this MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
@@ -62,6 +93,11 @@ public static class MLNetSlimCatalog
     }
 
     /// <summary>True when <see cref="AddMLNetSlim"/> (or an MLNetSlim catalog method) ran on <paramref name="mlContext"/>.</summary>
+    /// <example>
+    /// <code>
+    /// if (!ml.IsMLNetSlimRegistered()) ml.AddMLNetSlim();
+    /// </code>
+    /// </example>
     public static bool IsMLNetSlimRegistered(this MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
@@ -85,6 +121,13 @@ public static class MLNetSlimCatalog
     /// format version this library cannot read.</exception>
     /// <exception cref="InvalidOperationException">The registration is missing (the message names the call to add), or
     /// no reader is registered for a custom model type.</exception>
+    /// <example>
+    /// <code>
+    /// var ml = new MLContext().AddMLNetSlim();
+    /// ITransformer model = ml.Model.LoadChecked("model.zip", out DataViewSchema inputSchema);
+    /// ControllableMultiTaskTransformer slim = model.GetControllableMultiTaskTransformer();
+    /// </code>
+    /// </example>
     public static ITransformer LoadChecked(this ModelOperationsCatalog catalog, string filePath, out DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(catalog);
@@ -136,6 +179,12 @@ public static class MLNetSlimCatalog
     /// <param name="filePath">The target zip.</param>
     /// <returns>The size of the saved file in bytes.</returns>
     /// <exception cref="ArgumentException"><paramref name="filePath"/> is empty or a folder.</exception>
+    /// <example>
+    /// <code>
+    /// ITransformer model = pipeline.Fit(trainData);
+    /// long bytes = ml.Model.SaveAtomic(model, trainData.Schema, "model.zip"); // a crash never leaves half a model.zip
+    /// </code>
+    /// </example>
     public static long SaveAtomic(this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema? inputSchema, string filePath)
     {
         ArgumentNullException.ThrowIfNull(catalog);
@@ -153,6 +202,12 @@ public static class MLNetSlimCatalog
     /// <param name="filePath">The zip.</param>
     /// <param name="error">What ML.NET threw.</param>
     /// <returns>The explaining exception, or null.</returns>
+    /// <example>
+    /// <code>
+    /// try { model = ml.Model.Load(path, out _); }
+    /// catch (Exception e) when (ml.ExplainLoadFailure(path, e) is Exception better) { throw better; }
+    /// </code>
+    /// </example>
     public static Exception? ExplainLoadFailure(this MLContext mlContext, string filePath, Exception error)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
@@ -167,6 +222,13 @@ public static class MLNetSlimCatalog
     /// <param name="model">A fitted or loaded model.</param>
     /// <returns>The model's only controllable multi-task transformer.</returns>
     /// <exception cref="InvalidOperationException">The model holds none, or more than one (the message says which).</exception>
+    /// <example>
+    /// <code>
+    /// ITransformer model = ml.Model.LoadChecked("model.zip", out _);
+    /// ControllableMultiTaskTransformer slim = model.GetControllableMultiTaskTransformer();
+    /// slim.SetControl(Budget.FractionOfFull(0.5), new Dictionary&lt;string, double&gt; { ["digit"] = 0.8, ["fashion"] = 0.2 });
+    /// </code>
+    /// </example>
     public static ControllableMultiTaskTransformer GetControllableMultiTaskTransformer(this ITransformer model)
     {
         ArgumentNullException.ThrowIfNull(model);

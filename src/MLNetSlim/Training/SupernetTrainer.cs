@@ -52,7 +52,13 @@ internal static class SupernetTrainer
 
         int tasks = network.Tasks.Count;
         double[] taskWeights = options.TaskLossWeights ?? Enumerable.Repeat(1.0, tasks).ToArray();
-        int stepsPerEpoch = Math.Max(1, train.Count / options.BatchSize); // drop the last partial batch
+        // Fewer rows than BatchSize: one smaller batch of every row. Otherwise the last partial batch of an epoch is
+        // dropped (DropLastPartialBatch, the default) or used; a batch of one row is never used (batch norm needs two).
+        if (train.Count < 2) throw new ArgumentException($"Training needs at least 2 rows (batch norm averages over a batch), got {train.Count}.", nameof(train));
+        int batchSize = Math.Min(options.BatchSize, train.Count);
+        int lastBatch = options.DropLastPartialBatch || train.Count % batchSize < 2 ? 0 : train.Count % batchSize;
+        int stepsPerEpoch = train.Count / batchSize + (lastBatch > 0 ? 1 : 0);
+        int imagesPerEpoch = train.Count / batchSize * batchSize + lastBatch;
         int totalSteps = stepsPerEpoch * options.Epochs;
         string runKey = TrainingCheckpoint.KeyOf(network, train, options);
         TrainingCheckpoint? resume = null;
@@ -84,6 +90,7 @@ internal static class SupernetTrainer
         var clock = Stopwatch.StartNew();
         var windowClock = Stopwatch.StartNew();
         int step = 0;
+        long images = 0, windowImages = 0;
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
             shuffle.Shuffle(order);
@@ -92,7 +99,7 @@ internal static class SupernetTrainer
             for (int b = 0; b < stepsPerEpoch; b++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                ReadOnlySpan<int> batch = order.AsSpan(b * options.BatchSize, options.BatchSize);
+                ReadOnlySpan<int> batch = order.AsSpan(b * batchSize, Math.Min(batchSize, train.Count - b * batchSize));
                 IReadOnlyList<WidthConfiguration> configurations = options.FixedConfiguration is { } fixedConfiguration ? [fixedConfiguration] : sampler.Next();
                 if (step < resumeStep)
                 {
@@ -115,17 +122,20 @@ internal static class SupernetTrainer
                     TrainingCheckpoint.Save(options.CheckpointPath!, runKey, step, network, optimizer);
                 window.Add(taskLoss, kd);
                 epochLosses.Add(taskLoss, kd);
+                windowImages += batch.Length;
+                images += batch.Length;
                 if (step % options.ProgressEverySteps == 0)
                 {
                     progress?.Report(window.Report(network, epoch, options.Epochs, step, totalSteps, false,
-                        window.Steps * options.BatchSize / windowClock.Elapsed.TotalSeconds, LearningRate(optimizer), clock.Elapsed));
+                        windowImages / windowClock.Elapsed.TotalSeconds, LearningRate(optimizer), clock.Elapsed));
                     window.Reset();
+                    windowImages = 0;
                     windowClock.Restart();
                 }
             }
             if (epochLosses.Steps > 0) // (an epoch resumed past its end has none)
                 progress?.Report(epochLosses.Report(network, epoch, options.Epochs, step, totalSteps, true,
-                stepsPerEpoch * options.BatchSize / epochClock.Elapsed.TotalSeconds, LearningRate(optimizer), clock.Elapsed));
+                imagesPerEpoch / epochClock.Elapsed.TotalSeconds, LearningRate(optimizer), clock.Elapsed));
         }
         TimeSpan trainingTime = clock.Elapsed;
         if (options.PostStatisticsImages > 0)
@@ -133,7 +143,7 @@ internal static class SupernetTrainer
                 options.FixedConfiguration is { } only ? [only] : null); // a static network uses the contexts of its one configuration only
         network.eval();
         return new TrainingSummary(step, options.Epochs, trainingTime, clock.Elapsed - trainingTime,
-            (double)step * options.BatchSize / trainingTime.TotalSeconds);
+            images / trainingTime.TotalSeconds);
     }
 
     private static (double[] TaskLoss, double Distillation) Step(MultiTaskNetwork network, MultiTaskDataset data, ReadOnlySpan<int> batch,

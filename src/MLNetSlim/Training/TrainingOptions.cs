@@ -97,6 +97,14 @@ public sealed class TrainingOptions
     /// <summary>Torch intra-op threads; 0: the number of cores.</summary>
     public int Threads { get; set; }
 
+    /// <summary>
+    /// True (default): an epoch's last batch, when it is smaller than <see cref="BatchSize"/>, is skipped (every step
+    /// sees a full batch; the skipped rows differ per epoch because the order is shuffled). False: it is trained on too,
+    /// unless it has a single row (batch norm needs two). With fewer training rows than <see cref="BatchSize"/>, every
+    /// step uses one batch of all rows either way.
+    /// </summary>
+    public bool DropLastPartialBatch { get; set; } = true;
+
     /// <summary>Report progress every this many steps (and at each epoch end).</summary>
     public int ProgressEverySteps { get; set; } = 50;
 

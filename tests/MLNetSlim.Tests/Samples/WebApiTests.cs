@@ -13,8 +13,6 @@ using MLNetSlim.Control;
 using MLNetSlim.Data;
 using MLNetSlim.MLNet;
 using MLNetSlim.Datasets;
-using MLNetSlim.Model;
-using MLNetSlim.Training;
 
 namespace MLNetSlim.Tests.Samples;
 
@@ -30,29 +28,17 @@ public sealed class WebApiTests
     [TestMethod]
     public async Task WebApi_PredictsEveryTask_AndASmallerBudgetUsesFewerMacs()
     {
-        // A tiny real model: 400 Multi-(Fashion+MNIST) training images, one epoch.
-        LabeledImages mnist = await TestData.MnistAsync(DataSplit.Train);
-        LabeledImages fashion = await TestData.FashionMnistAsync(DataSplit.Train);
-        MultiTaskDataset data = MultiFashionMnist.Create(mnist, fashion, count: 400, seed: 3);
-        using ControllableMultiTaskModel network = ModelTrainer.Train(data, null,
-            new ModelOptions { ValidationFraction = 0.25, Training = { Epochs = 1, BatchSize = 32, Seed = 1, PostStatisticsImages = 256 } });
-
-        string dir = TestData.NewTempFolder();
+        // The shared tiny real model (SampleModels: 400 images, one epoch), saved as the Train sample does.
+        SampleModels.Files files = await SampleModels.GetAsync();
+        string png = files.Png, zip = files.ImageModel;
         Process? server = null;
         var log = new StringBuilder();
         try
         {
-            string png = Path.Combine(dir, "sample.png");
-            WritePng(data, 0, png);
-            string zip = Path.Combine(dir, "model.zip");
-            SaveAsTheTrainSampleDoes(network, png, zip);
-
             int port = FreePort();
-            string webApi = typeof(WebApiTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-                .Single(a => a.Key == "MLNetSlim.WebApiPath").Value!;
-            Assert.IsTrue(File.Exists(webApi), $"WebApi sample not built at {webApi}");
+            string webApi = SampleProcess.SampleDll("MLNetSlim.Samples.WebApi");
             var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (string a in new[] { webApi, "--urls", $"http://127.0.0.1:{port}", "--model", zip, "--Model:PoolSize", "1" })
+            foreach (string a in new[] { webApi, "--urls", $"http://127.0.0.1:{port}", "--model", zip, "--pool-size", "1" })
                 psi.ArgumentList.Add(a);
             server = Process.Start(psi)!;
             server.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
@@ -72,6 +58,22 @@ public sealed class WebApiTests
             Assert.IsLessThan(full.GetProperty("macs").GetInt64(), smallMacs, "The smaller budget must use fewer MACs.");
             Assert.IsLessThanOrEqualTo(0.3 * fullMacs, (double)smallMacs, "The configuration must fit the budget.");
             Assert.AreNotEqual(full.GetProperty("configuration").GetString(), small.GetProperty("configuration").GetString());
+            // ASP.NET health checks and the OpenAPI document.
+            string health = await http.GetStringAsync("/health", TestContext.CancellationToken);
+            StringAssert.Contains(health, "\"status\":\"Healthy\"");
+            StringAssert.Contains(health, "\"input\":\"image\"");
+            string openApi = await http.GetStringAsync("/openapi/v1.json", TestContext.CancellationToken);
+            StringAssert.Contains(openApi, "\"/predict\"");
+            StringAssert.Contains(openApi, "\"budget\"");
+
+            // A truncated image and a bare "50" budget are 400s whose detail says what is wrong, in one line.
+            (HttpStatusCode status, string body) = await Post(http, files.TruncatedPng, "");
+            Assert.AreEqual(HttpStatusCode.BadRequest, status, body);
+            StringAssert.Contains(body, "truncated");
+            (status, body) = await Post(http, png, "?budget=50");
+            Assert.AreEqual(HttpStatusCode.BadRequest, status, body);
+            StringAssert.Contains(body, "did you mean 50%?");
+            Assert.IsFalse(body.Contains("(Parameter", StringComparison.Ordinal), body);
             foreach (JsonElement response in new[] { full, small })
             {
                 JsonElement tasks = response.GetProperty("tasks");
@@ -93,38 +95,7 @@ public sealed class WebApiTests
                 catch (InvalidOperationException) { }
                 server.Dispose();
             }
-            Directory.Delete(dir, recursive: true);
         }
-    }
-
-    /// <summary>The Train sample's saved pipeline (image -> 28x28 grey pixels in [0, 1] -> network -> label text), built
-    /// around an already trained network.</summary>
-    private static void SaveAsTheTrainSampleDoes(ControllableMultiTaskModel network, string png, string zip)
-    {
-        var ml = new MLContext(seed: 1);
-        IDataView paths = ml.Data.LoadFromEnumerable(new[] { new ImageRow { ImagePath = png } });
-        IDataView images = ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: nameof(ImageRow.ImagePath)).Fit(paths).Transform(paths);
-        var pipeline = ml.Transforms.ResizeImages("Image", 28, 28, inputColumnName: "Image")
-            .Append(ml.Transforms.ConvertToGrayscale("Image"))
-            .Append(ml.Transforms.ExtractPixels("Features", "Image", colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Red,
-                interleavePixelColors: false, scaleImage: 1 / 255f))
-            .Append(ml.Transforms.ApplyControllableMultiTaskModel(network))
-            .Append(ml.Transforms.Conversion.MapKeyToValue(network.Tasks
-                .Select(t => new InputOutputColumnPair(ControllableMultiTaskTransformer.PredictedLabelColumnName(t.Name))).ToArray()));
-        ml.Model.Save(pipeline.Fit(images), images.Schema, zip);
-    }
-
-    private static void WritePng(MultiTaskDataset data, int index, string path)
-    {
-        var rgba = new byte[data.ImageSize * 4];
-        for (int p = 0; p < data.ImageSize; p++)
-        {
-            byte grey = (byte)Math.Round(Math.Clamp(data.Images[index * data.ImageSize + p], 0f, 1f) * 255f);
-            rgba[4 * p] = rgba[4 * p + 1] = rgba[4 * p + 2] = grey;
-            rgba[4 * p + 3] = 255;
-        }
-        using MLImage image = MLImage.CreateFromPixels(data.Width, data.Height, MLPixelFormat.Rgba32, rgba);
-        image.Save(path);
     }
 
     private async Task WaitForHealth(HttpClient http, Process server, StringBuilder log, TimeSpan limit)
@@ -156,6 +127,14 @@ public sealed class WebApiTests
         return doc.RootElement.Clone();
     }
 
+    private async Task<(HttpStatusCode Status, string Body)> Post(HttpClient http, string file, string query)
+    {
+        using var body = new ByteArrayContent(await File.ReadAllBytesAsync(file, TestContext.CancellationToken));
+        body.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+        using HttpResponseMessage response = await http.PostAsync("/predict" + query, body, TestContext.CancellationToken);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(TestContext.CancellationToken));
+    }
+
     private static int FreePort()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -168,10 +147,5 @@ public sealed class WebApiTests
     private static string Text(StringBuilder log)
     {
         lock (log) return log.ToString();
-    }
-
-    private sealed class ImageRow
-    {
-        public string ImagePath { get; set; } = "";
     }
 }
