@@ -134,14 +134,12 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
             using var scope = NewDisposeScope();
             Network.ForwardEncoderStages(x, e);
         });
-        var encoderOutputs = new Dictionary<int, Tensor>();
+        var encoderOutputs = new Dictionary<int, Tensor[]>();
         double Decoder(int t, int e, int d)
         {
-            if (!encoderOutputs.TryGetValue(e, out Tensor? features))
+            if (!encoderOutputs.TryGetValue(e, out Tensor[]? features))
             {
-                Tensor[] stages = Network.ForwardEncoderStages(x, e);
-                features = stages[^1];
-                foreach (Tensor s in stages[..^1]) s.Dispose();
+                features = Network.ForwardEncoderStages(x, e); // per-pixel decoders read earlier stages as skips
                 encoderOutputs[e] = features;
             }
             return Time(() =>
@@ -161,7 +159,7 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
         }
         finally
         {
-            foreach (Tensor t in encoderOutputs.Values) t.Dispose();
+            foreach (Tensor t in encoderOutputs.Values.SelectMany(f => f)) t.Dispose();
         }
     }
 

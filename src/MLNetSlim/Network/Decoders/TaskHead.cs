@@ -21,13 +21,34 @@ public abstract class TaskHead : nn.Module
     /// <summary>Exact multiply-accumulates for one image with <paramref name="inActive"/> input channels at h x w.</summary>
     public abstract long Macs(int inActive, int height, int width);
 
-    /// <summary>Creates the head for <paramref name="task"/>.</summary>
+    /// <summary>
+    /// Runs the head with access to the encoder's stage outputs (N, C_s', H_s, W_s) as skip connections. The default
+    /// ignores them; a per-pixel decoder (<see cref="FpnLiteHead"/>) merges them. <paramref name="width"/> is the task's
+    /// width multiplier and <paramref name="context"/> its batch-norm context.
+    /// </summary>
+    public virtual Tensor forward(Tensor features, IReadOnlyList<Tensor> encoderFeatures, double width, int context, int inputHeight, int inputWidth) =>
+        forward(features, inputHeight, inputWidth);
+
+    /// <summary>Exact multiply-accumulates for one image, given the active shapes (C', H, W) of the encoder's stage
+    /// outputs and the task's width multiplier. The default ignores them.</summary>
+    public virtual long Macs(int inActive, int height, int width, IReadOnlyList<(int Channels, int Height, int Width)> encoderFeatures, double widthMultiplier) =>
+        Macs(inActive, height, width);
+
+    /// <summary>Creates the head for <paramref name="task"/>: a classification head, or an FPN-lite per-pixel decoder
+    /// (<see cref="FpnLiteHead"/>) for the per-pixel kinds.</summary>
     public static TaskHead Create(TaskDefinition task, int inChannels) => task.Kind switch
     {
         TaskKind.Classification => new ClassificationHead(inChannels, task.NumClasses),
         TaskKind.Segmentation => new SegmentationHead(inChannels, task.NumClasses),
         _ => throw new ArgumentException($"Task '{task.Name}' has unknown kind {task.Kind}."),
     };
+
+    /// <summary>Creates the head of <paramref name="task"/> inside a network: per-pixel tasks get an
+    /// <see cref="FpnLiteHead"/> over the decoder's top feature and the given encoder skip stages.</summary>
+    internal static TaskHead Create(TaskDefinition task, int inChannels, int[] skipStages, int[] skipChannels, int pyramidChannels, int contexts) =>
+        task.IsPerPixel
+            ? new FpnLiteHead(inChannels, skipStages, skipChannels, pyramidChannels, task.OutputChannels, contexts)
+            : Create(task, inChannels);
 }
 
 /// <summary>Global average pooling, then a slimmable linear layer: (N, C', h, w) to (N, K) logits.</summary>
