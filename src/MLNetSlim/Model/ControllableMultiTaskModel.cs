@@ -179,8 +179,15 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
         var result = new float[Tasks.Count][];
         for (int t = 0; t < Tasks.Count; t++)
         {
-            Tensor probabilities = nn.functional.softmax(output.TaskOutputs[t], 1).cpu();
-            result[t] = probabilities.data<float>().ToArray();
+            Tensor o = output.TaskOutputs[t];
+            Tensor prediction = Tasks[t].Kind switch
+            {
+                TaskKind.Classification or TaskKind.Segmentation => nn.functional.softmax(o, 1),
+                TaskKind.Depth => o,
+                TaskKind.Normals => nn.functional.normalize(o, p: 2, dim: 1),
+                _ => o.sigmoid(),
+            };
+            result[t] = prediction.cpu().data<float>().ToArray();
         }
         return result;
     }

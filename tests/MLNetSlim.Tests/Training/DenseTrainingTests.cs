@@ -113,3 +113,33 @@ internal sealed class SyncProgress(List<TrainingProgress> sink) : IProgress<Trai
 {
     public void Report(TrainingProgress value) => sink.Add(value);
 }
+
+[TestClass]
+public class DenseModelFileTests
+{
+    [TestMethod]
+    public void DenseModel_SavesAndLoads_WithItsTasksAndPredictions()
+    {
+        MultiTaskDataset train = DenseTrainingTests.Squares(64, 4);
+        using ControllableMultiTaskModel model = ModelTrainer.Train(train, train, DenseTrainingTests.SmallOptions(epochs: 1));
+        using var stream = new MemoryStream();
+        model.Save(stream);
+        stream.Position = 0;
+        using ControllableMultiTaskModel loaded = ControllableMultiTaskModel.Load(stream);
+        for (int t = 0; t < 4; t++)
+        {
+            Assert.AreEqual(model.Tasks[t].Kind, loaded.Tasks[t].Kind);
+            Assert.AreEqual(model.Tasks[t].IgnoreValue, loaded.Tasks[t].IgnoreValue);
+        }
+        float[] image = train.Images.AsSpan(0, 256).ToArray();
+        var half = new WidthConfiguration(1.0, 0.5, 1.0, 0.5, 1.0);
+        float[][] a = model.Predict(image, 1, half), b = loaded.Predict(image, 1, half);
+        for (int t = 0; t < 4; t++) CollectionAssert.AreEqual(a[t], b[t], $"task {t}");
+        // Layouts: seg K x H x W probabilities summing to 1 per pixel; depth H x W; edges probabilities; side (K).
+        Assert.AreEqual(3 * 256, a[0].Length);
+        Assert.AreEqual(1.0, a[0][0] + a[0][256] + a[0][512], 1e-5);
+        Assert.AreEqual(256, a[1].Length);
+        Assert.IsTrue(a[2].All(p => p >= 0 && p <= 1));
+        Assert.AreEqual(2, a[3].Length);
+    }
+}

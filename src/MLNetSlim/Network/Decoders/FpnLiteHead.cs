@@ -64,7 +64,9 @@ public sealed class FpnLiteHead : TaskHead
     /// <summary>Encoder stages used as skip connections, coarse to fine.</summary>
     public IReadOnlyList<int> SkipStages => _skipStages;
 
-    /// <summary>Without the encoder features the head cannot run: use the overload that takes them.</summary>
+    /// <summary>Without the encoder features the head runs only when it has no skips, at full width and batch-norm
+    /// context 0; otherwise use the overload that takes them.</summary>
+    /// <exception cref="InvalidOperationException">The head has skip connections.</exception>
     public override Tensor forward(Tensor features, int inputHeight, int inputWidth) =>
         _skipStages.Length == 0
             ? forward(features, Array.Empty<Tensor>(), 1.0, 0, inputHeight, inputWidth)
