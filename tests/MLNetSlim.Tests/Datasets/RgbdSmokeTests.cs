@@ -80,8 +80,8 @@ public class RgbdSmokeTests
         using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(new NetworkOptions { Tasks = [depthTask], Channels = 3, Height = h, Width = w }, 0);
         net.eval();
         using var noGrad = no_grad();
-        using Tensor x = tensor(image, new long[] { 1, 3, h, w });
-        using MultiTaskOutput output = net.forward(x, net.SmallestConfiguration);
+        using Tensor input = tensor(image, new long[] { 1, 3, h, w });
+        using MultiTaskOutput output = net.forward(input, net.SmallestConfiguration);
         CollectionAssert.AreEqual(new long[] { 1, 1, h, w }, output.TaskOutputs[0].shape);
     }
 }
