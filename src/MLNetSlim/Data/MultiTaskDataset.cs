@@ -3,8 +3,10 @@ using MLNetSlim.Architecture;
 namespace MLNetSlim.Data;
 
 /// <summary>
-/// An in-memory multi-task image data set: N images of shape (C, H, W) as float32 in [0, 1], row-major NCHW, and one
-/// integer label per image and task (class index in [0, K_t)).
+/// An in-memory multi-task image data set: N images of shape (C, H, W) as float32 in [0, 1], row-major NCHW, and per
+/// task either one integer label per image (classification: class index in [0, K_t)) or a label map per image
+/// (per-pixel tasks, <see cref="PixelLabels"/>: (L_t, H, W) floats per image with L_t = <see cref="PixelLabelChannels"/>:
+/// 3 for normals, else 1; segmentation maps hold class indices or the task's ignore value).
 /// </summary>
 public sealed class MultiTaskDataset
 {
@@ -17,6 +19,21 @@ public sealed class MultiTaskDataset
     /// <param name="labels">[task][n] class indices.</param>
     /// <exception cref="ArgumentException">Sizes disagree or a label is out of its task's range.</exception>
     public MultiTaskDataset(float[] images, int channels, int height, int width, IReadOnlyList<TaskDefinition> tasks, int[][] labels)
+        : this(images, channels, height, width, tasks, labels, null)
+    {
+    }
+
+    /// <summary>Creates a data set with per-image and per-pixel tasks.</summary>
+    /// <param name="images">N*C*H*W floats, NCHW order.</param>
+    /// <param name="channels">C.</param>
+    /// <param name="height">H.</param>
+    /// <param name="width">W.</param>
+    /// <param name="tasks">The tasks, in label order.</param>
+    /// <param name="labels">[task][n] class indices of the per-image tasks; an empty array for a per-pixel task.</param>
+    /// <param name="pixelLabels">[task] N*L_t*H*W label-map floats of the per-pixel tasks (null for a per-image task);
+    /// null when every task is per-image.</param>
+    /// <exception cref="ArgumentException">Sizes disagree or a label is out of its task's range.</exception>
+    public MultiTaskDataset(float[] images, int channels, int height, int width, IReadOnlyList<TaskDefinition> tasks, int[][] labels, float[]?[]? pixelLabels)
     {
         if (channels <= 0 || height <= 0 || width <= 0)
             throw new ArgumentException($"Image shape (C, H, W) = ({channels}, {height}, {width}) must be positive.");
@@ -26,8 +43,22 @@ public sealed class MultiTaskDataset
         if (labels.Length != tasks.Count)
             throw new ArgumentException($"{labels.Length} label arrays for {tasks.Count} tasks.", nameof(labels));
         int n = images.Length / size;
+        if (pixelLabels is not null && pixelLabels.Length != tasks.Count)
+            throw new ArgumentException($"{pixelLabels.Length} label-map arrays for {tasks.Count} tasks.", nameof(pixelLabels));
         for (int t = 0; t < tasks.Count; t++)
         {
+            if (tasks[t].IsPerPixel)
+            {
+                float[] maps = pixelLabels?[t] ?? throw new ArgumentException($"Task '{tasks[t].Name}' is per-pixel ({tasks[t].Kind}) and needs label maps.", nameof(pixelLabels));
+                long expected = (long)n * PixelLabelChannels(tasks[t]) * height * width;
+                if (maps.Length != expected)
+                    throw new ArgumentException($"Task '{tasks[t].Name}' has {maps.Length} label-map floats; {n} images of ({PixelLabelChannels(tasks[t])}, {height}, {width}) need {expected}.", nameof(pixelLabels));
+                if (tasks[t].Kind == TaskKind.Segmentation)
+                    foreach (float y in maps)
+                        if (y != tasks[t].IgnoreValue && !(y >= 0 && y < tasks[t].NumClasses && y == MathF.Floor(y)))
+                            throw new ArgumentException($"Task '{tasks[t].Name}' has label {y}, neither a class in [0, {tasks[t].NumClasses}) nor the ignore value ({(tasks[t].IgnoreValue?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none")}).", nameof(pixelLabels));
+                continue;
+            }
             if (labels[t].Length != n)
                 throw new ArgumentException($"Task '{tasks[t].Name}' has {labels[t].Length} labels for {n} images.", nameof(labels));
             foreach (int y in labels[t])
@@ -39,8 +70,12 @@ public sealed class MultiTaskDataset
         Height = height;
         Width = width;
         Tasks = tasks.ToArray();
-        Labels = labels;
+        Labels = labels.Select((l, t) => Tasks[t].IsPerPixel ? Array.Empty<int>() : l).ToArray();
+        PixelLabels = Enumerable.Range(0, Tasks.Count).Select(t => Tasks[t].IsPerPixel ? pixelLabels![t] : null).ToArray();
     }
+
+    /// <summary>Label-map channels L of a per-pixel task: 3 for normals, else 1.</summary>
+    public static int PixelLabelChannels(TaskDefinition task) => task.Kind == TaskKind.Normals ? 3 : 1;
 
     /// <summary>Images, N*C*H*W floats in NCHW order.</summary>
     public float[] Images { get; }
@@ -63,8 +98,14 @@ public sealed class MultiTaskDataset
     /// <summary>The tasks.</summary>
     public IReadOnlyList<TaskDefinition> Tasks { get; }
 
-    /// <summary>Labels, [task][n].</summary>
+    /// <summary>Labels of the per-image tasks, [task][n]; empty for a per-pixel task.</summary>
     public int[][] Labels { get; }
+
+    /// <summary>Label maps of the per-pixel tasks, [task] N*L*H*W floats (image-major); null for a per-image task.</summary>
+    public float[]?[] PixelLabels { get; }
+
+    /// <summary>Whether any task is per-pixel.</summary>
+    public bool HasPixelLabels => Tasks.Any(t => t.IsPerPixel);
 
     /// <summary>The images at <paramref name="indices"/>, in that order.</summary>
     public MultiTaskDataset Subset(IReadOnlyList<int> indices)
@@ -73,8 +114,16 @@ public sealed class MultiTaskDataset
         var images = new float[indices.Count * size];
         for (int i = 0; i < indices.Count; i++)
             Array.Copy(Images, (long)indices[i] * size, images, (long)i * size, size);
-        int[][] labels = Labels.Select(l => indices.Select(i => l[i]).ToArray()).ToArray();
-        return new MultiTaskDataset(images, Channels, Height, Width, Tasks, labels);
+        int[][] labels = Labels.Select((l, t) => Tasks[t].IsPerPixel ? l : indices.Select(i => l[i]).ToArray()).ToArray();
+        float[]?[] maps = PixelLabels.Select((m, t) =>
+        {
+            if (m is null) return null;
+            int mapSize = PixelLabelChannels(Tasks[t]) * Height * Width;
+            var subset = new float[indices.Count * mapSize];
+            for (int i = 0; i < indices.Count; i++) Array.Copy(m, (long)indices[i] * mapSize, subset, (long)i * mapSize, mapSize);
+            return subset;
+        }).ToArray();
+        return new MultiTaskDataset(images, Channels, Height, Width, Tasks, labels, maps);
     }
 
     /// <summary>The same images with only the tasks named in <paramref name="taskNames"/>, in that order (e.g. one task
@@ -87,7 +136,8 @@ public sealed class MultiTaskDataset
             for (int t = 0; t < Tasks.Count; t++) if (Tasks[t].Name == n) return t;
             throw new ArgumentException($"Task '{n}' is not in this data set; its tasks are {string.Join(", ", Tasks.Select(t => t.Name))}.", nameof(taskNames));
         }).ToArray();
-        return new MultiTaskDataset(Images, Channels, Height, Width, idx.Select(i => Tasks[i]).ToArray(), idx.Select(i => Labels[i]).ToArray());
+        return new MultiTaskDataset(Images, Channels, Height, Width, idx.Select(i => Tasks[i]).ToArray(), idx.Select(i => Labels[i]).ToArray(),
+            idx.Select(i => PixelLabels[i]).ToArray());
     }
 
     /// <summary>The first <paramref name="count"/> images (all when fewer).</summary>

@@ -10,24 +10,30 @@ namespace MLNetSlim.Evaluation;
 internal static class NetworkEvaluator
 {
     /// <summary>
-    /// Per-task accuracy in [0, 1] of <paramref name="network"/> at <paramref name="configuration"/>: top-1 accuracy
-    /// for classification, pixel accuracy for segmentation.
+    /// Per-task primary metric of <paramref name="network"/> at <paramref name="configuration"/>
+    /// (<see cref="TaskDefinition.PrimaryMetric"/>): top-1 accuracy in [0, 1] for classification, mIoU for segmentation,
+    /// RMSE for depth, mean angular error for normals, F for edges, max-F for saliency.
     /// </summary>
     /// <exception cref="ArgumentException">Empty data set.</exception>
-    public static double[] Accuracy(MultiTaskNetwork network, MultiTaskDataset data, WidthConfiguration configuration, int batchSize = 256, string device = "cpu")
+    public static double[] Accuracy(MultiTaskNetwork network, MultiTaskDataset data, WidthConfiguration configuration, int batchSize = 256, string device = "cpu") =>
+        Metrics(network, data, configuration, batchSize, device).Select(m => m.Primary).ToArray();
+
+    /// <summary>Every metric of every task at <paramref name="configuration"/> (see <see cref="TaskMetrics.All"/>).</summary>
+    /// <exception cref="ArgumentException">Empty data set.</exception>
+    public static TaskMetrics[] Metrics(MultiTaskNetwork network, MultiTaskDataset data, WidthConfiguration configuration, int batchSize = 256, string device = "cpu")
     {
-        var correct = new long[network.Tasks.Count];
+        TaskMetrics[] metrics = network.Tasks.Select(t => new TaskMetrics(t)).ToArray();
         ResolvedConfiguration resolved = network.CostTable.Resolve(configuration); // once, not per batch
-        long[] total = ForEachBatch(network, data, batchSize, device, (x, y) =>
+        ForEachBatch(network, data, batchSize, device, (x, y) =>
         {
             using MultiTaskOutput output = network.forward(x, resolved);
-            for (int t = 0; t < y.Length; t++) correct[t] += Hits(output.TaskOutputs[t], y[t]);
+            for (int t = 0; t < y.Length; t++) metrics[t].Add(output.TaskOutputs[t], y[t]);
         });
-        return correct.Zip(total, (c, n) => (double)c / n).ToArray();
+        return metrics;
     }
 
     /// <summary>
-    /// Per-task accuracy in [0, 1] at every encoder option e and decoder width index d: result[t][e][d]. Task t's output
+    /// Per-task primary metric (as <see cref="Accuracy"/>) at every encoder option e and decoder width index d: result[t][e][d]. Task t's output
     /// depends only on e and its own decoder width, so one pass per batch suffices: the encoder runs once per option and
     /// its output feeds every decoder at every width (E encoder passes and E x W decoder passes per batch instead of
     /// E x W whole-network passes). Equal to <see cref="Accuracy"/> at (e, every decoder at d) for every e and d.
@@ -36,24 +42,18 @@ internal static class NetworkEvaluator
     public static double[][][] AccuracyTable(MultiTaskNetwork network, MultiTaskDataset data, int batchSize = 256, string device = "cpu")
     {
         int tasks = network.Tasks.Count, options = network.EncoderOptions.Count, widths = network.Widths.Count;
-        var correct = new long[tasks, options, widths];
-        long[] total = ForEachBatch(network, data, batchSize, device, (x, y) =>
+        var metrics = new TaskMetrics[tasks, options, widths];
+        for (int t = 0; t < tasks; t++)
+            for (int e = 0; e < options; e++)
+                for (int d = 0; d < widths; d++) metrics[t, e, d] = new TaskMetrics(network.Tasks[t]);
+        ForEachBatch(network, data, batchSize, device, (x, y) =>
         {
             for (int e = 0; e < options; e++)
-                network.ForwardEveryDecoderWidth(x, e, (t, d, output) => correct[t, e, d] += Hits(output, y[t]));
+                network.ForwardEveryDecoderWidth(x, e, (t, d, output) => metrics[t, e, d].Add(output, y[t]));
         });
         return Enumerable.Range(0, tasks).Select(t =>
             Enumerable.Range(0, options).Select(e =>
-                Enumerable.Range(0, widths).Select(d => (double)correct[t, e, d] / total[t]).ToArray()).ToArray()).ToArray();
-    }
-
-    /// <summary>Correct predictions: argmax over dim 1 of (N, K[, H, W]) scores equal to the (N[, H, W]) labels.</summary>
-    private static long Hits(Tensor scores, Tensor labels)
-    {
-        using Tensor predicted = scores.argmax(1);
-        using Tensor equal = predicted.eq(labels);
-        using Tensor sum = equal.sum();
-        return sum.item<long>();
+                Enumerable.Range(0, widths).Select(d => metrics[t, e, d].Primary).ToArray()).ToArray()).ToArray();
     }
 
     /// <summary>

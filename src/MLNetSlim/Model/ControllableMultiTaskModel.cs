@@ -138,14 +138,12 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
             using var scope = NewDisposeScope();
             Network.ForwardEncoderStages(x, e);
         });
-        var encoderOutputs = new Dictionary<int, Tensor>();
+        var encoderOutputs = new Dictionary<int, Tensor[]>();
         double Decoder(int t, int e, int d)
         {
-            if (!encoderOutputs.TryGetValue(e, out Tensor? features))
+            if (!encoderOutputs.TryGetValue(e, out Tensor[]? features))
             {
-                Tensor[] stages = Network.ForwardEncoderStages(x, e);
-                features = stages[^1];
-                foreach (Tensor s in stages[..^1]) s.Dispose();
+                features = Network.ForwardEncoderStages(x, e); // per-pixel decoders read earlier stages as skips
                 encoderOutputs[e] = features;
             }
             return Time(() =>
@@ -165,7 +163,7 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
         }
         finally
         {
-            foreach (Tensor t in encoderOutputs.Values) t.Dispose();
+            foreach (Tensor t in encoderOutputs.Values.SelectMany(f => f)) t.Dispose();
         }
     }
 
@@ -185,8 +183,15 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
         var result = new float[Tasks.Count][];
         for (int t = 0; t < Tasks.Count; t++)
         {
-            Tensor probabilities = nn.functional.softmax(output.TaskOutputs[t], 1).cpu();
-            result[t] = probabilities.data<float>().ToArray();
+            Tensor o = output.TaskOutputs[t];
+            Tensor prediction = Tasks[t].Kind switch
+            {
+                TaskKind.Classification or TaskKind.Segmentation => nn.functional.softmax(o, 1),
+                TaskKind.Depth => o,
+                TaskKind.Normals => nn.functional.normalize(o, p: 2, dim: 1),
+                _ => o.sigmoid(),
+            };
+            result[t] = prediction.cpu().data<float>().ToArray();
         }
         return result;
     }

@@ -38,8 +38,10 @@ public interface IMultiTaskModel
     /// <summary>
     /// Runs the network on a batch at <paramref name="configuration"/>, a configuration of <see cref="Costs"/> (as
     /// returned by <see cref="SelectConfiguration"/> or made by <see cref="CostTable.At"/>). Input:
-    /// <paramref name="count"/> images, (N, C, H, W) float32 row-major. Output: per task, (N, K_t) class probabilities
-    /// (softmax), row-major. Must be safe for concurrent calls on one instance: the ML.NET transformer calls it from
+    /// <paramref name="count"/> images, (N, C, H, W) float32 row-major. Output: per task, row-major: (N, K_t) class
+    /// probabilities (softmax) for classification; for per-pixel tasks (N, C_t, H, W): segmentation K class probabilities
+    /// per pixel (softmax over classes), depth in the label's units, normals as unit vectors, edges and saliency
+    /// probabilities (sigmoid). Must be safe for concurrent calls on one instance: the ML.NET transformer calls it from
     /// several prediction engines and cursors at once, without a lock.
     /// </summary>
     float[][] Predict(ReadOnlySpan<float> images, int count, ResolvedConfiguration configuration);

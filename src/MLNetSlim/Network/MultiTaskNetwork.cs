@@ -52,7 +52,12 @@ public sealed class MultiTaskNetwork : nn.Module
                 stages.Add(b.CreateStage(s, c, decoderContexts, $"stage{s}"));
                 c = stages[^1].OutChannels;
             }
-            _decoders[t] = new TaskDecoder(options.Tasks[t], stages.ToArray(), TaskHead.Create(options.Tasks[t], c));
+            // Per-pixel heads read the last PyramidSkips encoder stage outputs before the encoder output (coarse to fine).
+            int skips = Math.Min(options.PyramidSkips, encoderStages - 1);
+            int[] skipStages = Enumerable.Range(0, skips).Select(i => encoderStages - 2 - i).ToArray();
+            TaskHead head = TaskHead.Create(options.Tasks[t], c, skipStages, skipStages.Select(s => _encoder[s].OutChannels).ToArray(),
+                options.PyramidChannels, decoderContexts);
+            _decoders[t] = new TaskDecoder(options.Tasks[t], stages.ToArray(), head);
             register_module($"decoder{t}", _decoders[t]);
         }
         _costs = BuildCostTable();
@@ -119,7 +124,7 @@ public sealed class MultiTaskNetwork : nn.Module
         Tensor[] features = ForwardEncoderStages(images, e);
         var outputs = new Tensor[_decoders.Length];
         for (int t = 0; t < _decoders.Length; t++)
-            outputs[t] = ForwardDecoder(t, features[^1], e, configuration.DecoderWidthIndex(t), images);
+            outputs[t] = ForwardDecoder(t, features, e, configuration.DecoderWidthIndex(t), images);
         return new MultiTaskOutput(features, outputs);
     }
 
@@ -141,11 +146,33 @@ public sealed class MultiTaskNetwork : nn.Module
         ArgumentNullException.ThrowIfNull(configuration);
         configuration.Validate(_widths, Tasks.Count, _encoder.Length);
         int e = _costs.EncoderOptionOf(configuration);
-        string features = AppendEncoderTo(graph, images, e);
+        IReadOnlyList<EncoderFeature> features = AppendEncoderStagesTo(graph, images, e);
         var outputs = new string[_decoders.Length];
         for (int t = 0; t < _decoders.Length; t++)
-            outputs[t] = AppendDecoderTo(graph, t, features, e, _widths.IndexOf(configuration.DecoderWidths[t]));
+        {
+            int d = _widths.IndexOf(configuration.DecoderWidths[t]);
+            outputs[t] = _decoders[t].AppendTo(graph, $"decoder{t}", features, _widths[d], DecoderContext(e, d), Options.Height, Options.Width);
+        }
         return outputs;
+    }
+
+    /// <summary>Adds the shared encoder at <paramref name="encoderOption"/> to an inference graph and returns every
+    /// stage output with its active shape (the last is the encoder output).</summary>
+    private EncoderFeature[] AppendEncoderStagesTo(IInferenceGraphBuilder graph, string images, int encoderOption)
+    {
+        double[] option = EncoderOptions[encoderOption];
+        var features = new EncoderFeature[_encoder.Length];
+        string x = images;
+        int c = Options.Channels, h = Options.Height, w = Options.Width;
+        for (int s = 0; s < _encoder.Length; s++)
+        {
+            int outC = WidthSet.ActiveChannels(_encoder[s].OutChannels, option.Length == 1 ? option[0] : option[s]);
+            x = _encoder[s].AppendTo(graph, $"encoder_stage{s}", x, c, outC, encoderOption);
+            c = outC;
+            (h, w) = _encoder[s].OutputSize(h, w);
+            features[s] = new EncoderFeature(x, c, h, w);
+        }
+        return features;
     }
 
     /// <summary>
@@ -158,16 +185,7 @@ public sealed class MultiTaskNetwork : nn.Module
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentOutOfRangeException.ThrowIfNegative(encoderOption);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(encoderOption, EncoderOptions.Count);
-        double[] option = EncoderOptions[encoderOption];
-        string x = images;
-        int c = Options.Channels;
-        for (int s = 0; s < _encoder.Length; s++)
-        {
-            int outC = WidthSet.ActiveChannels(_encoder[s].OutChannels, option.Length == 1 ? option[0] : option[s]);
-            x = _encoder[s].AppendTo(graph, $"encoder_stage{s}", x, c, outC, encoderOption);
-            c = outC;
-        }
-        return x;
+        return AppendEncoderStagesTo(graph, images, encoderOption)[^1].Value;
     }
 
     /// <summary>
@@ -224,11 +242,12 @@ public sealed class MultiTaskNetwork : nn.Module
     }
 
     /// <summary>
-    /// Runs task <paramref name="task"/>'s decoder on the encoder output of option <paramref name="encoderOption"/> at
+    /// Runs task <paramref name="task"/>'s decoder on the encoder stage outputs of option <paramref name="encoderOption"/>
+    /// (<see cref="ForwardEncoderStages"/>; the last is the encoder output, per-pixel heads read earlier ones too) at
     /// width index <paramref name="widthIndex"/>; <paramref name="images"/> only gives the output size (H, W).
     /// </summary>
-    public Tensor ForwardDecoder(int task, Tensor encoderOutput, int encoderOption, int widthIndex, Tensor images) =>
-        _decoders[task].forward(encoderOutput, _widths[widthIndex], DecoderContext(encoderOption, widthIndex),
+    public Tensor ForwardDecoder(int task, IReadOnlyList<Tensor> encoderFeatures, int encoderOption, int widthIndex, Tensor images) =>
+        _decoders[task].forward(encoderFeatures, _widths[widthIndex], DecoderContext(encoderOption, widthIndex),
             (int)images.shape[2], (int)images.shape[3]);
 
     /// <summary>
@@ -240,7 +259,7 @@ public sealed class MultiTaskNetwork : nn.Module
     internal void ForwardEveryDecoderWidth(Tensor images, int encoderOption, Action<int, int, Tensor> visit)
     {
         using var scope = NewDisposeScope();
-        Tensor features = ForwardEncoderStages(images, encoderOption)[^1];
+        Tensor[] features = ForwardEncoderStages(images, encoderOption);
         for (int d = 0; d < _widths.Count; d++)
             for (int t = 0; t < _decoders.Length; t++)
             {
@@ -263,11 +282,12 @@ public sealed class MultiTaskNetwork : nn.Module
     {
         int height = Options.Height, width = Options.Width;
         var encoderMacs = new long[EncoderOptions.Count];
-        var encoderOut = new (int C, int H, int W)[EncoderOptions.Count];
+        var encoderOut = new (int C, int H, int W)[EncoderOptions.Count][];
         for (int e = 0; e < EncoderOptions.Count; e++)
         {
             int c = Options.Channels, h = height, w = width;
             long macs = 0;
+            encoderOut[e] = new (int, int, int)[_encoder.Length];
             for (int s = 0; s < _encoder.Length; s++)
             {
                 double m = EncoderOptions[e].Length == 1 ? EncoderOptions[e][0] : EncoderOptions[e][s];
@@ -275,9 +295,9 @@ public sealed class MultiTaskNetwork : nn.Module
                 macs += _encoder[s].Macs(c, outC, h, w);
                 (h, w) = _encoder[s].OutputSize(h, w);
                 c = outC;
+                encoderOut[e][s] = (c, h, w);
             }
             encoderMacs[e] = macs;
-            encoderOut[e] = (c, h, w);
         }
         var decoderMacs = new long[_decoders.Length][][];
         for (int t = 0; t < _decoders.Length; t++)
@@ -285,7 +305,7 @@ public sealed class MultiTaskNetwork : nn.Module
             decoderMacs[t] = new long[EncoderOptions.Count][];
             for (int e = 0; e < EncoderOptions.Count; e++)
                 decoderMacs[t][e] = _widths.Multipliers
-                    .Select(wd => _decoders[t].Macs(encoderOut[e].C, wd, encoderOut[e].H, encoderOut[e].W)).ToArray();
+                    .Select(wd => _decoders[t].Macs(encoderOut[e], wd)).ToArray();
         }
         return new CostTable(_widths, Tasks.Select(t => t.Name).ToArray(), EncoderOptions, encoderMacs, decoderMacs);
     }

@@ -33,6 +33,18 @@ public sealed class NetworkOptions
     /// </summary>
     public bool PerStageEncoderWidths { get; set; }
 
+    /// <summary>
+    /// Per-pixel decoders (<see cref="Decoders.FpnLiteHead"/>): full channels of the feature pyramid, before the task's
+    /// width multiplier. Default 64.
+    /// </summary>
+    public int PyramidChannels { get; set; } = 64;
+
+    /// <summary>
+    /// Per-pixel decoders: how many encoder stage outputs before the last one feed the pyramid as skip connections,
+    /// finest last (0: only the decoder's own top feature). Default 1.
+    /// </summary>
+    public int PyramidSkips { get; set; } = 1;
+
     /// <summary>The width set.</summary>
     public WidthSet WidthSet() => new(Widths);
 
@@ -46,6 +58,8 @@ public sealed class NetworkOptions
         if (Channels < 1 || Height < 4 || Width < 4)
             throw new ArgumentException($"NetworkOptions input shape (C, H, W) = ({Channels}, {Height}, {Width}) must have C >= 1 and H, W >= 4.");
         _ = WidthSet();
+        if (PyramidChannels < 1) throw new ArgumentException($"NetworkOptions.PyramidChannels = {PyramidChannels} must be positive.");
+        if (PyramidSkips < 0) throw new ArgumentException($"NetworkOptions.PyramidSkips = {PyramidSkips} must not be negative.");
         Backbone.Validate();
     }
 }

@@ -16,6 +16,12 @@ public sealed class ModelOptions
     /// <summary>One encoder multiplier per stage (W^S encoder options) instead of one for all stages.</summary>
     public bool PerStageEncoderWidths { get; set; }
 
+    /// <summary>Per-pixel decoders: full feature-pyramid channels (see <see cref="NetworkOptions.PyramidChannels"/>). Default 64.</summary>
+    public int PyramidChannels { get; set; } = 64;
+
+    /// <summary>Per-pixel decoders: encoder skip connections (see <see cref="NetworkOptions.PyramidSkips"/>). Default 1.</summary>
+    public int PyramidSkips { get; set; } = 1;
+
     /// <summary>Super-network training options (epochs, sandwich k, CI-KD weight, seed, device, ...).</summary>
     public TrainingOptions Training { get; set; } = new();
 
@@ -35,5 +41,7 @@ public sealed class ModelOptions
         Backbone = Backbone,
         Widths = Widths,
         PerStageEncoderWidths = PerStageEncoderWidths,
+        PyramidChannels = PyramidChannels,
+        PyramidSkips = PyramidSkips,
     };
 }

@@ -1,3 +1,4 @@
+using MLNetSlim.Architecture;
 using MLNetSlim.Control;
 using MLNetSlim.Data;
 using MLNetSlim.Evaluation;
@@ -50,7 +51,8 @@ public static class ModelTrainer
     }
 
     /// <summary>
-    /// Measures the calibration table of <paramref name="network"/> on <paramref name="data"/>: accuracy of every task
+    /// Measures the calibration table of <paramref name="network"/> on <paramref name="data"/>: the primary metric
+    /// (<see cref="TaskDefinition.PrimaryMetric"/>, with its direction) of every task
     /// for every encoder option and decoder width. Exact for this architecture, since task t's output depends only on
     /// the encoder option and its own decoder width (see docs/control.md).
     /// </summary>
@@ -61,7 +63,7 @@ public static class ModelTrainer
     public static CalibrationTable Calibrate(MultiTaskNetwork network, MultiTaskDataset data, string device = "cpu")
     {
         double[][][] accuracy = NetworkEvaluator.AccuracyTable(network, data, 256, device); // [t][e][d], encoder shared across widths
-        return CalibrationTable.Calibrate(network.CostTable, network.Tasks.Select(_ => true).ToArray(),
+        return CalibrationTable.Calibrate(network.CostTable, network.Tasks.Select(t => t.HigherIsBetter).ToArray(),
             (e, d) => accuracy.Select(task => task[e][d]).ToArray());
     }
 }

@@ -181,7 +181,7 @@ internal static class SupernetTrainer
             Tensor loss = zeros(1, device: device);
             for (int t = 0; t < tasks; t++)
             {
-                Tensor taskLoss = nn.functional.cross_entropy(output.TaskOutputs[t], y[t]);
+                Tensor taskLoss = TaskLosses.Loss(network.Tasks[t], output.TaskOutputs[t], y[t]);
                 float value = taskLoss.item<float>();
                 if (!float.IsFinite(value)) Diverged($"loss of task '{network.Tasks[t].Name}'", value, configurations[i]);
                 if (isFull) fullTaskLoss[t] = value;
@@ -208,7 +208,7 @@ internal static class SupernetTrainer
                 }
                 if (teacherProbabilities is not null)
                     for (int t = 0; t < tasks; t++)
-                        if (network.Tasks[t].Kind == TaskKind.Classification)
+                        if (network.Tasks[t].Kind is TaskKind.Classification or TaskKind.Segmentation) // per-pixel soft targets for segmentation
                             loss = loss + options.InplaceDistillationWeight * SoftCrossEntropy(output.TaskOutputs[t], teacherProbabilities[t]);
             }
             float total = loss.item<float>();
@@ -259,7 +259,7 @@ internal static class SupernetTrainer
         if (data.Tasks.Count != network.Tasks.Count)
             throw new ArgumentException($"Training data has {data.Tasks.Count} tasks; the network has {network.Tasks.Count}.");
         for (int t = 0; t < data.Tasks.Count; t++)
-            if (data.Tasks[t].Name != network.Tasks[t].Name || data.Tasks[t].NumClasses != network.Tasks[t].NumClasses)
+            if (data.Tasks[t].Name != network.Tasks[t].Name || data.Tasks[t].NumClasses != network.Tasks[t].NumClasses || data.Tasks[t].Kind != network.Tasks[t].Kind)
                 throw new ArgumentException($"Task {t} of the data is '{data.Tasks[t].Name}' ({data.Tasks[t].NumClasses} classes); the network's is '{network.Tasks[t].Name}' ({network.Tasks[t].NumClasses} classes).");
         if (data.Count < 2) throw new ArgumentException("Training needs at least 2 images.");
         float[] images = data.Images;

@@ -47,6 +47,8 @@ public sealed class PublicSurfaceTests
         "MLNetSlim.Network.Backbones.ResNet",
         "MLNetSlim.Network.Backbones.SmallConvNet",
         "MLNetSlim.Network.Decoders.ClassificationHead",
+        "MLNetSlim.Network.Decoders.EncoderFeature",
+        "MLNetSlim.Network.Decoders.FpnLiteHead",
         "MLNetSlim.Network.Decoders.SegmentationHead",
         "MLNetSlim.Network.Decoders.TaskDecoder",
         "MLNetSlim.Network.Decoders.TaskHead",

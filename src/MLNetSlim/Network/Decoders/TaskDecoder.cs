@@ -30,9 +30,19 @@ public sealed class TaskDecoder : nn.Module
     /// <summary>The decoder's own stages.</summary>
     public IReadOnlyList<SlimmableStage> Stages => _stages;
 
+    /// <summary>The head.</summary>
+    public TaskHead Head => _head;
+
     /// <summary>Runs the decoder at multiplier <paramref name="width"/> with batch-norm context <paramref name="context"/>.</summary>
-    public Tensor forward(Tensor encoderOutput, double width, int context, int inputHeight, int inputWidth)
+    public Tensor forward(Tensor encoderOutput, double width, int context, int inputHeight, int inputWidth) =>
+        forward([encoderOutput], width, context, inputHeight, inputWidth);
+
+    /// <summary>Runs the decoder on the encoder's stage outputs (the last is the encoder output; per-pixel heads also read
+    /// earlier ones as skip connections) at multiplier <paramref name="width"/> with batch-norm context
+    /// <paramref name="context"/>.</summary>
+    public Tensor forward(IReadOnlyList<Tensor> encoderFeatures, double width, int context, int inputHeight, int inputWidth)
     {
+        Tensor encoderOutput = encoderFeatures[^1];
         Tensor x = encoderOutput;
         foreach (SlimmableStage stage in _stages)
         {
@@ -40,20 +50,43 @@ public sealed class TaskDecoder : nn.Module
             if (!ReferenceEquals(x, encoderOutput)) x.Dispose();
             x = y;
         }
-        Tensor output = _head.forward(x, inputHeight, inputWidth);
+        Tensor output = _head.forward(x, encoderFeatures, width, context, inputHeight, inputWidth);
         if (!ReferenceEquals(x, encoderOutput)) x.Dispose();
         return output;
     }
 
     /// <summary>
     /// Adds the decoder at multiplier <paramref name="width"/> and batch-norm context <paramref name="context"/> to an
-    /// inference graph, reading <paramref name="encoderChannels"/> active encoder channels (what <see cref="forward"/>
+    /// inference graph, reading <paramref name="encoderChannels"/> active encoder channels (what <c>forward</c>
     /// computes in eval mode).
     /// </summary>
     /// <returns>The task's logits value.</returns>
     /// <exception cref="NotSupportedException">A stage or the head does not support export.</exception>
     public string AppendTo(IInferenceGraphBuilder graph, string name, string encoderOutput, int encoderChannels, double width, int context,
         int inputHeight, int inputWidth)
+    {
+        string x = AppendStagesTo(graph, name, encoderOutput, encoderChannels, width, context, out int c);
+        return _head.AppendTo(graph, name + ".head", x, c, inputHeight, inputWidth);
+    }
+
+    /// <summary>
+    /// Adds the decoder to an inference graph reading the encoder's stage outputs (graph value and active shape of each;
+    /// the last is the encoder output; per-pixel heads also read earlier ones as skip connections), at multiplier
+    /// <paramref name="width"/> and batch-norm context <paramref name="context"/>.
+    /// </summary>
+    /// <returns>The task's logits value.</returns>
+    /// <exception cref="NotSupportedException">A stage or the head does not support export.</exception>
+    public string AppendTo(IInferenceGraphBuilder graph, string name, IReadOnlyList<EncoderFeature> encoderFeatures, double width, int context,
+        int inputHeight, int inputWidth)
+    {
+        ArgumentNullException.ThrowIfNull(encoderFeatures);
+        EncoderFeature top = encoderFeatures[^1];
+        string x = AppendStagesTo(graph, name, top.Value, top.Channels, width, context, out int c);
+        return _head.AppendTo(graph, name + ".head", x, c, encoderFeatures, width, context, inputHeight, inputWidth);
+    }
+
+    private string AppendStagesTo(IInferenceGraphBuilder graph, string name, string encoderOutput, int encoderChannels, double width, int context,
+        out int channels)
     {
         string x = encoderOutput;
         int c = encoderChannels;
@@ -63,12 +96,19 @@ public sealed class TaskDecoder : nn.Module
             x = _stages[i].AppendTo(graph, $"{name}.stage{i}", x, c, outC, context);
             c = outC;
         }
-        return _head.AppendTo(graph, name + ".head", x, c, inputHeight, inputWidth);
+        channels = c;
+        return x;
     }
 
     /// <summary>Exact MACs for one image: encoder output of <paramref name="encoderChannels"/> channels at h x w.</summary>
-    public long Macs(int encoderChannels, double width, int height, int widthPixels)
+    public long Macs(int encoderChannels, double width, int height, int widthPixels) =>
+        Macs([(encoderChannels, height, widthPixels)], width);
+
+    /// <summary>Exact MACs for one image, given the active shapes (C', H, W) of every encoder stage output (the last is
+    /// the encoder output).</summary>
+    public long Macs(IReadOnlyList<(int Channels, int Height, int Width)> encoderFeatures, double width)
     {
+        (int encoderChannels, int height, int widthPixels) = encoderFeatures[^1];
         long macs = 0;
         int c = encoderChannels;
         foreach (SlimmableStage stage in _stages)
@@ -78,6 +118,6 @@ public sealed class TaskDecoder : nn.Module
             (height, widthPixels) = stage.OutputSize(height, widthPixels);
             c = outC;
         }
-        return macs + _head.Macs(c, height, widthPixels);
+        return macs + _head.Macs(c, height, widthPixels, encoderFeatures, width);
     }
 }

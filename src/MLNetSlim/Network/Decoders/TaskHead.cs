@@ -23,20 +23,53 @@ public abstract class TaskHead : nn.Module
 
     /// <summary>
     /// Adds the head, reading <paramref name="inChannels"/> active channels, to an inference graph (what
-    /// <see cref="forward"/> computes). The default throws: a custom head overrides it to be exportable.
+    /// <c>forward</c> computes). The default throws: a custom head overrides it to be exportable.
     /// </summary>
     /// <returns>The logits value: (N, K) or (N, K, H, W).</returns>
     /// <exception cref="NotSupportedException">The head does not support export.</exception>
     public virtual string AppendTo(IInferenceGraphBuilder graph, string name, string input, int inChannels, int inputHeight, int inputWidth) =>
         throw new NotSupportedException($"Head '{GetName()}' ({GetType().Name}) cannot be exported: it does not override TaskHead.AppendTo.");
 
-    /// <summary>Creates the head for <paramref name="task"/>.</summary>
+    /// <summary>
+    /// Adds the head to an inference graph with access to the encoder's stage outputs (graph value and active shape
+    /// (C', H, W) of each; the last is the encoder output) at the task's width multiplier <paramref name="width"/> and
+    /// batch-norm context <paramref name="context"/>: what the skip-aware <c>forward</c> computes. The default ignores
+    /// them and calls the overload without them.
+    /// </summary>
+    /// <returns>The logits value: (N, K) or (N, K, H, W).</returns>
+    /// <exception cref="NotSupportedException">The head does not support export.</exception>
+    public virtual string AppendTo(IInferenceGraphBuilder graph, string name, string input, int inChannels,
+        IReadOnlyList<EncoderFeature> encoderFeatures, double width, int context, int inputHeight, int inputWidth) =>
+        AppendTo(graph, name, input, inChannels, inputHeight, inputWidth);
+
+    /// <summary>
+    /// Runs the head with access to the encoder's stage outputs (N, C_s', H_s, W_s) as skip connections. The default
+    /// ignores them; a per-pixel decoder (<see cref="FpnLiteHead"/>) merges them. <paramref name="width"/> is the task's
+    /// width multiplier and <paramref name="context"/> its batch-norm context.
+    /// </summary>
+    public virtual Tensor forward(Tensor features, IReadOnlyList<Tensor> encoderFeatures, double width, int context, int inputHeight, int inputWidth) =>
+        forward(features, inputHeight, inputWidth);
+
+    /// <summary>Exact multiply-accumulates for one image, given the active shapes (C', H, W) of the encoder's stage
+    /// outputs and the task's width multiplier. The default ignores them.</summary>
+    public virtual long Macs(int inActive, int height, int width, IReadOnlyList<(int Channels, int Height, int Width)> encoderFeatures, double widthMultiplier) =>
+        Macs(inActive, height, width);
+
+    /// <summary>Creates the head for <paramref name="task"/>: a classification head, or an FPN-lite per-pixel decoder
+    /// (<see cref="FpnLiteHead"/>) for the per-pixel kinds.</summary>
     public static TaskHead Create(TaskDefinition task, int inChannels) => task.Kind switch
     {
         TaskKind.Classification => new ClassificationHead(inChannels, task.NumClasses),
         TaskKind.Segmentation => new SegmentationHead(inChannels, task.NumClasses),
         _ => throw new ArgumentException($"Task '{task.Name}' has unknown kind {task.Kind}."),
     };
+
+    /// <summary>Creates the head of <paramref name="task"/> inside a network: per-pixel tasks get an
+    /// <see cref="FpnLiteHead"/> over the decoder's top feature and the given encoder skip stages.</summary>
+    internal static TaskHead Create(TaskDefinition task, int inChannels, int[] skipStages, int[] skipChannels, int pyramidChannels, int contexts) =>
+        task.IsPerPixel
+            ? new FpnLiteHead(inChannels, skipStages, skipChannels, pyramidChannels, task.OutputChannels, contexts)
+            : Create(task, inChannels);
 }
 
 /// <summary>Global average pooling, then a slimmable linear layer: (N, C', h, w) to (N, K) logits.</summary>
