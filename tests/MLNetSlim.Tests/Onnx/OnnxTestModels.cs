@@ -66,8 +66,12 @@ internal static class OnnxTestModels
                     if (name.EndsWith(".weight", StringComparison.Ordinal)) p.uniform_(0.5, 1.5);
                     else p.uniform_(-0.5, 0.5);
                 }
-        var labels = tasks.Select((t, i) => Enumerable.Range(0, 64).Select(n => (n + i) % t.NumClasses).ToArray()).ToArray();
-        var data = new MultiTaskDataset(RandomImages(64, seed + 1), C, H, W, tasks, labels);
+        var labels = tasks.Select((t, i) => t.IsPerPixel ? [] : Enumerable.Range(0, 64).Select(n => (n + i) % t.NumClasses).ToArray()).ToArray();
+        // Per-pixel tasks: class-index maps (segmentation) cycling over the classes; post-statistics read only the images.
+        float[]?[] maps = tasks.Select(t => t.IsPerPixel
+            ? Enumerable.Range(0, 64 * MultiTaskDataset.PixelLabelChannels(t) * H * W).Select(j => (float)(j % Math.Max(1, t.NumClasses))).ToArray()
+            : null).ToArray();
+        var data = new MultiTaskDataset(RandomImages(64, seed + 1), C, H, W, tasks, labels, maps);
         BatchNormPostStatistics.Compute(network, data, 64, 32, CPU);
         network.eval();
         return network;
