@@ -117,8 +117,25 @@ public sealed partial class ControllableMultiTaskEstimator
         /// <summary>Random seed of training and of the validation split; null lets the trainer choose (the split then uses 0).</summary>
         public int? Seed { get; set; }
 
-        /// <summary>Torch device: "cpu", "cuda" or "cuda:N".</summary>
-        public string Device { get; set; } = "cpu";
+        /// <summary>Torch device: "cpu", "cuda" or "cuda:N"; null (default) follows the MLContext: <c>cuda:N</c> when
+        /// <c>mlContext.GpuDeviceId</c> = N is set (when CUDA is not available: the CPU with a log line if
+        /// <c>mlContext.FallbackToCpu</c>, else an error), otherwise "cpu".</summary>
+        public string? Device { get; set; }
+
+        /// <summary>Fit copies the training data into memory (one float array, the fastest path) when its images and
+        /// labels take at most this many megabytes (2^20 bytes), counting the rows first when the IDataView does not know
+        /// its row count; larger data are streamed batch by batch from IDataView cursors (a shuffle buffer of
+        /// <see cref="ShuffleBufferRows"/> rows, <c>DataViewBatches.PrefetchBatches</c> = 2 batches read ahead), so
+        /// memory no longer grows with the row count. 0 always streams. Default 1024. The same limit decides whether
+        /// validation data are cached or streamed. Only the built-in trainer streams; a custom
+        /// <see cref="MultiTaskModelTrainer"/> receives in-memory data sets.</summary>
+        public int InMemoryCacheLimitMB { get; set; } = 1024;
+
+        /// <summary>Rows in the shuffle buffer when training streams (see <see cref="InMemoryCacheLimitMB"/>): each epoch
+        /// reads the rows in source order; the first fill the buffer, then each row read replaces a randomly drawn
+        /// buffered row (seeded by <see cref="Seed"/>), which goes to the next batch. 0 (default): as many rows as fit in
+        /// 256 MB, at least <see cref="BatchSize"/> and at most 10,000.</summary>
+        public int ShuffleBufferRows { get; set; }
 
         /// <summary>Fraction of the training rows held out to measure the calibration table when
         /// <see cref="ValidationData"/> is null, in [0, 1). Default 0.1. 0 holds out nothing: the trainer receives no
@@ -184,7 +201,9 @@ public sealed partial class ControllableMultiTaskEstimator
             if (CheckpointEverySteps < 0) throw new ArgumentException($"Options.CheckpointEverySteps must be >= 0, got {CheckpointEverySteps}.", nameof(CheckpointEverySteps));
             if ((CheckpointEverySteps > 0 || ResumeFromCheckpoint) && string.IsNullOrWhiteSpace(CheckpointPath))
                 throw new ArgumentException("Options.CheckpointPath is needed for CheckpointEverySteps and ResumeFromCheckpoint.", nameof(CheckpointPath));
-            string d = Device?.Trim().ToLowerInvariant() ?? "";
+            if (InMemoryCacheLimitMB < 0) throw new ArgumentException($"Options.InMemoryCacheLimitMB must be >= 0, got {InMemoryCacheLimitMB}.", nameof(InMemoryCacheLimitMB));
+            if (ShuffleBufferRows < 0) throw new ArgumentException($"Options.ShuffleBufferRows must be >= 0, got {ShuffleBufferRows}.", nameof(ShuffleBufferRows));
+            string d = Device?.Trim().ToLowerInvariant() ?? "cpu";
             bool deviceOk = d == "cpu" || d == "cuda" || (d.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(d[5..], out int n) && n >= 0);
             if (!deviceOk) throw new ArgumentException($"Options.Device must be \"cpu\", \"cuda\" or \"cuda:N\", got \"{Device}\".", nameof(Device));
         }
@@ -202,6 +221,21 @@ public sealed partial class ControllableMultiTaskEstimator
             if (!widths.Contains(1.0))
                 throw new ArgumentException($"Options.Widths = {list} must contain 1.0 (the full network).", nameof(Widths));
         }
+        /// <summary>Bytes of one cached row (image floats and one label per task).</summary>
+        [JsonIgnore]
+        internal long RowBytes => (long)ImageSize * sizeof(float) + Tasks.Count * sizeof(int);
+
+        /// <summary>The shuffle buffer's rows for streamed training.</summary>
+        internal int EffectiveShuffleBufferRows(long rows) => ShuffleBufferRows > 0 ? ShuffleBufferRows
+            : (int)Math.Min(Math.Max(1, rows), Math.Max(BatchSize, Math.Min(10_000, (256L << 20) / Math.Max(1, RowBytes))));
+
+        /// <summary>Images for the batch-norm post-statistics (internal: tests and benchmarks); null: the trainer's default.</summary>
+        [JsonIgnore]
+        internal int? PostStatisticsImages { get; set; }
+
+        /// <summary>Internal override of the backbone (benchmarks: a smaller ResNet). Not saved.</summary>
+        [JsonIgnore]
+        internal Network.Backbones.BackboneOptions? BackboneOverride { get; set; }
 
         /// <summary>Number of floats per image, C*H*W.</summary>
         [JsonIgnore]

@@ -94,11 +94,7 @@ internal static class DataViewConversion
             for (int t = 0; t < getLabels.Length; t++)
             {
                 ulong key = getLabels[t]();
-                if (key == 0)
-                    throw new InvalidOperationException(
-                        $"Row {row} (0-based) has a missing label in column '{labelCols[t].Name}' (task '{tasks[t].Name}'): key value 0, " +
-                        "which MapValueToKey gives to values not in its dictionary. Filter such rows out, e.g. with " +
-                        $"mlContext.Data.FilterRowsByMissingValues, or build the key dictionary from all label values.");
+                if (key == 0) throw MissingLabel(row, labelCols[t].Name, tasks[t].Name);
                 labels[t].Add((int)(key - 1));
             }
         }
@@ -109,7 +105,13 @@ internal static class DataViewConversion
             labels.Select(l => l.ToArray()).ToArray());
     }
 
-    private static Func<ulong> KeyGetter(DataViewRow row, DataViewSchema.Column col)
+    /// <summary>The error for a missing key label (key value 0), naming the row, the column and the task.</summary>
+    public static InvalidOperationException MissingLabel(long row, string column, string task) => new(
+        $"Row {row} (0-based) has a missing label in column '{column}' (task '{task}'): key value 0, " +
+        "which MapValueToKey gives to values not in its dictionary. Filter such rows out, e.g. with " +
+        $"mlContext.Data.FilterRowsByMissingValues, or build the key dictionary from all label values.");
+
+    internal static Func<ulong> KeyGetter(DataViewRow row, DataViewSchema.Column col)
     {
         Type raw = col.Type.RawType;
         if (raw == typeof(uint)) { var g = row.GetGetter<uint>(col); uint v = 0; return () => { g(ref v); return v; }; }
@@ -174,11 +176,11 @@ internal static class DataViewConversion
         return -1;
     }
 
-    private static InvalidOperationException NonFinite(long row, string column, int index, float value, string advice) =>
+    internal static InvalidOperationException NonFinite(long row, string column, int index, float value, string advice) =>
         new($"Row {row} (0-based): features column '{column}' holds {value.ToString(CultureInfo.InvariantCulture)} at position {index}; " +
             $"features must be finite numbers. {advice}");
 
-    private static void CopyValues(in VBuffer<float> v, Span<float> dst, long row, string column)
+    internal static void CopyValues(in VBuffer<float> v, Span<float> dst, long row, string column)
     {
         if (v.Length != dst.Length)
             throw new InvalidOperationException($"Row {row} (0-based): features column '{column}' has {v.Length} values; expected {dst.Length}.");

@@ -41,11 +41,21 @@ public static class ModelTrainer
                     "To calibrate on the training images themselves, pass them as the validation data.");
             (train, validation) = train.Split(options.ValidationFraction, options.Training.Seed);
         }
+        return TrainFromBatches(new InMemoryBatches(train), new InMemoryBatches(validation), options, progress, cancellationToken);
+    }
+
+    /// <summary>Trains a model on batch sources (in memory or streamed): build, train, post-statistics, then the
+    /// calibration table measured on <paramref name="validation"/>.</summary>
+    internal static ControllableMultiTaskModel TrainFromBatches(IMultiTaskBatches train, IMultiTaskBatches validation, ModelOptions options,
+        IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
+        TorchRuntime.PrepareForTraining();
         NetworkOptions networkOptions = options.NetworkFor(train.Tasks, train.Channels, train.Height, train.Width);
         MultiTaskNetwork network = SupernetTrainer.CreateNetwork(networkOptions, options.Training.Seed);
         SupernetTrainer.Train(network, train, options.Training, progress, cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
-        CalibrationTable calibration = Calibrate(network, validation, options.Training.Device);
+        double[][][] accuracy = NetworkEvaluator.AccuracyTable(network, validation, 256, options.Training.Device);
+        CalibrationTable calibration = FromAccuracy(network, accuracy);
         return new ControllableMultiTaskModel(network, calibration, Guid.NewGuid(), options.Training.Device);
     }
 
@@ -61,7 +71,10 @@ public static class ModelTrainer
     public static CalibrationTable Calibrate(MultiTaskNetwork network, MultiTaskDataset data, string device = "cpu")
     {
         double[][][] accuracy = NetworkEvaluator.AccuracyTable(network, data, 256, device); // [t][e][d], encoder shared across widths
-        return CalibrationTable.Calibrate(network.CostTable, network.Tasks.Select(_ => true).ToArray(),
-            (e, d) => accuracy.Select(task => task[e][d]).ToArray());
+        return FromAccuracy(network, accuracy);
     }
+
+    private static CalibrationTable FromAccuracy(MultiTaskNetwork network, double[][][] accuracy) =>
+        CalibrationTable.Calibrate(network.CostTable, network.Tasks.Select(_ => true).ToArray(),
+            (e, d) => accuracy.Select(task => task[e][d]).ToArray());
 }

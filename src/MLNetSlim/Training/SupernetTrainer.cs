@@ -38,6 +38,13 @@ internal static class SupernetTrainer
     /// <exception cref="TrainingDivergedException">A loss became NaN or infinite; the network keeps the weights of the
     /// last good step.</exception>
     public static TrainingSummary Train(MultiTaskNetwork network, MultiTaskDataset train, TrainingOptions options,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Train(network, new InMemoryBatches(train), options, progress, cancellationToken);
+
+    /// <summary>Trains <paramref name="network"/> in place on batches of <paramref name="train"/> (in memory or
+    /// streamed); each epoch is one shuffled pass drawn from a <see cref="Random"/> seeded with
+    /// <see cref="TrainingOptions.Seed"/>, without the last partial batch.</summary>
+    public static TrainingSummary Train(MultiTaskNetwork network, IMultiTaskBatches train, TrainingOptions options,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         TorchRuntime.PrepareForTraining();
@@ -83,7 +90,6 @@ internal static class SupernetTrainer
         int resumeStep = resume?.Step ?? 0;
         var sampler = new SandwichSampler(network, options.SandwichRandomCount, options.Seed);
         var shuffle = new Random(options.Seed);
-        int[] order = Enumerable.Range(0, train.Count).ToArray();
 
         var window = new LossAccumulator(tasks);
         var epochLosses = new LossAccumulator(tasks);
@@ -93,13 +99,14 @@ internal static class SupernetTrainer
         long images = 0, windowImages = 0;
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
-            shuffle.Shuffle(order);
             epochLosses.Reset();
             var epochClock = Stopwatch.StartNew();
-            for (int b = 0; b < stepsPerEpoch; b++)
+            int b = 0;
+            cancellationToken.ThrowIfCancellationRequested();
+            foreach (HostBatch batch in train.Batches(batchSize, shuffle, dropLast: lastBatch == 0))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                ReadOnlySpan<int> batch = order.AsSpan(b * batchSize, Math.Min(batchSize, train.Count - b * batchSize));
+                if (b++ == stepsPerEpoch) break;
                 IReadOnlyList<WidthConfiguration> configurations = options.FixedConfiguration is { } fixedConfiguration ? [fixedConfiguration] : sampler.Next();
                 if (step < resumeStep)
                 {
@@ -146,7 +153,7 @@ internal static class SupernetTrainer
             images / trainingTime.TotalSeconds);
     }
 
-    private static (double[] TaskLoss, double Distillation) Step(MultiTaskNetwork network, MultiTaskDataset data, ReadOnlySpan<int> batch,
+    private static (double[] TaskLoss, double Distillation) Step(MultiTaskNetwork network, IMultiTaskBatches data, HostBatch batch,
         IReadOnlyList<WidthConfiguration> configurations, double[] taskWeights, TrainingOptions options, optim.Optimizer optimizer, Device device,
         int epoch, int stepNumber)
     {
@@ -164,9 +171,9 @@ internal static class SupernetTrainer
             throw new TrainingDivergedException(epoch, stepNumber, which, value, c.ToString());
         }
         int tasks = network.Tasks.Count;
-        Tensor x = TensorBatches.Images(data, batch, device);
+        Tensor x = batch.ImageTensor(data.Channels, data.Height, data.Width, device);
         var y = new Tensor[tasks];
-        for (int t = 0; t < tasks; t++) y[t] = TensorBatches.Labels(data, t, batch, device);
+        for (int t = 0; t < tasks; t++) y[t] = batch.LabelTensor(t, device);
         optimizer.zero_grad();
 
         var fullTaskLoss = new double[tasks];
@@ -251,7 +258,7 @@ internal static class SupernetTrainer
 
     private static double LearningRate(optim.Optimizer optimizer) => optimizer.ParamGroups.First().LearningRate;
 
-    private static void CheckData(MultiTaskNetwork network, MultiTaskDataset data)
+    private static void CheckData(MultiTaskNetwork network, IMultiTaskBatches data)
     {
         NetworkOptions o = network.Options;
         if (data.Channels != o.Channels || data.Height != o.Height || data.Width != o.Width)
@@ -262,12 +269,13 @@ internal static class SupernetTrainer
             if (data.Tasks[t].Name != network.Tasks[t].Name || data.Tasks[t].NumClasses != network.Tasks[t].NumClasses)
                 throw new ArgumentException($"Task {t} of the data is '{data.Tasks[t].Name}' ({data.Tasks[t].NumClasses} classes); the network's is '{network.Tasks[t].Name}' ({network.Tasks[t].NumClasses} classes).");
         if (data.Count < 2) throw new ArgumentException("Training needs at least 2 images.");
-        float[] images = data.Images;
+        if (data is not InMemoryBatches { Data: var memory }) return; // streamed rows are checked as they are read
+        float[] images = memory.Images;
         for (int i = 0; i < images.Length; i++)
             if (!float.IsFinite(images[i]))
                 throw new ArgumentException(
-                    $"Training image {i / data.ImageSize} (0-based) has the non-finite value {images[i].ToString(System.Globalization.CultureInfo.InvariantCulture)} " +
-                    $"at position {i % data.ImageSize}; remove or repair such images.", "train");
+                    $"Training image {i / memory.ImageSize} (0-based) has the non-finite value {images[i].ToString(System.Globalization.CultureInfo.InvariantCulture)} " +
+                    $"at position {i % memory.ImageSize}; remove or repair such images.", "train");
     }
 
     private sealed class LossAccumulator(int tasks)
