@@ -129,8 +129,8 @@ internal static class SupernetTrainer
                     TrainingCheckpoint.Save(options.CheckpointPath!, runKey, step, network, optimizer);
                 window.Add(taskLoss, kd);
                 epochLosses.Add(taskLoss, kd);
-                windowImages += batch.Length;
-                images += batch.Length;
+                windowImages += batch.Count;
+                images += batch.Count;
                 if (step % options.ProgressEverySteps == 0)
                 {
                     progress?.Report(window.Report(network, epoch, options.Epochs, step, totalSteps, false,
