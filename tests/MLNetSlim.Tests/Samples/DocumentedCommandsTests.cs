@@ -34,6 +34,8 @@ public sealed partial class DocumentedCommandsTests
         ["dotnet run --project samples/MLNetSlim.Demo -c Release -- evaluate --model out/model.zip"] = "evaluates the 10,000 test images at many configurations: minutes",
         ["dotnet run --project samples/MLNetSlim.Demo -c Release -- --train-count 3000 --test-count 1000 --epochs 1 --out /tmp/demo-out"] = "a smoke run of the main job: minutes",
         ["dotnet test MLNetSlim.sln -c Release"] = "the test suite this test belongs to",
+        ["dotnet pack MLNetSlim.sln -c Release -o ./packages"] = "README's Install section: Packaging/PackageConsumerTests packs the packages into a folder feed the same way",
+        ["dotnet nuget add source ./packages -n mlnetslim-local"] = "README's Install section, for a user's machine (changes the user's NuGet configuration); PackageConsumerTests uses a folder feed",
         ["dotnet add package MLNetSlim"] = "README's Install section, for a user's project: Packaging/PackageConsumerTests builds a fresh console app referencing these packages from a local feed",
         ["dotnet add package MLNetSlim.Onnx # optional: ONNX export"] = "as above (PackageConsumerTests)",
         ["dotnet add package libtorch-cpu-linux-x64 --version 2.10.0"] = "as above (PackageConsumerTests)",
