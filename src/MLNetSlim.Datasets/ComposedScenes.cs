@@ -134,19 +134,4 @@ public static class ComposedScenes
         }
         return result;
     }
-
-    private sealed class SplitMix64(ulong state)
-    {
-        private ulong _state = state;
-
-        private ulong Next()
-        {
-            ulong z = _state += 0x9E3779B97F4A7C15UL;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            return z ^ (z >> 31);
-        }
-
-        public int Below(int bound) => (int)(((Next() >> 32) * (ulong)bound) >> 32);
-    }
 }
