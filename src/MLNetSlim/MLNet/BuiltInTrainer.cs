@@ -19,6 +19,7 @@ internal static class BuiltInTrainer
     {
         Backbone = o.Backbone == MultiTaskBackbone.ResNet ? BackboneOptions.ResNet() : BackboneOptions.SmallConvNet(),
         Widths = o.Widths,
+        PyramidChannels = o.PyramidChannels,
         Training = new TrainingOptions
         {
             Epochs = o.Epochs,

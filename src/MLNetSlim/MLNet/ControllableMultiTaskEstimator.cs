@@ -67,7 +67,7 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
     /// Trains (or, for a wrapped model, only checks the schema) and returns the transformer.
     /// </summary>
     /// <param name="input">Rows with the features column (Vector&lt;Single, C*H*W&gt;) and, when training, every task's
-    /// key-typed label column.</param>
+    /// label column: key-typed for classification, a label-map Vector&lt;Single, L*H*W&gt; for a per-pixel task.</param>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type or size; the message
     /// names the column, the expected and the actual type.</exception>
     /// <exception cref="InvalidOperationException">A row has a missing key label or a NaN or infinite feature (the message
@@ -93,7 +93,7 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
 
         using IChannel ch = _env!.Start("ControllableMultiTask");
         var progress = new Relay(ch, o.Progress);
-        progress.Info($"Reading training data: column '{o.FeatureColumnName}' as ({o.ImageChannels}, {o.ImageHeight}, {o.ImageWidth}) images, tasks [{string.Join(", ", tasks.Select(t => $"{t.Name}: {t.NumClasses} classes"))}].");
+        progress.Info($"Reading training data: column '{o.FeatureColumnName}' as ({o.ImageChannels}, {o.ImageHeight}, {o.ImageWidth}) images, tasks [{string.Join(", ", tasks.Select(t => t.IsPerPixel ? $"{t.Name}: {t.Kind}" + (t.Kind == TaskKind.Segmentation ? $", {t.NumClasses} classes" : "") : $"{t.Name}: {t.NumClasses} classes"))}].");
         MultiTaskDataset train = DataViewConversion.Read(input, o, tasks, o.CancellationToken, out long skipped);
         if (skipped > 0) progress.Info($"Skipped {skipped} training rows with a NaN or infinite feature (Options.SkipNonFiniteRows).");
         MultiTaskDataset? validation = null;
@@ -131,7 +131,9 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
     }
 
     /// <summary>The schema shape after <c>Fit(...).Transform</c>: the input columns plus, per task, <c>Score.T</c>
-    /// (known-size vector of Single with SlotNames) and <c>PredictedLabel.T</c> (UInt32 key with KeyValues).</summary>
+    /// (known-size vector of Single: K probabilities with SlotNames for classification, a (C, H, W) map for a
+    /// per-pixel task) and <c>PredictedLabel.T</c> (classification: UInt32 key with KeyValues; segmentation:
+    /// Vector&lt;UInt32, H*W&gt; of 0-based class indices; none for the other per-pixel kinds).</summary>
     /// <param name="inputSchema">Input shape.</param>
     /// <exception cref="ArgumentOutOfRangeException">The features column is missing or not a known-size vector of
     /// Single, or (training) a label column is missing or not a key.</exception>
@@ -148,12 +150,16 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
         {
             Options o = _options!;
             SchemaChecks.FeatureShape(inputSchema, o.FeatureColumnName, o.ImageSize, nameof(inputSchema));
-            foreach (TaskColumn t in o.Tasks) SchemaChecks.LabelShape(inputSchema, t.Name, t.EffectiveLabelColumnName, nameof(inputSchema));
-            // The shape carries no sizes: two classes stand in for the unknown count.
-            tasks = o.Tasks.Select(t => new TaskDefinition(t.Name, TaskKind.Classification, t.NumClasses ?? 2, t.ClassNames)).ToArray();
+            foreach (TaskColumn t in o.Tasks)
+                if (t.Kind == TaskKind.Classification) SchemaChecks.LabelShape(inputSchema, t.Name, t.EffectiveLabelColumnName, nameof(inputSchema));
+                else SchemaChecks.LabelMapShape(inputSchema, t.Name, t.EffectiveLabelColumnName, nameof(inputSchema));
+            // The shape carries no sizes: two classes stand in for an unknown count.
+            tasks = o.Tasks.Select(t => TaskDefinition.ChannelsOf(t.Kind) is int c
+                ? new TaskDefinition(t.Name, t.Kind, c)
+                : new TaskDefinition(t.Name, t.Kind, t.NumClasses ?? 2, t.ClassNames)).ToArray();
         }
         var b = new DataViewSchema.Builder();
-        ControllableMultiTaskTransformer.AddOutputColumns(b, tasks);
+        ControllableMultiTaskTransformer.AddOutputColumns(b, tasks, _model?.Height ?? _options!.ImageHeight, _model?.Width ?? _options!.ImageWidth);
         var added = MLNetInternals.ToShape(b.ToSchema());
         var names = added.Select(c => c.Name).ToHashSet();
         return new SchemaShape(inputSchema.Where(c => !names.Contains(c.Name)).Concat(added));

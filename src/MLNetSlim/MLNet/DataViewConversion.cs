@@ -16,6 +16,15 @@ internal static class DataViewConversion
         for (int t = 0; t < tasks.Length; t++)
         {
             ControllableMultiTaskEstimator.TaskColumn task = options.Tasks[t];
+            if (task.Kind != TaskKind.Classification)
+            {
+                int l = task.Kind == TaskKind.Normals ? 3 : 1;
+                SchemaChecks.LabelMapColumn(schema, task.Name, task.Kind.ToString(), task.EffectiveLabelColumnName, l, options.ImageHeight, options.ImageWidth, "input");
+                tasks[t] = task.Kind == TaskKind.Segmentation
+                    ? new TaskDefinition(task.Name, task.Kind, task.NumClasses!.Value, task.ClassNames) { IgnoreValue = task.IgnoreValue }
+                    : TaskDefinition.PerPixel(task.Name, task.Kind, task.IgnoreValue);
+                continue;
+            }
             DataViewSchema.Column col = SchemaChecks.LabelColumn(schema, task.Name, task.EffectiveLabelColumnName, "input");
             var key = (KeyDataViewType)col.Type;
             if (key.Count < 2 || key.Count > int.MaxValue)
@@ -57,7 +66,8 @@ internal static class DataViewConversion
         return cursor.MoveNext();
     }
 
-    /// <summary>Reads every row: features to NCHW floats, key labels to 0-based class indices. Rows with a NaN or
+    /// <summary>Reads every row: features to NCHW floats, key labels to 0-based class indices, label-map vectors of the
+    /// per-pixel tasks to (N, L, H, W) floats. Rows with a NaN or
     /// infinite feature are an error, or, with <see cref="ControllableMultiTaskEstimator.Options.SkipNonFiniteRows"/>,
     /// skipped and counted in <paramref name="skipped"/>.</summary>
     /// <exception cref="InvalidOperationException">A missing key (0), a wrong-length feature vector or a non-finite
@@ -69,16 +79,23 @@ internal static class DataViewConversion
         DataViewSchema.Column feat = SchemaChecks.FeatureColumn(schema, options.FeatureColumnName, options.ImageChannels, options.ImageHeight, options.ImageWidth, "input");
         var labelCols = new DataViewSchema.Column[tasks.Count];
         for (int t = 0; t < tasks.Count; t++)
-            labelCols[t] = SchemaChecks.LabelColumn(schema, tasks[t].Name, options.Tasks[t].EffectiveLabelColumnName, "input");
+            labelCols[t] = tasks[t].IsPerPixel
+                ? SchemaChecks.LabelMapColumn(schema, tasks[t].Name, tasks[t].Kind.ToString(), options.Tasks[t].EffectiveLabelColumnName,
+                    MultiTaskDataset.PixelLabelChannels(tasks[t]), options.ImageHeight, options.ImageWidth, "input")
+                : SchemaChecks.LabelColumn(schema, tasks[t].Name, options.Tasks[t].EffectiveLabelColumnName, "input");
 
         int size = options.ImageSize;
         long? known = data.GetRowCount();
         var images = new FeatureReader(size, (int)Math.Min(known ?? 1024, int.MaxValue / Math.Max(1, size)));
-        var labels = tasks.Select(_ => new List<int>((int)Math.Min(known ?? 1024, int.MaxValue))).ToArray();
+        var labels = tasks.Select(t => new List<int>(t.IsPerPixel ? 0 : (int)Math.Min(known ?? 1024, int.MaxValue))).ToArray();
+        int[] mapSizes = tasks.Select(t => t.IsPerPixel ? MultiTaskDataset.PixelLabelChannels(t) * options.ImageHeight * options.ImageWidth : 0).ToArray();
+        var maps = tasks.Select((t, i) => t.IsPerPixel ? new FeatureReader(mapSizes[i], (int)Math.Min(known ?? 1024, int.MaxValue / Math.Max(1, mapSizes[i]))) : null).ToArray();
 
         using DataViewRowCursor cursor = data.GetRowCursor(labelCols.Append(feat));
         ValueGetter<VBuffer<float>> getFeatures = cursor.GetGetter<VBuffer<float>>(feat);
-        var getLabels = labelCols.Select(c => KeyGetter(cursor, c)).ToArray();
+        var getLabels = labelCols.Select((c, t) => tasks[t].IsPerPixel ? null : KeyGetter(cursor, c)).ToArray();
+        var getMaps = labelCols.Select((c, t) => tasks[t].IsPerPixel ? cursor.GetGetter<VBuffer<float>>(c) : null).ToArray();
+        VBuffer<float> mapBuffer = default;
         long row = 0;
         skipped = 0;
         VBuffer<float> buffer = default;
@@ -93,7 +110,13 @@ internal static class DataViewConversion
             }
             for (int t = 0; t < getLabels.Length; t++)
             {
-                ulong key = getLabels[t]();
+                if (getMaps[t] is ValueGetter<VBuffer<float>> getMap)
+                {
+                    getMap(ref mapBuffer);
+                    maps[t]!.AddLabelMap(mapBuffer, row, labelCols[t].Name, tasks[t]);
+                    continue;
+                }
+                ulong key = getLabels[t]!();
                 if (key == 0)
                     throw new InvalidOperationException(
                         $"Row {row} (0-based) has a missing label in column '{labelCols[t].Name}' (task '{tasks[t].Name}'): key value 0, " +
@@ -106,7 +129,7 @@ internal static class DataViewConversion
         if (row == skipped)
             throw new InvalidOperationException($"All {row} rows have a NaN or infinite value in features column '{feat.Name}' and were skipped (Options.SkipNonFiniteRows); no rows are left to train on.");
         return new MultiTaskDataset(images.ToArray(), options.ImageChannels, options.ImageHeight, options.ImageWidth, tasks,
-            labels.Select(l => l.ToArray()).ToArray());
+            labels.Select(l => l.ToArray()).ToArray(), maps.Select(m => m?.ToArray()).ToArray());
     }
 
     private static Func<ulong> KeyGetter(DataViewRow row, DataViewSchema.Column col)
@@ -150,6 +173,40 @@ internal static class DataViewConversion
             }
             _count++;
             return true;
+        }
+
+        /// <summary>Adds a row's label map; a NaN or a segmentation value that is neither a class index nor the task's
+        /// ignore value is an error naming the row, the column, the position and the value. (Depth's non-finite values
+        /// are "no measurement" and pass: the losses and metrics skip them.)</summary>
+        public void AddLabelMap(in VBuffer<float> v, long row, string column, TaskDefinition task)
+        {
+            long need = (_count + 1) * _size;
+            if (need > Array.MaxLength)
+                throw new InvalidOperationException($"The label maps of column '{column}' do not fit in one float array at row {row}; use fewer or smaller images.");
+            if (need > _data.Length)
+                Array.Resize(ref _data, (int)Math.Min(Array.MaxLength, Math.Max(need, (long)_data.Length * 2)));
+            Span<float> dst = _data.AsSpan((int)(_count * _size), _size);
+            if (v.Length != dst.Length)
+                throw new InvalidOperationException($"Row {row} (0-based): label-map column '{column}' of task '{task.Name}' has {v.Length} values; expected {dst.Length}.");
+            CopyValues(v, dst, row, column);
+            for (int i = 0; i < dst.Length; i++)
+            {
+                float y = dst[i];
+                bool ok = task.Kind switch
+                {
+                    TaskKind.Segmentation => y == task.IgnoreValue || (y >= 0 && y < task.NumClasses && y == MathF.Floor(y)),
+                    TaskKind.Depth => true, // NaN, infinite or <= 0: no measurement, skipped by the loss and the metrics
+                    _ => float.IsFinite(y),
+                };
+                if (!ok)
+                    throw new InvalidOperationException(
+                        $"Row {row} (0-based): label-map column '{column}' of task '{task.Name}' ({task.Kind}) holds {y.ToString(CultureInfo.InvariantCulture)} at position {i} " +
+                        $"(channel {i / (dst.Length / MultiTaskDataset.PixelLabelChannels(task))}, pixel {i % (dst.Length / MultiTaskDataset.PixelLabelChannels(task))}); " +
+                        (task.Kind == TaskKind.Segmentation
+                            ? $"segmentation labels are class indices in [0, {task.NumClasses}) or the task's IgnoreValue ({task.IgnoreValue?.ToString(CultureInfo.InvariantCulture) ?? "none set"})."
+                            : "label maps must be finite numbers (depth: set pixels without a measurement to 0 or another IgnoreValue)."));
+            }
+            _count++;
         }
 
         public float[] ToArray() => _data.Length == _count * _size ? _data : _data.AsSpan(0, (int)(_count * _size)).ToArray();
