@@ -32,7 +32,8 @@ public sealed class SceneRow
     /// <summary>Edge label map (0/1).</summary>
     public float[] Edges { get; set; } = [];
 
-    /// <summary>Class of the front-most item as a 1-based key (1-20).</summary>
+    /// <summary>Class of the front-most item, 0-19. Declared a key column (<see cref="Schema"/>): LoadFromEnumerable
+    /// stores class c as key value c + 1, so 0 is a valid class here, not a missing key.</summary>
     public uint Front { get; set; }
 
     /// <summary>The first <paramref name="count"/> scenes of a data set as rows.</summary>
@@ -46,7 +47,7 @@ public sealed class SceneRow
                 Seg = scenes.PixelLabels[0]!.AsSpan(i * size, size).ToArray(),
                 Depth = scenes.PixelLabels[1]!.AsSpan(i * size, size).ToArray(),
                 Edges = scenes.PixelLabels[2]!.AsSpan(i * size, size).ToArray(),
-                Front = (uint)scenes.Labels[3][i] + 1,
+                Front = (uint)scenes.Labels[3][i],
             };
     }
 

@@ -17,7 +17,7 @@ internal static class BuiltInTrainer
     /// <summary>The one mapping from the estimator's (already validated) options to the training options.</summary>
     internal static ModelOptions ToModelOptions(ControllableMultiTaskEstimator.Options o) => new()
     {
-        Backbone = o.Backbone == MultiTaskBackbone.ResNet ? BackboneOptions.ResNet() : BackboneOptions.SmallConvNet(),
+        Backbone = WithStageChannels(o.Backbone == MultiTaskBackbone.ResNet ? BackboneOptions.ResNet() : BackboneOptions.SmallConvNet(), o.StageChannels),
         Widths = o.Widths,
         PyramidChannels = o.PyramidChannels,
         Training = new TrainingOptions
@@ -36,4 +36,10 @@ internal static class BuiltInTrainer
             ResumeFromCheckpoint = o.ResumeFromCheckpoint,
         },
     };
+
+    private static BackboneOptions WithStageChannels(BackboneOptions b, int[]? channels)
+    {
+        if (channels is not null) b.StageChannels = channels.ToArray();
+        return b;
+    }
 }

@@ -102,6 +102,11 @@ public sealed partial class ControllableMultiTaskEstimator
         /// <summary>Width multipliers the network can run at; distinct, in (0, 1], containing 1.0.</summary>
         public double[] Widths { get; set; } = { 0.25, 0.5, 0.75, 1.0 };
 
+        /// <summary>Full-width output channels of each backbone stage, e.g. [16, 32, 64] for a cheaper small conv net;
+        /// null (default) keeps the backbone's own ([32, 64, 128] for both backbones). Same number of stages as the
+        /// backbone has.</summary>
+        public int[]? StageChannels { get; set; }
+
         /// <summary>Channels D of the per-pixel decoders' feature pyramid at full decoder width (FPN-lite head,
         /// docs/method.md); default 64. Not used when every task is a classification task.</summary>
         public int PyramidChannels { get; set; } = 64;
@@ -200,6 +205,8 @@ public sealed partial class ControllableMultiTaskEstimator
             if (ImageChannels <= 0 || ImageHeight <= 0 || ImageWidth <= 0)
                 throw new ArgumentException($"Options image shape (C, H, W) = ({ImageChannels}, {ImageHeight}, {ImageWidth}) must be positive.", nameof(ImageChannels));
             ValidateWidths(Widths);
+            if (StageChannels is not null && (StageChannels.Length != 3 || StageChannels.Any(c => c < 1)))
+                throw new ArgumentException($"Options.StageChannels must hold 3 positive channel counts (one per backbone stage), got [{string.Join(", ", StageChannels)}].", nameof(StageChannels));
             if (PyramidChannels < 1) throw new ArgumentException($"Options.PyramidChannels must be positive, got {PyramidChannels}.", nameof(PyramidChannels));
             if (Epochs <= 0) throw new ArgumentException($"Options.Epochs must be positive, got {Epochs}.", nameof(Epochs));
             if (BatchSize < 2) throw new ArgumentException($"Options.BatchSize must be at least 2 (batch norm estimates statistics from the images of a batch), got {BatchSize}.", nameof(BatchSize));

@@ -102,7 +102,6 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     /// <param name="budget">Initial budget; <see cref="Budget.Full"/> when null.</param>
     /// <param name="taskWeights">Initial task weights by task name; every task 1.0 when null.</param>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> is null.</exception>
-    /// <exception cref="NotSupportedException">A task is not a classification task.</exception>
     /// <exception cref="ArgumentException">Bad budget or weights (see <see cref="SetControl"/>).</exception>
     public ControllableMultiTaskTransformer(IMultiTaskModel model, string featureColumnName = "Features", Budget? budget = null,
         IReadOnlyDictionary<string, double>? taskWeights = null)
@@ -115,9 +114,6 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrWhiteSpace(featureColumnName);
-        foreach (TaskDefinition t in model.Tasks)
-            if (t.Kind != TaskKind.Classification)
-                throw new NotSupportedException($"Task '{t.Name}' is {t.Kind}; the ML.NET transformer supports classification tasks only.");
         Model = model;
         FeatureColumnName = featureColumnName;
         _trainingOptions = trainingOptions?.Clone();
