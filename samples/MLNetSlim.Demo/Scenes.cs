@@ -71,7 +71,7 @@ public sealed record SceneTraining(double DistillationWeight, double WallSeconds
     IReadOnlyList<SceneConfigurationRow> Configurations);
 
 /// <summary>Settings of the dense benchmark.</summary>
-public sealed record SceneSettings(int TrainScenes, int TestScenes, int Epochs, int BatchSize, int PyramidChannels, bool Ablation);
+public sealed record SceneSettings(int TrainScenes, int TestScenes, int Epochs, int BatchSize, IReadOnlyList<int> StageChannels, int PyramidChannels, bool Ablation);
 
 /// <summary>scenes-report.json: the classification report's keys (analysis.controllability.comparison...) plus the dense sections.</summary>
 internal sealed record ScenesReport(string Command, string CommandLine, MachineInfo Machine, SceneSettings Settings, string Data,
@@ -90,6 +90,9 @@ internal static class ScenesCommand
     /// <summary>Default test scenes.</summary>
     public const int DefaultTestScenes = 1000;
 
+    /// <summary>Default full-width channels of the three backbone stages (half the classification benchmark's).</summary>
+    public static readonly int[] DefaultStageChannels = [16, 32, 64];
+
     /// <summary>Default per-pixel pyramid channels D.</summary>
     public const int DefaultPyramidChannels = 32;
 
@@ -106,8 +109,12 @@ internal static class ScenesCommand
         string outDir = Path.GetFullPath(s.Out);
         Directory.CreateDirectory(outDir);
         AnsiConsole.Write(new Rule("[bold]MLNetSlim dense benchmark: composed scenes (segmentation, depth, edges, front item)[/]").LeftJustified());
+        int[] channels = s.StageChannels is null ? DefaultStageChannels
+            : s.StageChannels.Split(',').Select(x => int.TryParse(x, NumberStyles.Integer, Ci, out int c) && c > 0 ? c
+                : throw new ArgumentException($"--stage-channels must be three positive integers such as 16,32,64, got '{s.StageChannels}'.")).ToArray();
+        if (channels.Length != 3) throw new ArgumentException($"--stage-channels must be three positive integers such as 16,32,64, got '{s.StageChannels}'.");
         var settings = new SceneSettings(s.TrainCount ?? DefaultTrainScenes, s.TestCount ?? DefaultTestScenes, s.Epochs, DefaultBatchSize,
-            DefaultPyramidChannels, s.DistillationWeight > 0);
+            channels, DefaultPyramidChannels, s.DistillationWeight > 0);
 
         DataFolders folders = await Cli.EnsureDataAsync(s.Data, ct).ConfigureAwait(false);
         MultiTaskDataset train = ComposedScenes.Load(DataSplit.Train, settings.TrainScenes, s.Seed, folders.Mnist, folders.FashionMnist);
@@ -207,6 +214,7 @@ internal static class ScenesCommand
             Epochs = settings.Epochs,
             BatchSize = settings.BatchSize,
             PyramidChannels = settings.PyramidChannels,
+            StageChannels = settings.StageChannels.ToArray(),
             DistillationWeight = lambda,
             Seed = seed,
             Progress = progress,
@@ -295,7 +303,7 @@ internal static class ScenesCommand
         sb.AppendLine(Ci, $"- Command: `{r.CommandLine}`");
         sb.AppendLine(Ci, $"- Date: {r.Machine.Date}; machine: {r.Machine.Cores} cores, {r.Machine.CpuModel}, {r.Machine.Os}, {r.Machine.Runtime}, Torch threads {r.Machine.TorchThreads}");
         sb.AppendLine(Ci, $"- Data: {r.Data}");
-        sb.AppendLine(Ci, $"- Training through the ML.NET estimator: {r.Settings.Epochs} epoch(s), batch {r.Settings.BatchSize}, pyramid channels {r.Settings.PyramidChannels}, small conv net, widths 0.25/0.5/0.75/1, sandwich k = 1, Adam 2e-3 cosine");
+        sb.AppendLine(Ci, $"- Training through the ML.NET estimator: {r.Settings.Epochs} epoch(s), batch {r.Settings.BatchSize}, small conv net with stage channels {string.Join("/", r.Settings.StageChannels)}, pyramid channels {r.Settings.PyramidChannels}, widths 0.25/0.5/0.75/1, sandwich k = 1, Adam 2e-3 cosine");
         sb.AppendLine(Ci, $"- Cost: full network {Tables.MMacs(r.FullMacs)} MMACs/image, smallest {Tables.MMacs(r.SmallestMacs)}");
         foreach (SceneTraining t in r.Ablation)
         {

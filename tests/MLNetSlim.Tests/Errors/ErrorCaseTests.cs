@@ -9,6 +9,7 @@ using MLNetSlim.Testing;
 using MLNetSlim.Tests.Integrity;
 using MLNetSlim.Training;
 using static MLNetSlim.Tests.MLNet.MLNetTestData;
+using DenseTestData = MLNetSlim.Tests.MLNet.DenseTestData;
 using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Tests.Errors;
@@ -445,5 +446,53 @@ public class ErrorCaseTests
             {
                 File.Delete(path);
             }
+        });
+
+    private static ControllableMultiTaskTransformer FitDense(MLContext ml, IEnumerable<DenseTestData.Row> rows, int labelMapSize = DenseTestData.Pixels) =>
+        new ControllableMultiTaskEstimator(ml, DenseTestData.Options(), new FakeTrainer().Run).Fit(DenseTestData.View(ml, rows, labelMapSize));
+
+    [TestMethod]
+    public void E35_LabelMap_WrongSize() =>
+        ErrorTable.Verify("E35", () =>
+        {
+            var ml = new MLContext(seed: 1);
+            FitDense(ml, DenseTestData.Rows(4).Select(r => { r.Seg = r.Seg[..64]; r.Depth = r.Depth[..64]; r.Edges = r.Edges[..64]; return r; }), 64);
+        });
+
+    [TestMethod]
+    public void E36_LabelMap_SegmentationValueNotAClass() =>
+        ErrorTable.Verify("E36", () =>
+        {
+            var ml = new MLContext(seed: 1);
+            DenseTestData.Row[] rows = DenseTestData.Rows(4);
+            rows[2].Seg[9] = 7;
+            FitDense(ml, rows);
+        });
+
+    [TestMethod]
+    public void E37_LoadLabelMaps_WrongSize() =>
+        ErrorTable.Verify("E37", () =>
+        {
+            string dir = Directory.CreateTempSubdirectory("mlnetslim-e37-").FullName;
+            try
+            {
+                LabelMapPng.Write(Path.Combine(dir, "small.png"), new float[64], 8, 8, 16);
+                var ml = new MLContext(seed: 1);
+                IDataView paths = ml.Data.LoadFromEnumerable(new[] { new MLNet.PerPixelTests.PathRow { Path = "small.png" } });
+                _ = ml.Transforms.LoadLabelMaps("depth", dir, 16, 16, inputColumnName: "Path").Fit(paths).Transform(paths).GetColumn<float[]>("depth").ToArray();
+            }
+            finally
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        });
+
+    [TestMethod]
+    public void E38_Options_SegmentationWithoutNumClasses() =>
+        ErrorTable.Verify("E38", () =>
+        {
+            ControllableMultiTaskEstimator.Options o = DenseTestData.Options();
+            o.Tasks[0].NumClasses = null;
+            _ = new ControllableMultiTaskEstimator(new MLContext(seed: 1), o);
         });
 }
