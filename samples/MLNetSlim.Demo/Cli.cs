@@ -38,7 +38,7 @@ public sealed class RunOptions
     private readonly Option<string> _benchmark = new("--benchmark")
     {
         Description = "multi-mnist (default): classification on Multi-(Fashion+MNIST); scenes: the dense benchmark on composed scenes " +
-                      "(segmentation, depth, edges, front item; trained through the ML.NET estimator, with the CI-KD ablation; --train-count/--test-count count scenes, default 4000/1000).",
+                      "(segmentation, depth, edges, front item; trained through the ML.NET estimator, with the CI-KD ablation; --train-count/--test-count count scenes, default 6000/1000).",
         DefaultValueFactory = _ => "multi-mnist",
     };
 

@@ -85,7 +85,7 @@ public sealed record TaskSummary(string Name, string Kind, string PrimaryMetric,
 internal static class ScenesCommand
 {
     /// <summary>Default training scenes.</summary>
-    public const int DefaultTrainScenes = 4000;
+    public const int DefaultTrainScenes = 6000;
 
     /// <summary>Default test scenes.</summary>
     public const int DefaultTestScenes = 1000;
