@@ -220,6 +220,9 @@ public class PackageConsumerTests
         Assert.AreEqual("README.md", Value("readme"), $"{id}: nuspec readme");
         Assert.IsFalse(string.IsNullOrWhiteSpace(Value("description")), $"{id}: description");
         StringAssert.Contains(Value("tags") ?? "", "ML.NET", $"{id}: tags");
+        XElement? license = metadata.Elements().FirstOrDefault(e => e.Name.LocalName == "license");
+        Assert.AreEqual("MIT", license?.Value, $"{id}: license expression");
+        Assert.AreEqual("expression", license?.Attribute("type")?.Value, $"{id}: license type");
         if (id == "MLNetSlim")
         {
             XElement ml = metadata.Descendants().Single(e => e.Name.LocalName == "dependency" && e.Attribute("id")?.Value == "Microsoft.ML");
