@@ -153,12 +153,25 @@ public class PerPixelTests
                         float[][] there = doc.RootElement.GetProperty("Scores").GetProperty(task.Name).EnumerateArray()
                             .Select(a => a.EnumerateArray().Select(x => x.GetSingle()).ToArray()).ToArray();
                         Assert.AreEqual(here.Length, there.Length);
-                        for (int r = 0; r < here.Length; r++) CollectionAssert.AreEqual(here[r], there[r], $"{task.Name} row {r} budget {budget}");
+                        // Equal up to the last bits: the two processes may run torch with other thread counts.
+                        for (int r = 0; r < here.Length; r++)
+                        {
+                            Assert.AreEqual(here[r].Length, there[r].Length);
+                            for (int k = 0; k < here[r].Length; k++)
+                                Assert.AreEqual(here[r][k], there[r][k], 1e-5 * Math.Max(1, Math.Abs(here[r][k])), $"{task.Name} row {r} slot {k} budget {budget}");
+                        }
                     }
                     uint[][] classes = scored.GetColumn<uint[]>("PredictedLabel.seg").ToArray();
                     uint[][] remote = doc.RootElement.GetProperty("Labels").GetProperty("seg").EnumerateArray()
                         .Select(a => a.EnumerateArray().Select(x => x.GetUInt32()).ToArray()).ToArray();
-                    for (int r = 0; r < classes.Length; r++) CollectionAssert.AreEqual(classes[r], remote[r]);
+                    float[][] segProbs = Column(scored, "Score.seg");
+                    for (int r = 0; r < classes.Length; r++)
+                        for (int p = 0; p < Pixels; p++)
+                        {
+                            float[] v = [segProbs[r][p], segProbs[r][Pixels + p], segProbs[r][2 * Pixels + p]];
+                            float top = v.Max(), second = v.OrderDescending().ElementAt(1);
+                            if (top - second > 1e-4f) Assert.AreEqual(classes[r][p], remote[r][p], $"row {r} pixel {p} budget {budget}");
+                        }
                     depths.Add(Column(scored, "Score.depth")[0]);
                 }
                 finally
