@@ -446,4 +446,12 @@ public class ErrorCaseTests
                 File.Delete(path);
             }
         });
+
+    [TestMethod]
+    public void E35_SearchOptions_EncoderToleranceOutOfRange() =>
+        ErrorTable.Verify("E35", () =>
+        {
+            var (costs, calibration) = MLNetSlim.Tests.Control.ControlTestTables.Random(2, 1);
+            _ = new ConfigurationSearch(costs, calibration, options: new SearchOptions { EncoderTolerance = 0.2 });
+        });
 }
