@@ -448,20 +448,28 @@ public class ErrorCaseTests
             }
         });
 
+    [TestMethod]
+    public void E35_SearchOptions_EncoderToleranceOutOfRange() =>
+        ErrorTable.Verify("E35", () =>
+        {
+            var (costs, calibration) = MLNetSlim.Tests.Control.ControlTestTables.Random(2, 1);
+            _ = new ConfigurationSearch(costs, calibration, options: new SearchOptions { EncoderTolerance = 0.2 });
+        });
+
     private static ControllableMultiTaskTransformer FitDense(MLContext ml, IEnumerable<DenseTestData.Row> rows, int labelMapSize = DenseTestData.Pixels) =>
         new ControllableMultiTaskEstimator(ml, DenseTestData.Options(), new FakeTrainer().Run).Fit(DenseTestData.View(ml, rows, labelMapSize));
 
     [TestMethod]
-    public void E35_LabelMap_WrongSize() =>
-        ErrorTable.Verify("E35", () =>
+    public void E36_LabelMap_WrongSize() =>
+        ErrorTable.Verify("E36", () =>
         {
             var ml = new MLContext(seed: 1);
             FitDense(ml, DenseTestData.Rows(4).Select(r => { r.Seg = r.Seg[..64]; r.Depth = r.Depth[..64]; r.Edges = r.Edges[..64]; return r; }), 64);
         });
 
     [TestMethod]
-    public void E36_LabelMap_SegmentationValueNotAClass() =>
-        ErrorTable.Verify("E36", () =>
+    public void E37_LabelMap_SegmentationValueNotAClass() =>
+        ErrorTable.Verify("E37", () =>
         {
             var ml = new MLContext(seed: 1);
             DenseTestData.Row[] rows = DenseTestData.Rows(4);
@@ -470,8 +478,8 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E37_LoadLabelMaps_WrongSize() =>
-        ErrorTable.Verify("E37", () =>
+    public void E38_LoadLabelMaps_WrongSize() =>
+        ErrorTable.Verify("E38", () =>
         {
             string dir = Directory.CreateTempSubdirectory("mlnetslim-e37-").FullName;
             try
@@ -488,8 +496,8 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E38_Options_SegmentationWithoutNumClasses() =>
-        ErrorTable.Verify("E38", () =>
+    public void E39_Options_SegmentationWithoutNumClasses() =>
+        ErrorTable.Verify("E39", () =>
         {
             ControllableMultiTaskEstimator.Options o = DenseTestData.Options();
             o.Tasks[0].NumClasses = null;
