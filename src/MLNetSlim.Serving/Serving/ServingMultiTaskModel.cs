@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Microsoft.ML.OnnxRuntime;
 using MLNetSlim.Architecture;
 using MLNetSlim.Control;
 
@@ -29,7 +28,7 @@ public sealed class ServingOptions
 /// </remarks>
 public sealed class ServingMultiTaskModel : IDisposable
 {
-    private readonly ConcurrentDictionary<ResolvedConfiguration, Lazy<Session>> _sessions = new();
+    private readonly ConcurrentDictionary<ResolvedConfiguration, Lazy<OnnxSession>> _sessions = new();
     private readonly Dictionary<ResolvedConfiguration, int> _index;
     private readonly ConfigurationSearch? _search;
     private readonly ServingOptions _options;
@@ -113,14 +112,7 @@ public sealed class ServingMultiTaskModel : IDisposable
         int size = Bundle.Channels * Bundle.Height * Bundle.Width;
         if (count < 1 || images.Length != count * size)
             throw new ArgumentException($"Expected {count} images of (C, H, W) = ({Bundle.Channels}, {Bundle.Height}, {Bundle.Width}) = {count * size} floats; got {images.Length}.", nameof(images));
-        Session s = SessionFor(configuration);
-        float[] input = images.ToArray();
-        using OrtValue value = OrtValue.CreateTensorValueFromMemory(input, new long[] { count, size });
-        using IDisposableReadOnlyCollection<OrtValue> outputs = s.Inference.Run(s.RunOptions, s.InputNames, new[] { value }, s.OutputNames);
-        var result = new float[outputs.Count][];
-        int t = 0;
-        foreach (OrtValue o in outputs) result[t++] = o.GetTensorDataAsSpan<float>().ToArray();
-        return result;
+        return SessionFor(configuration).Run(images, count, size);
     }
 
     /// <summary>Creates the sessions of <paramref name="configurations"/> now, so no request pays for it later.</summary>
@@ -136,46 +128,19 @@ public sealed class ServingMultiTaskModel : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        foreach (Lazy<Session> s in _sessions.Values)
+        foreach (Lazy<OnnxSession> s in _sessions.Values)
             if (s.IsValueCreated) s.Value.Dispose();
         _sessions.Clear();
     }
 
-    private Session SessionFor(ResolvedConfiguration configuration)
+    private OnnxSession SessionFor(ResolvedConfiguration configuration)
     {
-        if (_sessions.TryGetValue(configuration, out Lazy<Session>? cached)) return cached.Value;
+        if (_sessions.TryGetValue(configuration, out Lazy<OnnxSession>? cached)) return cached.Value;
         if (!_index.TryGetValue(configuration, out int index))
             throw new ArgumentException($"Configuration {configuration} is not in this serving bundle (it holds {_index.Count} configurations).", nameof(configuration));
-        return _sessions.GetOrAdd(configuration, _ => new Lazy<Session>(() => CreateSession(index), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+        return _sessions.GetOrAdd(configuration, _ => new Lazy<OnnxSession>(() => CreateSession(index), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
     }
 
-    private Session CreateSession(int index)
-    {
-        using var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        if (_options.IntraOpThreads > 0)
-        {
-            so.IntraOpNumThreads = _options.IntraOpThreads;
-            so.InterOpNumThreads = 1;
-        }
-        var inference = new InferenceSession(Bundle.Graph(index), so);
-        return new Session(inference, new[] { inference.InputMetadata.Keys.Single() },
-            Tasks.Select(t => ServingMultiTaskTransformer.ScoreColumnPrefix + t.Name).ToArray());
-    }
-
-    private sealed class Session(InferenceSession inference, string[] inputNames, string[] outputNames) : IDisposable
-    {
-        public InferenceSession Inference { get; } = inference;
-
-        public RunOptions RunOptions { get; } = new();
-
-        public string[] InputNames { get; } = inputNames;
-
-        public string[] OutputNames { get; } = outputNames;
-
-        public void Dispose()
-        {
-            RunOptions.Dispose();
-            Inference.Dispose();
-        }
-    }
+    private OnnxSession CreateSession(int index) =>
+        new(Bundle.Graph(index), Tasks.Select(t => ServingMultiTaskTransformer.ScoreColumnPrefix + t.Name).ToArray(), _options.IntraOpThreads);
 }
