@@ -447,6 +447,14 @@ public class ErrorCaseTests
             }
         });
 
+    [TestMethod]
+    public void E35_SearchOptions_EncoderToleranceOutOfRange() =>
+        ErrorTable.Verify("E35", () =>
+        {
+            var (costs, calibration) = MLNetSlim.Tests.Control.ControlTestTables.Random(2, 1);
+            _ = new ConfigurationSearch(costs, calibration, options: new SearchOptions { EncoderTolerance = 0.2 });
+        });
+
     // ---- serving without TorchSharp (MLNetSlim.Serving) ------------------------------------------------------------
 
     /// <summary>A serving bundle of the ONNX test model holding <paramref name="configurations"/>.</summary>
@@ -459,8 +467,8 @@ public class ErrorCaseTests
     }
 
     [TestMethod]
-    public void E35_ServingBundle_OfANewerFormat() =>
-        ErrorTable.Verify("E35", () =>
+    public void E36_ServingBundle_OfANewerFormat() =>
+        ErrorTable.Verify("E36", () =>
         {
             var bytes = new MemoryStream();
             Bundle(WidthConfiguration.Uniform(1.0, 2)).Save(bytes);
@@ -470,16 +478,16 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E36_ServingBundle_MillisecondBudget() =>
-        ErrorTable.Verify("E36", () =>
+    public void E37_ServingBundle_MillisecondBudget() =>
+        ErrorTable.Verify("E37", () =>
         {
             using var served = new MLNetSlim.Serving.ServingMultiTaskModel(Bundle(WidthConfiguration.Uniform(1.0, 2)));
             served.SelectConfiguration(Budget.Milliseconds(2), [1.0, 1.0]);
         });
 
     [TestMethod]
-    public void E37_ServingBundle_ConfigurationNotInTheBundle() =>
-        ErrorTable.Verify("E37", () =>
+    public void E38_ServingBundle_ConfigurationNotInTheBundle() =>
+        ErrorTable.Verify("E38", () =>
         {
             using var served = new MLNetSlim.Serving.ServingMultiTaskModel(Bundle(WidthConfiguration.Uniform(1.0, 2)));
             float[] image = new float[MLNetSlim.Tests.Onnx.OnnxTestModels.Size];
