@@ -503,4 +503,43 @@ public class ErrorCaseTests
             o.Tasks[0].NumClasses = null;
             _ = new ControllableMultiTaskEstimator(new MLContext(seed: 1), o);
         });
+
+    // ---- serving without TorchSharp (MLNetSlim.Serving) ------------------------------------------------------------
+
+    /// <summary>A serving bundle of the ONNX test model holding <paramref name="configurations"/>.</summary>
+    private static MLNetSlim.Serving.ServingBundle Bundle(params WidthConfiguration[] configurations)
+    {
+        using ControllableMultiTaskModel model = MLNetSlim.Tests.Onnx.OnnxTestModels.Model(MLNetSlim.Tests.Onnx.OnnxTestModels.SmallConvNet(), seed: 4);
+        return new MLNetSlim.Serving.ServingBundle(model.Tasks, model.Channels, model.Height, model.Width, model.Costs, model.Calibration,
+            "Features", "Budget", "TaskWeights", Budget.Full, [1.0, 1.0],
+            configurations.Select(c => (c, MLNetSlim.Onnx.MultiTaskOnnxExporter.ToBytes(model, c))).ToArray());
+    }
+
+    [TestMethod]
+    public void E40_ServingBundle_OfANewerFormat() =>
+        ErrorTable.Verify("E40", () =>
+        {
+            var bytes = new MemoryStream();
+            Bundle(WidthConfiguration.Uniform(1.0, 2)).Save(bytes);
+            byte[] newer = bytes.ToArray();
+            newer[8] = 2; // the int32 format version after the 8-byte magic
+            MLNetSlim.Serving.ServingBundle.Load(new MemoryStream(newer));
+        });
+
+    [TestMethod]
+    public void E41_ServingBundle_MillisecondBudget() =>
+        ErrorTable.Verify("E41", () =>
+        {
+            using var served = new MLNetSlim.Serving.ServingMultiTaskModel(Bundle(WidthConfiguration.Uniform(1.0, 2)));
+            served.SelectConfiguration(Budget.Milliseconds(2), [1.0, 1.0]);
+        });
+
+    [TestMethod]
+    public void E42_ServingBundle_ConfigurationNotInTheBundle() =>
+        ErrorTable.Verify("E42", () =>
+        {
+            using var served = new MLNetSlim.Serving.ServingMultiTaskModel(Bundle(WidthConfiguration.Uniform(1.0, 2)));
+            float[] image = new float[MLNetSlim.Tests.Onnx.OnnxTestModels.Size];
+            served.Predict(image, 1, served.Costs.Resolve(WidthConfiguration.Uniform(0.25, 2)));
+        });
 }
