@@ -38,8 +38,10 @@ internal sealed class TaskMetrics
         switch (_task.Kind)
         {
             case TaskKind.Classification:
-                _correct += output.argmax(1).eq(labels).sum().item<long>();
-                _count += labels.numel();
+                // Rows without a label for this task (class index -1) are not counted.
+                Tensor labelled = labels.ge(0);
+                _correct += output.argmax(1).eq(labels).logical_and(labelled).sum().item<long>();
+                _count += labelled.sum().item<long>();
                 break;
             case TaskKind.Segmentation:
                 _segmentation!.Add(output.argmax(1).cpu().data<long>().ToArray(), labels.cpu().data<long>().ToArray());
