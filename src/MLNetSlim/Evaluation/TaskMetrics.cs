@@ -63,7 +63,9 @@ internal sealed class TaskMetrics
     /// <summary>The primary metric.</summary>
     public double Primary => _task.Kind switch
     {
-        TaskKind.Classification => _count == 0 ? 0 : (double)_correct / _count,
+        TaskKind.Classification => _count > 0 ? (double)_correct / _count : throw new InvalidOperationException(
+            $"Task '{_task.Name}' has no labelled row in the evaluated data (every row's label for it is missing), so its accuracy is undefined. " +
+            "Evaluate or calibrate on data with labelled rows of every task (e.g. a larger Options.ValidationFraction, or Options.ValidationData)."),
         TaskKind.Segmentation => _segmentation!.MeanIoU,
         TaskKind.Depth => _depth!.Rmse,
         TaskKind.Normals => _normals!.MeanAngleError,

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetSlim.Control;
+using MLNetSlim.Data;
 using MLNetSlim.Datasets;
 using MLNetSlim.Evaluation;
 using MLNetSlim.MLNet;
@@ -96,6 +97,23 @@ public class Cifar100MtlEndToEndTests
         float[] after = Scores(ml, loaded.Transform(head), "Score.people");
         Assert.AreEqual(40 * 5, before.Length);
         CollectionAssert.AreEqual(before, after);
+
+        // The demo's cifar100-mtl command reports on this model (its training step is the Fit above with its options):
+        // test rows = the training file, whose held-out rows already gave every task a positive accuracy.
+        MultiTaskDataset test = Cifar100Mtl.Load(DataSplit.Train, folder);
+        var single = Cifar100Mtl.Tasks.ToDictionary(t => t.Name, t => 0.5);
+        string output = Path.Combine(folder, "out");
+        MLNetSlim.Demo.Cifar100MtlReport report = MLNetSlim.Demo.Cifar100MtlBenchmark.Report(trained, test, new MLNetSlim.Demo.Cifar100MtlSettings(
+            folder, "cpu", "small", 1, 60, 2e-3, null, null, 7, SingleTaskBaselines: false, PreferenceVectors: 10, Out: output), 300, single, _ => { });
+        Assert.AreEqual(300, report.TestRows);
+        double[] direct = trained.Evaluate(test, trained.Costs.Full.Widths);
+        CollectionAssert.AreEqual(direct, report.TestAccuracy.Values.ToArray());
+        Assert.AreEqual(direct.Average(), report.MeanTestAccuracy, 1e-12);
+        Assert.IsTrue(report.Budgets.All(b => b.MacsFraction <= b.Budget + 1e-12), "every budget kept");
+        Assert.AreEqual(1.0, report.BudgetAdherence);
+        Assert.AreEqual(MultiTaskMetrics.DeltaMtl(direct, Enumerable.Repeat(0.5, 20).ToArray(), Enumerable.Repeat(false, 20).ToArray()), report.DeltaMtlPercent!.Value, 1e-9);
+        foreach (string file in new[] { "report.json", "report.md" }) Assert.IsTrue(File.Exists(Path.Combine(output, file)), file);
+        StringAssert.Contains(File.ReadAllText(Path.Combine(output, "report.md")), "Delta-MTL against the single-task networks");
     }
 
     private static float[] Scores(MLContext ml, IDataView scored, string column) =>

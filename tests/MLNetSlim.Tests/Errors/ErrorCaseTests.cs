@@ -515,4 +515,18 @@ public class ErrorCaseTests
             File.WriteAllText(Path.Combine(root, "depth", "a.mat"), "MATLAB 5.0 MAT-file");
             MLNetSlim.Datasets.NyudV2.LoadDataView(root, "train", 4, 4);
         });
+
+    [TestMethod]
+    public void E41_Calibration_TaskWithoutAnyLabelledRow() =>
+        ErrorTable.Verify("E41", () =>
+        {
+            TaskDefinition[] tasks = [new("Shape", TaskKind.Classification, 3), new("Size", TaskKind.Classification, 2)];
+            using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(new NetworkOptions
+            {
+                Tasks = tasks, Channels = 1, Height = 8, Width = 8,
+                Backbone = new MLNetSlim.Network.Backbones.BackboneOptions { StageChannels = [4, 8], StageDepths = [1, 1] },
+            }, seed: 1);
+            var data = new MultiTaskDataset(new float[4 * 64], 1, 8, 8, tasks, [[0, 1, 2, 0], [-1, -1, -1, -1]]);
+            ModelTrainer.Calibrate(net, data);
+        });
 }

@@ -59,6 +59,17 @@ public class MissingLabelTests
     }
 
     [TestMethod]
+    public void Metrics_OfATaskWithoutAnyLabelledRow_AreAnErrorNotZero()
+    {
+        using Tensor output = tensor(new float[] { 5, 0, 0 }, new long[] { 1, 3 });
+        using Tensor labels = tensor(new long[] { -1 });
+        var metrics = new TaskMetrics(Task);
+        metrics.Add(output, labels);
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() => metrics.Primary);
+        StringAssert.Contains(e.Message, "Task 't' has no labelled row in the evaluated data");
+    }
+
+    [TestMethod]
     public void Dataset_AcceptsMinusOne_ButNotOtherNegativeLabels()
     {
         var ok = new MultiTaskDataset(new float[2], 1, 1, 1, [Task], [[MultiTaskDataset.MissingLabel, 2]]);
