@@ -81,7 +81,7 @@ internal static class SupernetTrainer
             _ => null,
         };
         int resumeStep = resume?.Step ?? 0;
-        var sampler = new SandwichSampler(network, options.SandwichRandomCount, options.Seed);
+        var sampler = new SandwichSampler(network, options.SandwichRandomCount, options.Seed, options.SandwichMiddleEncoders);
         var shuffle = new Random(options.Seed);
         int[] order = Enumerable.Range(0, train.Count).ToArray();
 

@@ -450,8 +450,8 @@ public class ErrorCaseTests
     // ---- data set loaders (MLNetSlim.Datasets) ------------------------------------------------------------------------
 
     [TestMethod]
-    public void E35_Cifar100_RecordWhoseCoarseLabelDisagreesWithTheTaxonomy() =>
-        ErrorTable.Verify("E35", () =>
+    public void E36_Cifar100_RecordWhoseCoarseLabelDisagreesWithTheTaxonomy() =>
+        ErrorTable.Verify("E36", () =>
         {
             string folder = MLNetSlim.Tests.TestData.NewTempFolder();
             string file = Path.Combine(folder, "train.bin");
@@ -463,8 +463,8 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E36_Cifar100_FileOfAWrongSize() =>
-        ErrorTable.Verify("E36", () =>
+    public void E37_Cifar100_FileOfAWrongSize() =>
+        ErrorTable.Verify("E37", () =>
         {
             string folder = MLNetSlim.Tests.TestData.NewTempFolder();
             File.WriteAllBytes(Path.Combine(folder, "test.bin"), new byte[5000]);
@@ -472,8 +472,8 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E37_DenseLayout_MissingSplitList() =>
-        ErrorTable.Verify("E37", () =>
+    public void E38_DenseLayout_MissingSplitList() =>
+        ErrorTable.Verify("E38", () =>
         {
             string root = MLNetSlim.Tests.TestData.NewTempFolder();
             MLNetSlim.Tests.Datasets.DenseSceneLoaderTests.WriteNyud(root, 4, 4, "train", "a");
@@ -481,8 +481,8 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E38_DenseLayout_ImageWithoutALabelFile() =>
-        ErrorTable.Verify("E38", () =>
+    public void E39_DenseLayout_ImageWithoutALabelFile() =>
+        ErrorTable.Verify("E39", () =>
         {
             string root = MLNetSlim.Tests.TestData.NewTempFolder();
             MLNetSlim.Tests.Datasets.DenseSceneLoaderTests.WriteNyud(root, 4, 4, "train", "a");
@@ -491,8 +491,8 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E39_DenseLayout_LabelMapOfAnotherSizeThanItsImage() =>
-        ErrorTable.Verify("E39", () =>
+    public void E40_DenseLayout_LabelMapOfAnotherSizeThanItsImage() =>
+        ErrorTable.Verify("E40", () =>
         {
             string root = MLNetSlim.Tests.TestData.NewTempFolder();
             MLNetSlim.Tests.Datasets.DenseSceneLoaderTests.WriteNyud(root, 4, 4, "train", "a");
@@ -506,8 +506,8 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E40_DenseLayout_LabelFileOfAKindNotRead() =>
-        ErrorTable.Verify("E40", () =>
+    public void E41_DenseLayout_LabelFileOfAKindNotRead() =>
+        ErrorTable.Verify("E41", () =>
         {
             string root = MLNetSlim.Tests.TestData.NewTempFolder();
             MLNetSlim.Tests.Datasets.DenseSceneLoaderTests.WriteNyud(root, 4, 4, "train", "a");
@@ -517,8 +517,8 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E41_Calibration_TaskWithoutAnyLabelledRow() =>
-        ErrorTable.Verify("E41", () =>
+    public void E42_Calibration_TaskWithoutAnyLabelledRow() =>
+        ErrorTable.Verify("E42", () =>
         {
             TaskDefinition[] tasks = [new("Shape", TaskKind.Classification, 3), new("Size", TaskKind.Classification, 2)];
             using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(new NetworkOptions
@@ -528,5 +528,13 @@ public class ErrorCaseTests
             }, seed: 1);
             var data = new MultiTaskDataset(new float[4 * 64], 1, 8, 8, tasks, [[0, 1, 2, 0], [-1, -1, -1, -1]]);
             ModelTrainer.Calibrate(net, data);
+        });
+
+    [TestMethod]
+    public void E35_SearchOptions_EncoderToleranceOutOfRange() =>
+        ErrorTable.Verify("E35", () =>
+        {
+            var (costs, calibration) = MLNetSlim.Tests.Control.ControlTestTables.Random(2, 1);
+            _ = new ConfigurationSearch(costs, calibration, options: new SearchOptions { EncoderTolerance = 0.2 });
         });
 }
