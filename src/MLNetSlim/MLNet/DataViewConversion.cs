@@ -69,8 +69,9 @@ internal static class DataViewConversion
     /// <summary>Reads every row: features to NCHW floats, key labels to 0-based class indices, label-map vectors of the
     /// per-pixel tasks to (N, L, H, W) floats. Rows with a NaN or
     /// infinite feature are an error, or, with <see cref="ControllableMultiTaskEstimator.Options.SkipNonFiniteRows"/>,
-    /// skipped and counted in <paramref name="skipped"/>.</summary>
-    /// <exception cref="InvalidOperationException">A missing key (0), a wrong-length feature vector or a non-finite
+    /// skipped and counted in <paramref name="skipped"/>. Key value 0 (missing) becomes
+    /// <see cref="MultiTaskDataset.MissingLabel"/>: the row does not label that task.</summary>
+    /// <exception cref="InvalidOperationException">A task without any labelled row, a wrong-length feature vector or a non-finite
     /// feature, naming the row (0-based), the column and (for values) the value; no rows.</exception>
     public static MultiTaskDataset Read(IDataView data, ControllableMultiTaskEstimator.Options options, IReadOnlyList<TaskDefinition> tasks,
         CancellationToken cancellationToken, out long skipped)
@@ -116,18 +117,21 @@ internal static class DataViewConversion
                     maps[t]!.AddLabelMap(mapBuffer, row, labelCols[t].Name, tasks[t]);
                     continue;
                 }
+                // Key 0 is ML.NET's missing key: the row does not label this task (class index -1, ignored by the task's
+                // loss and metrics; docs/data.md "Rows that label some tasks only").
                 ulong key = getLabels[t]!();
-                if (key == 0)
-                    throw new InvalidOperationException(
-                        $"Row {row} (0-based) has a missing label in column '{labelCols[t].Name}' (task '{tasks[t].Name}'): key value 0, " +
-                        "which MapValueToKey gives to values not in its dictionary. Filter such rows out, e.g. with " +
-                        $"mlContext.Data.FilterRowsByMissingValues, or build the key dictionary from all label values.");
-                labels[t].Add((int)(key - 1));
+                labels[t].Add(key == 0 ? MultiTaskDataset.MissingLabel : (int)(key - 1));
             }
         }
         if (row == 0) throw new InvalidOperationException("The training data has no rows.");
         if (row == skipped)
             throw new InvalidOperationException($"All {row} rows have a NaN or infinite value in features column '{feat.Name}' and were skipped (Options.SkipNonFiniteRows); no rows are left to train on.");
+        for (int t = 0; t < tasks.Count; t++)
+            if (!tasks[t].IsPerPixel && labels[t].TrueForAll(y => y == MultiTaskDataset.MissingLabel))
+                throw new InvalidOperationException(
+                    $"Task '{tasks[t].Name}' has no labelled row: all {labels[t].Count} rows have a missing label (key value 0) in column '{labelCols[t].Name}'. " +
+                    "MapValueToKey gives key 0 to values not in its dictionary; build the key dictionary from the label values. " +
+                    "(A missing label in some rows is allowed: those rows do not train or measure that task.)");
         return new MultiTaskDataset(images.ToArray(), options.ImageChannels, options.ImageHeight, options.ImageWidth, tasks,
             labels.Select(l => l.ToArray()).ToArray(), maps.Select(m => m?.ToArray()).ToArray());
     }
