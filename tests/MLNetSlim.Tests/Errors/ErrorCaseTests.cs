@@ -451,87 +451,6 @@ public class ErrorCaseTests
     // ---- data set loaders (MLNetSlim.Datasets) ------------------------------------------------------------------------
 
     [TestMethod]
-    public void E36_Cifar100_RecordWhoseCoarseLabelDisagreesWithTheTaxonomy() =>
-        ErrorTable.Verify("E43", () =>
-        {
-            string folder = MLNetSlim.Tests.TestData.NewTempFolder();
-            string file = Path.Combine(folder, "train.bin");
-            MLNetSlim.Tests.Datasets.Cifar100MtlTests.WriteBin(file, [4, 30], seed: 1);
-            byte[] bytes = File.ReadAllBytes(file);
-            bytes[MLNetSlim.Datasets.Cifar100Mtl.RecordSize] = 1; // dolphin labelled as fish
-            File.WriteAllBytes(file, bytes);
-            MLNetSlim.Datasets.Cifar100Mtl.Load(MLNetSlim.Datasets.DataSplit.Train, folder);
-        });
-
-    [TestMethod]
-    public void E37_Cifar100_FileOfAWrongSize() =>
-        ErrorTable.Verify("E44", () =>
-        {
-            string folder = MLNetSlim.Tests.TestData.NewTempFolder();
-            File.WriteAllBytes(Path.Combine(folder, "test.bin"), new byte[5000]);
-            MLNetSlim.Datasets.Cifar100Mtl.LoadDataView(MLNetSlim.Datasets.DataSplit.Test, folder);
-        });
-
-    [TestMethod]
-    public void E38_DenseLayout_MissingSplitList() =>
-        ErrorTable.Verify("E45", () =>
-        {
-            string root = MLNetSlim.Tests.TestData.NewTempFolder();
-            MLNetSlim.Tests.Datasets.DenseSceneLoaderTests.WriteNyud(root, 4, 4, "train", "a");
-            MLNetSlim.Datasets.NyudV2.LoadDataView(root, "val", 4, 4);
-        });
-
-    [TestMethod]
-    public void E39_DenseLayout_ImageWithoutALabelFile() =>
-        ErrorTable.Verify("E46", () =>
-        {
-            string root = MLNetSlim.Tests.TestData.NewTempFolder();
-            MLNetSlim.Tests.Datasets.DenseSceneLoaderTests.WriteNyud(root, 4, 4, "train", "a");
-            File.Delete(Path.Combine(root, "edge", "a.npy"));
-            MLNetSlim.Datasets.NyudV2.LoadDataView(root, "train", 4, 4);
-        });
-
-    [TestMethod]
-    public void E40_DenseLayout_LabelMapOfAnotherSizeThanItsImage() =>
-        ErrorTable.Verify("E47", () =>
-        {
-            string root = MLNetSlim.Tests.TestData.NewTempFolder();
-            MLNetSlim.Tests.Datasets.DenseSceneLoaderTests.WriteNyud(root, 4, 4, "train", "a");
-            LabelMapPng.Write(Path.Combine(root, "segmentation", "a.png"), new float[6], 2, 3, 8);
-            IDataView view = MLNetSlim.Datasets.NyudV2.LoadDataView(root, "train", 4, 4, ["semseg"]);
-            using DataViewRowCursor cursor = view.GetRowCursor(view.Schema);
-            ValueGetter<VBuffer<float>> get = cursor.GetGetter<VBuffer<float>>(view.Schema["semseg"]);
-            VBuffer<float> v = default;
-            cursor.MoveNext();
-            get(ref v);
-        });
-
-    [TestMethod]
-    public void E41_DenseLayout_LabelFileOfAKindNotRead() =>
-        ErrorTable.Verify("E48", () =>
-        {
-            string root = MLNetSlim.Tests.TestData.NewTempFolder();
-            MLNetSlim.Tests.Datasets.DenseSceneLoaderTests.WriteNyud(root, 4, 4, "train", "a");
-            File.Delete(Path.Combine(root, "depth", "a.npy"));
-            File.WriteAllText(Path.Combine(root, "depth", "a.mat"), "MATLAB 5.0 MAT-file");
-            MLNetSlim.Datasets.NyudV2.LoadDataView(root, "train", 4, 4);
-        });
-
-    [TestMethod]
-    public void E42_Calibration_TaskWithoutAnyLabelledRow() =>
-        ErrorTable.Verify("E49", () =>
-        {
-            TaskDefinition[] tasks = [new("Shape", TaskKind.Classification, 3), new("Size", TaskKind.Classification, 2)];
-            using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(new NetworkOptions
-            {
-                Tasks = tasks, Channels = 1, Height = 8, Width = 8,
-                Backbone = new MLNetSlim.Network.Backbones.BackboneOptions { StageChannels = [4, 8], StageDepths = [1, 1] },
-            }, seed: 1);
-            var data = new MultiTaskDataset(new float[4 * 64], 1, 8, 8, tasks, [[0, 1, 2, 0], [-1, -1, -1, -1]]);
-            ModelTrainer.Calibrate(net, data);
-        });
-
-    [TestMethod]
     public void E35_SearchOptions_EncoderToleranceOutOfRange() =>
         ErrorTable.Verify("E35", () =>
         {
@@ -624,5 +543,86 @@ public class ErrorCaseTests
             using var served = new MLNetSlim.Serving.ServingMultiTaskModel(Bundle(WidthConfiguration.Uniform(1.0, 2)));
             float[] image = new float[MLNetSlim.Tests.Onnx.OnnxTestModels.Size];
             served.Predict(image, 1, served.Costs.Resolve(WidthConfiguration.Uniform(0.25, 2)));
+        });
+
+    [TestMethod]
+    public void E43_Cifar100_RecordWhoseCoarseLabelDisagreesWithTheTaxonomy() =>
+        ErrorTable.Verify("E43", () =>
+        {
+            string folder = MLNetSlim.Tests.TestData.NewTempFolder();
+            string file = Path.Combine(folder, "train.bin");
+            MLNetSlim.Tests.Datasets.Cifar100MtlTests.WriteBin(file, [4, 30], seed: 1);
+            byte[] bytes = File.ReadAllBytes(file);
+            bytes[MLNetSlim.Datasets.Cifar100Mtl.RecordSize] = 1; // dolphin labelled as fish
+            File.WriteAllBytes(file, bytes);
+            MLNetSlim.Datasets.Cifar100Mtl.Load(MLNetSlim.Datasets.DataSplit.Train, folder);
+        });
+
+    [TestMethod]
+    public void E44_Cifar100_FileOfAWrongSize() =>
+        ErrorTable.Verify("E44", () =>
+        {
+            string folder = MLNetSlim.Tests.TestData.NewTempFolder();
+            File.WriteAllBytes(Path.Combine(folder, "test.bin"), new byte[5000]);
+            MLNetSlim.Datasets.Cifar100Mtl.LoadDataView(MLNetSlim.Datasets.DataSplit.Test, folder);
+        });
+
+    [TestMethod]
+    public void E45_DenseLayout_MissingSplitList() =>
+        ErrorTable.Verify("E45", () =>
+        {
+            string root = MLNetSlim.Tests.TestData.NewTempFolder();
+            MLNetSlim.Tests.Datasets.DenseSceneLoaderTests.WriteNyud(root, 4, 4, "train", "a");
+            MLNetSlim.Datasets.NyudV2.LoadDataView(root, "val", 4, 4);
+        });
+
+    [TestMethod]
+    public void E46_DenseLayout_ImageWithoutALabelFile() =>
+        ErrorTable.Verify("E46", () =>
+        {
+            string root = MLNetSlim.Tests.TestData.NewTempFolder();
+            MLNetSlim.Tests.Datasets.DenseSceneLoaderTests.WriteNyud(root, 4, 4, "train", "a");
+            File.Delete(Path.Combine(root, "edge", "a.npy"));
+            MLNetSlim.Datasets.NyudV2.LoadDataView(root, "train", 4, 4);
+        });
+
+    [TestMethod]
+    public void E47_DenseLayout_LabelMapOfAnotherSizeThanItsImage() =>
+        ErrorTable.Verify("E47", () =>
+        {
+            string root = MLNetSlim.Tests.TestData.NewTempFolder();
+            MLNetSlim.Tests.Datasets.DenseSceneLoaderTests.WriteNyud(root, 4, 4, "train", "a");
+            LabelMapPng.Write(Path.Combine(root, "segmentation", "a.png"), new float[6], 2, 3, 8);
+            IDataView view = MLNetSlim.Datasets.NyudV2.LoadDataView(root, "train", 4, 4, ["semseg"]);
+            using DataViewRowCursor cursor = view.GetRowCursor(view.Schema);
+            ValueGetter<VBuffer<float>> get = cursor.GetGetter<VBuffer<float>>(view.Schema["semseg"]);
+            VBuffer<float> v = default;
+            cursor.MoveNext();
+            get(ref v);
+        });
+
+    [TestMethod]
+    public void E48_DenseLayout_LabelFileOfAKindNotRead() =>
+        ErrorTable.Verify("E48", () =>
+        {
+            string root = MLNetSlim.Tests.TestData.NewTempFolder();
+            MLNetSlim.Tests.Datasets.DenseSceneLoaderTests.WriteNyud(root, 4, 4, "train", "a");
+            File.Delete(Path.Combine(root, "depth", "a.npy"));
+            File.WriteAllText(Path.Combine(root, "depth", "a.mat"), "MATLAB 5.0 MAT-file");
+            MLNetSlim.Datasets.NyudV2.LoadDataView(root, "train", 4, 4);
+        });
+
+    [TestMethod]
+    public void E49_Calibration_TaskWithoutAnyLabelledRow() =>
+        ErrorTable.Verify("E49", () =>
+        {
+            TaskDefinition[] tasks = [new("Shape", TaskKind.Classification, 3), new("Size", TaskKind.Classification, 2)];
+            using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(new NetworkOptions
+            {
+                Tasks = tasks, Channels = 1, Height = 8, Width = 8,
+                Backbone = new MLNetSlim.Network.Backbones.BackboneOptions { StageChannels = [4, 8], StageDepths = [1, 1] },
+            }, seed: 1);
+            var data = new MultiTaskDataset(new float[4 * 64], 1, 8, 8, tasks, [[0, 1, 2, 0], [-1, -1, -1, -1]]);
+            ModelTrainer.Calibrate(net, data);
         });
 }
