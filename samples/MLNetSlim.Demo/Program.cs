@@ -66,6 +66,12 @@ cifar.SetAction((parse, ct) => Cli.Guard(() =>
 }));
 root.Subcommands.Add(cifar);
 
+// NYUD-v2 and PASCAL-Context (per-pixel tasks) from the multi-task layouts NYUD_MT / PASCAL_MT (docs/benchmarks-paper.md).
+root.Subcommands.Add(DenseCommand("nyud", "NYUD-v2 (semseg 40 classes, depth, normals, edge) from the NYUD_MT layout: train through the ML.NET image pipeline and the estimator, report mIoU, RMSE, mean angular error and F / max-F on the val split at the full and smallest configurations, controllability at 30/50/70 %, save the model (docs/benchmarks-paper.md).",
+    "The NYUD_MT folder (images/, gt_sets/train.txt and val.txt, segmentation/, depth/, normals/, edge/; docs/data.md).", 480, 640, withSemsegClasses: false));
+root.Subcommands.Add(DenseCommand("pascal-context", "PASCAL-Context (semseg, human_parts, sal, normals, edge) from the PASCAL_MT layout: train through the ML.NET image pipeline and the estimator, report mIoU, max-F, mean angular error and F / max-F on the val split at the full and smallest configurations, controllability at 30/50/70 %, save the model (docs/benchmarks-paper.md).",
+    "The PASCAL_MT folder (JPEGImages/, ImageSets/Context/train.txt and val.txt, one folder per task; docs/data.md).", 512, 512, withSemsegClasses: true));
+
 // In logs (output redirected) Spectre would wrap at 80 columns; the tables need more.
 if (Console.IsOutputRedirected && AnsiConsole.Profile.Width < 200) AnsiConsole.Profile.Width = 200;
 
@@ -78,3 +84,33 @@ if (parsed.Action is ParseErrorAction parseError) parseError.ShowHelp = false;
 int exitCode = await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
 if (parseFailed) Console.Error.WriteLine("Run with --help to see the commands and options.");
 return exitCode;
+
+static Command DenseCommand(string name, string description, string dataDescription, int height, int width, bool withSemsegClasses)
+{
+    var command = new Command(name, description);
+    var data = new Option<string>("--data") { Description = dataDescription, Required = true };
+    var device = new Option<string>("--device") { Description = "Torch device: cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
+    var backbone = new Option<string>("--backbone") { Description = "Backbone: small (small conv net) or resnet.", DefaultValueFactory = _ => "small" };
+    backbone.AcceptOnlyFromAmong(RunOptions.Backbones);
+    Option<int> epochs = Cli.PositiveOption("--epochs", "Training epochs.", 3);
+    Option<int> batch = Cli.PositiveOption("--batch-size", "Images per optimiser step (at least 2).", 8);
+    var lr = new Option<double>("--learning-rate") { Description = "Peak learning rate.", DefaultValueFactory = _ => 2e-3 };
+    Option<int> h = Cli.PositiveOption("--height", $"Height images and label maps are resized to (default {height}, the layout's training size).", height);
+    Option<int> w = Cli.PositiveOption("--width", $"Width images and label maps are resized to (default {width}).", width);
+    var seed = new Option<int>("--seed") { Description = "Training seed.", DefaultValueFactory = _ => 0 };
+    Option<int> prefs = Cli.PreferenceVectorsOption();
+    var validation = new Option<double>("--validation-fraction") { Description = "Share of the training rows held out for the calibration table.", DefaultValueFactory = _ => 0.1 };
+    var outDir = new Option<string>("--out") { Description = "Output folder (model.zip, report.json, report.md).", DefaultValueFactory = _ => "out/" + name };
+    var classes = new Option<int>("--semseg-classes") { Description = "Segmentation classes: 21 (semseg/VOC12, the layout's classes) or 59 (SegmentationClassContext).", DefaultValueFactory = _ => 21 };
+    classes.AcceptOnlyFromAmong("21", "59");
+    foreach (Option o in new Option[] { data, device, backbone, epochs, batch, lr, h, w, seed, prefs, validation, outDir }) command.Options.Add(o);
+    if (withSemsegClasses) command.Options.Add(classes);
+    command.SetAction((parse, ct) => Cli.Guard(() =>
+    {
+        DenseBenchmark.Run(new DenseBenchmarkSettings(name, parse.GetValue(data)!, parse.GetValue(device)!, parse.GetValue(backbone)!,
+            parse.GetValue(epochs), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(h), parse.GetValue(w), parse.GetValue(seed),
+            parse.GetValue(prefs), parse.GetValue(outDir)!, parse.GetValue(validation), withSemsegClasses ? parse.GetValue(classes) : 21), Console.WriteLine, ct);
+        return Task.FromResult(0);
+    }));
+    return command;
+}
