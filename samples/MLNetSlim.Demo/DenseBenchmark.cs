@@ -120,7 +120,7 @@ internal static class DenseBenchmark
             Device = s.Device,
             Seed = s.Seed,
             ValidationFraction = s.ValidationFraction,
-            Progress = new Progress<TrainingProgress>(p => { if (p.IsEpochEnd) log(p.ToString()); }),
+            Progress = new ProgressSink(p => { if (p.IsEpochEnd) log(p.ToString()); }),
             CancellationToken = ct,
         };
         options.Tasks.AddRange(tasks.Select(t => new ControllableMultiTaskEstimator.TaskColumn(t.Name)
