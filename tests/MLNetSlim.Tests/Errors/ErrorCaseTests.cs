@@ -446,4 +446,90 @@ public class ErrorCaseTests
                 File.Delete(path);
             }
         });
+
+    // ---- streaming Fit, early stopping, device (issue 10) ---------------------------------------------------------
+
+    private static (MLContext Ml, IDataView Data, ControllableMultiTaskEstimator.Options Options) Streamed8(int n, Action<Row[]> damage)
+    {
+        var ml = new MLContext(1);
+        var rng = new Random(4);
+        Row[] rows = Rows(n);
+        foreach (Row r in rows) r.Features = Enumerable.Range(0, 64).Select(_ => (float)rng.NextDouble()).ToArray();
+        damage(rows);
+        ControllableMultiTaskEstimator.Options o = Options();
+        o.ImageHeight = o.ImageWidth = 8;
+        o.BatchSize = 8;
+        o.InMemoryCacheLimitMB = 0;
+        o.ValidationFraction = 0;
+        return (ml, Raw(ml, rows, 64), o);
+    }
+
+    [TestMethod]
+    public void E35_StreamingFit_ANaNFeature() =>
+        ErrorTable.Verify("E35", () =>
+        {
+            (MLContext ml, IDataView raw, ControllableMultiTaskEstimator.Options o) = Streamed8(40, rows => rows[21].Features[5] = float.NaN);
+            IDataView keyed = ml.Transforms.Conversion.MapValueToKey("Shape").Append(ml.Transforms.Conversion.MapValueToKey("Size")).Fit(raw).Transform(raw);
+            ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(keyed);
+        });
+
+    [TestMethod]
+    public void E36_StreamingFit_AMissingLabel() =>
+        ErrorTable.Verify("E36", () =>
+        {
+            (MLContext ml, IDataView raw, ControllableMultiTaskEstimator.Options o) = Streamed8(40, _ => { });
+            // Keys built without 'triangle': row 2's Shape maps to the missing key 0.
+            IDataView keyed = ml.Transforms.Conversion.MapValueToKey("Shape", keyData: ml.Data.LoadFromEnumerable(new[] { new { Shape = "circle" }, new { Shape = "square" } }))
+                .Append(ml.Transforms.Conversion.MapValueToKey("Size")).Fit(raw).Transform(raw);
+            ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(keyed);
+        });
+
+    [TestMethod]
+    public void E37_EarlyStopping_WithoutValidationData() =>
+        ErrorTable.Verify("E37", () =>
+        {
+            ControllableMultiTaskEstimator.Options o = Options();
+            o.ValidationFraction = 0;
+            o.EarlyStoppingPatience = 2;
+            _ = new MLContext(1).MulticlassClassification.Trainers.ControllableMultiTask(o);
+        });
+
+    [TestMethod]
+    public void E38_InMemoryCacheLimit_Negative() =>
+        ErrorTable.Verify("E38", () =>
+        {
+            ControllableMultiTaskEstimator.Options o = Options();
+            o.InMemoryCacheLimitMB = -1;
+            _ = new MLContext(1).MulticlassClassification.Trainers.ControllableMultiTask(o);
+        });
+
+    [TestMethod]
+    public void E39_GpuDeviceId_WithoutCuda_AndWithoutFallback() =>
+        ErrorTable.Verify("E39", () =>
+        {
+            if (TorchSharp.torch.cuda.is_available()) Assert.Inconclusive("CUDA is available here.");
+            var ml = new MLContext(1) { GpuDeviceId = 1, FallbackToCpu = false };
+            ml.MulticlassClassification.Trainers.ControllableMultiTask(Options()).Fit(Keyed(ml, Rows(8)));
+        });
+
+    [TestMethod]
+    public void E40_PerPixelLabelColumn_OfTheWrongSize() =>
+        ErrorTable.Verify("E40", () =>
+        {
+            var ml = new MLContext(1);
+            IDataView view = ml.Data.LoadFromEnumerable(new[] { new MLNet.HostBatchTests.PixelRow { Features = new float[16], Seg = new float[16], Side = 1 } });
+            TaskDefinition[] tasks = [TaskDefinition.PerPixel("seg", TaskKind.Normals), new("side", TaskKind.Classification, 3)];
+            _ = new DataViewBatches(view, MLNet.HostBatchTests.PixelOptions(), tasks, 1, 1);
+        });
+
+    [TestMethod]
+    public void E41_SegmentationLabel_OutsideTheClasses() =>
+        ErrorTable.Verify("E41", () =>
+        {
+            var ml = new MLContext(1);
+            MLNet.HostBatchTests.PixelRow[] rows = MLNet.HostBatchTests.PixelRows(12);
+            rows[7].Seg[5] = 4;
+            var source = new DataViewBatches(ml.Data.LoadFromEnumerable(rows), MLNet.HostBatchTests.PixelOptions(), MLNet.HostBatchTests.Tasks, rows.Length, 1);
+            _ = source.Batches(4, null, false).ToList();
+        });
 }
