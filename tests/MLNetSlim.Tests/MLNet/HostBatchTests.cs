@@ -21,7 +21,7 @@ public class HostBatchTests
 
         [VectorType(H * W)] public float[] Seg { get; set; } = [];
 
-        [KeyType(4)] public uint Side { get; set; }
+        [KeyType(3)] public uint Side { get; set; } // 0-based: LoadFromEnumerable stores key = value + 1
     }
 
     internal static readonly TaskDefinition[] Tasks =
@@ -38,12 +38,12 @@ public class HostBatchTests
         ImageWidth = W,
     };
 
-    /// <summary>Row i: every pixel = i; seg map = (i + p) % 3 except pixel 0 = 255 (ignored); side key = i % 3 + 1.</summary>
+    /// <summary>Row i: every pixel = i; seg map = (i + p) % 3 except pixel 0 = 255 (ignored); side class = i % 3.</summary>
     internal static PixelRow[] PixelRows(int n) => Enumerable.Range(0, n).Select(i => new PixelRow
     {
         Features = Enumerable.Repeat((float)i, H * W).ToArray(),
         Seg = Enumerable.Range(0, H * W).Select(p => p == 0 ? 255f : (i + p) % 3).ToArray(),
-        Side = (uint)(i % 3 + 1),
+        Side = (uint)(i % 3),
     }).ToArray();
 
     [TestMethod]
@@ -65,7 +65,7 @@ public class HostBatchTests
                     int id = (int)b.Images[i * H * W];
                     seen.Add(id);
                     CollectionAssert.AreEqual(rows[id].Seg, b.PixelLabels[0]!.AsSpan(i * H * W, H * W).ToArray(), $"row {id}");
-                    Assert.AreEqual((int)rows[id].Side - 1, b.ClassLabels[1]![i], $"row {id}");
+                    Assert.AreEqual((int)rows[id].Side, b.ClassLabels[1]![i], $"row {id}");
                 }
                 // The tensors the trainer sees: segmentation (N, H, W) int64 with the ignore value kept, classes (N) int64.
                 using Tensor seg = b.LabelTensor(Tasks[0], 0, H, W, CPU);
@@ -85,7 +85,7 @@ public class HostBatchTests
         // Collected into memory: the same data set as built by hand.
         MultiTaskDataset collected = InMemoryBatches.Collect(source, default);
         CollectionAssert.AreEqual(rows.SelectMany(r => r.Seg).ToArray(), collected.PixelLabels[0]);
-        CollectionAssert.AreEqual(rows.Select(r => (int)r.Side - 1).ToArray(), collected.Labels[1]);
+        CollectionAssert.AreEqual(rows.Select(r => (int)r.Side).ToArray(), collected.Labels[1]);
         CollectionAssert.AreEqual(rows.SelectMany(r => r.Features).ToArray(), collected.Images);
     }
 
