@@ -3,8 +3,10 @@ using System.Text.RegularExpressions;
 namespace MLNetSlim.Tests.Layering;
 
 /// <summary>
-/// The folder layering of src/MLNetSlim documented in docs/architecture.md: a folder may reference only folders below
-/// it, and Architecture and Control are TorchSharp-free. Reads the sources (no reflection, no package).
+/// The folder layering of the core documented in docs/architecture.md: a folder may reference only folders below it,
+/// and Architecture and Control are TorchSharp-free. The two bottom-most product layers above Runtime (Architecture,
+/// Control) live in their own assembly, MLNetSlim.Control, which references no package at all; the rest in MLNetSlim.
+/// Reads the sources (no reflection, no package), and checks the built MLNetSlim.Control assembly's references.
 /// </summary>
 [TestClass]
 public sealed partial class LayeringTests
@@ -16,20 +18,37 @@ public sealed partial class LayeringTests
     /// <summary>Folders whose code must not reference TorchSharp.</summary>
     public static readonly string[] TorchSharpFree = ["Architecture", "Control"];
 
+    /// <summary>The core's projects (folder under src/) and the layer folders each holds. A project may reference only
+    /// the projects listed before it; every layer is in exactly one project.</summary>
+    public static readonly (string Project, string[] Folders)[] Projects =
+    [
+        ("MLNetSlim.Control", ["Architecture", "Control"]),
+        ("MLNetSlim", ["Runtime", "Nn", "Network", "Data", "Model", "Evaluation", "Training", "MLNet"]),
+    ];
+
     [TestMethod]
     public void EveryFolderOfTheCoreReferencesOnlyFoldersBelowIt_AndControlAndArchitectureAreTorchSharpFree()
     {
-        string core = Path.Combine(RepositoryRoot(), "src", "MLNetSlim");
-        string[] folders = Directory.GetDirectories(core).Select(Path.GetFileName).OfType<string>()
-            .Where(f => f is not ("bin" or "obj")).Order().ToArray();
-        CollectionAssert.AreEquivalent(Order, folders,
-            "src/MLNetSlim's folders and the documented layer order differ; place a new folder in LayeringTests.Order and docs/architecture.md.");
-        Dictionary<string, HashSet<string>> types = DeclaredTypes(core);
+        string src = Path.Combine(RepositoryRoot(), "src");
+        CollectionAssert.AreEquivalent(Order, Projects.SelectMany(p => p.Folders).ToArray(),
+            "every documented layer must be in exactly one project of LayeringTests.Projects");
+        var layerDirectories = new List<(string Folder, string Directory)>();
+        foreach ((string project, string[] expected) in Projects)
+        {
+            string root = Path.Combine(src, project);
+            string[] folders = Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>()
+                .Where(f => f is not ("bin" or "obj")).Order().ToArray();
+            CollectionAssert.AreEquivalent(expected, folders,
+                $"src/{project}'s folders and the documented layers of that project differ; place a new folder in LayeringTests.Order, LayeringTests.Projects and docs/architecture.md.");
+            Assert.IsEmpty(Directory.GetFiles(root, "*.cs"), $"src/{project}: every source file belongs in a layer folder");
+            layerDirectories.AddRange(folders.Select(f => (f, Path.Combine(root, f))));
+        }
+        Dictionary<string, HashSet<string>> types = DeclaredTypes(layerDirectories.Select(l => l.Directory));
         var violations = new List<string>();
         int files = 0;
-        foreach (string folder in Order)
+        foreach ((string folder, string directory) in layerDirectories.OrderBy(l => Array.IndexOf(Order, l.Folder)))
         {
-            foreach (string file in Directory.EnumerateFiles(Path.Combine(core, folder), "*.cs", SearchOption.AllDirectories))
+            foreach (string file in Directory.EnumerateFiles(directory, "*.cs", SearchOption.AllDirectories))
             {
                 files++;
                 string relative = Path.GetRelativePath(RepositoryRoot(), file).Replace('\\', '/');
@@ -39,6 +58,27 @@ public sealed partial class LayeringTests
         Assert.IsTrue(files > 40, $"expected the core's sources; found {files} files");
         Assert.IsEmpty(violations, "Layering violations (order, bottom to top: " + string.Join(" < ", Order) + "):\n" +
             string.Join("\n", violations));
+    }
+
+    /// <summary>The assembly-level guarantee behind serving without libtorch: the built MLNetSlim.Control references
+    /// neither TorchSharp nor ML.NET nor another MLNetSlim assembly, its project has no package or project reference
+    /// (so nothing can bring TorchSharp in transitively), and it holds only the two TorchSharp-free layers.</summary>
+    [TestMethod]
+    public void TheControlAssemblyReferencesNoTorchSharp_AndHoldsOnlyArchitectureAndControl()
+    {
+        System.Reflection.Assembly control = typeof(MLNetSlim.Control.Budget).Assembly;
+        Assert.AreEqual("MLNetSlim.Control", control.GetName().Name);
+        Assert.AreSame(control, typeof(MLNetSlim.Architecture.WidthConfiguration).Assembly);
+        string[] references = control.GetReferencedAssemblies().Select(a => a.Name!).ToArray();
+        string[] foreign = references.Where(n => !(n.StartsWith("System", StringComparison.Ordinal) || n is "netstandard" or "mscorlib")).ToArray();
+        Assert.IsEmpty(foreign, $"MLNetSlim.Control must reference only the .NET runtime; it references [{string.Join(", ", foreign)}]");
+        Assert.IsFalse(references.Any(n => n.Contains("Torch", StringComparison.OrdinalIgnoreCase)), string.Join(", ", references));
+        string[] namespaces = control.GetTypes().Select(t => t.Namespace).OfType<string>()
+            .Where(n => n.StartsWith("MLNetSlim", StringComparison.Ordinal)).Distinct().Order().ToArray();
+        CollectionAssert.AreEqual(new[] { "MLNetSlim.Architecture", "MLNetSlim.Control" }, namespaces);
+        string project = File.ReadAllText(Path.Combine(RepositoryRoot(), "src", "MLNetSlim.Control", "MLNetSlim.Control.csproj"));
+        Assert.IsFalse(Regex.IsMatch(project, @"<(PackageReference|ProjectReference)\b"),
+            "src/MLNetSlim.Control/MLNetSlim.Control.csproj must have no PackageReference or ProjectReference");
     }
 
     [TestMethod]
@@ -65,26 +105,26 @@ public sealed partial class LayeringTests
                 public static object Trainer() => MLNetSlim.Training.ModelTrainer.Calibrate;
             }
             """;
-        string[] found = Violations("Control", "src/MLNetSlim/Control/Fake.cs", source, types).ToArray();
+        string[] found = Violations("Control", "src/MLNetSlim.Control/Control/Fake.cs", source, types).ToArray();
         string all = string.Join("\n", found);
         Assert.HasCount(5, found, all);
-        StringAssert.Contains(all, "src/MLNetSlim/Control/Fake.cs:2: Control references Model (using MLNetSlim.Model;)");
-        StringAssert.Contains(all, "src/MLNetSlim/Control/Fake.cs:3: Control references Evaluation (using static MLNetSlim.Evaluation.NetworkEvaluator;)");
-        StringAssert.Contains(all, "src/MLNetSlim/Control/Fake.cs:7: Control references Training");
-        StringAssert.Contains(all, "src/MLNetSlim/Control/Fake.cs:12: Control references Evaluation (Evaluation.Dirichlet)");
-        StringAssert.Contains(all, "src/MLNetSlim/Control/Fake.cs:13: Control references Training");
+        StringAssert.Contains(all, "src/MLNetSlim.Control/Control/Fake.cs:2: Control references Model (using MLNetSlim.Model;)");
+        StringAssert.Contains(all, "src/MLNetSlim.Control/Control/Fake.cs:3: Control references Evaluation (using static MLNetSlim.Evaluation.NetworkEvaluator;)");
+        StringAssert.Contains(all, "src/MLNetSlim.Control/Control/Fake.cs:7: Control references Training");
+        StringAssert.Contains(all, "src/MLNetSlim.Control/Control/Fake.cs:12: Control references Evaluation (Evaluation.Dirichlet)");
+        StringAssert.Contains(all, "src/MLNetSlim.Control/Control/Fake.cs:13: Control references Training");
         Assert.IsFalse(all.Contains(":10:", StringComparison.Ordinal), "a plain comment is not a reference");
         Assert.IsFalse(all.Contains(":11:", StringComparison.Ordinal), "a string is not a reference");
         Assert.IsFalse(all.Contains(":1:", StringComparison.Ordinal), "Architecture is below Control");
 
         string torch = "using TorchSharp;\nusing static TorchSharp.torch;\n\nnamespace MLNetSlim.Architecture;\n\n/// <summary>TorchSharp-free.</summary>\npublic sealed class Shape { }\n";
-        string[] torchFound = Violations("Architecture", "src/MLNetSlim/Architecture/Shape.cs", torch, types).ToArray();
+        string[] torchFound = Violations("Architecture", "src/MLNetSlim.Control/Architecture/Shape.cs", torch, types).ToArray();
         Assert.HasCount(2, torchFound, string.Join("\n", torchFound));
-        StringAssert.Contains(torchFound[0], "src/MLNetSlim/Architecture/Shape.cs:1: Architecture references TorchSharp");
+        StringAssert.Contains(torchFound[0], "src/MLNetSlim.Control/Architecture/Shape.cs:1: Architecture references TorchSharp");
 
         Assert.IsEmpty(Violations("Network", "src/MLNetSlim/Network/Ok.cs", torch.Replace("namespace MLNetSlim.Architecture", "namespace MLNetSlim.Network") +
             "using MLNetSlim.Runtime;\nusing MLNetSlim.Architecture;\n", types).ToArray());
-        string[] wrongNamespace = Violations("Control", "src/MLNetSlim/Control/X.cs", "namespace MLNetSlim.Model;\n", types).ToArray();
+        string[] wrongNamespace = Violations("Control", "src/MLNetSlim.Control/Control/X.cs", "namespace MLNetSlim.Model;\n", types).ToArray();
         Assert.HasCount(1, wrongNamespace);
         StringAssert.Contains(wrongNamespace[0], "namespace MLNetSlim.Model does not follow its folder Control");
     }
@@ -132,10 +172,10 @@ public sealed partial class LayeringTests
 
     /// <summary>Type names declared per top-level namespace of the core (for partially qualified references such as
     /// <c>Evaluation.Dirichlet</c>, which resolve through the enclosing namespace MLNetSlim).</summary>
-    public static Dictionary<string, HashSet<string>> DeclaredTypes(string core)
+    public static Dictionary<string, HashSet<string>> DeclaredTypes(IEnumerable<string> directories)
     {
         var types = new Dictionary<string, HashSet<string>>();
-        foreach (string file in Directory.EnumerateFiles(core, "*.cs", SearchOption.AllDirectories))
+        foreach (string file in directories.SelectMany(d => Directory.EnumerateFiles(d, "*.cs", SearchOption.AllDirectories)))
         {
             string text = File.ReadAllText(file);
             Match ns = NamespaceLine().Match(text);

@@ -8,7 +8,7 @@ namespace MLNetSlim.Tests.Layering;
 [TestClass]
 public sealed class PublicSurfaceTests
 {
-    /// <summary>The core's public types: the catalog, estimator + Options, transformer, model loading, Budget and control
+    /// <summary>The core's public types (MLNetSlim and MLNetSlim.Control together): the catalog, estimator + Options, transformer, model loading, Budget and control
     /// types, the custom-trainer path (ModelTrainer + options) and the network building blocks for custom backbones.</summary>
     public static readonly string[] AllowedPublicTypes =
     [
@@ -79,14 +79,17 @@ public sealed class PublicSurfaceTests
 
     private static readonly Assembly Core = typeof(ControllableMultiTaskTransformer).Assembly;
 
+    /// <summary>The TorchSharp-free assembly under the core (namespaces Architecture and Control).</summary>
+    private static readonly Assembly Control = typeof(MLNetSlim.Control.Budget).Assembly;
+
     [TestMethod]
     public void TheCoreHasNoDataFetcher_AndNoDataSetLoaders()
     {
-        string[] names = Core.GetTypes().Select(t => t.Name).ToArray();
+        string[] names = Core.GetTypes().Concat(Control.GetTypes()).Select(t => t.Name).ToArray();
         foreach (string banned in new[] { "DataFetcher", "DataFolders", "DataLocator", "Mnist", "FashionMnist", "MultiFashionMnist",
                      "SyntheticControlProblem", "SearchBenchmark" })
             Assert.IsFalse(names.Contains(banned), $"type {banned} belongs outside the packed core (MLNetSlim.Datasets, samples, tests or benchmarks)");
-        Assert.IsFalse(Core.GetReferencedAssemblies().Any(a => a.Name is "MLNetSlim.Datasets" or "MLNetSlim.SampleData"));
+        Assert.IsFalse(Core.GetReferencedAssemblies().Concat(Control.GetReferencedAssemblies()).Any(a => a.Name is "MLNetSlim.Datasets" or "MLNetSlim.SampleData"));
         Assert.IsFalse(typeof(MLNetSlim.Datasets.Mnist).Assembly.GetTypes().Any(t => t.Name == "DataFetcher"),
             "the packable MLNetSlim.Datasets must not fetch either");
     }
@@ -94,7 +97,8 @@ public sealed class PublicSurfaceTests
     [TestMethod]
     public void TheCorePublicTypesAreExactlyTheAllowList()
     {
-        string[] actual = Core.GetExportedTypes().Select(t => t.FullName!).Order(StringComparer.Ordinal).ToArray();
+        Assert.AreNotSame(Core, Control, "Architecture and Control live in their own assembly, MLNetSlim.Control");
+        string[] actual = Core.GetExportedTypes().Concat(Control.GetExportedTypes()).Select(t => t.FullName!).Order(StringComparer.Ordinal).ToArray();
         string[] extra = actual.Except(AllowedPublicTypes).ToArray();
         string[] missing = AllowedPublicTypes.Except(actual).ToArray();
         Assert.IsTrue(extra.Length == 0 && missing.Length == 0,
