@@ -18,7 +18,9 @@ public static class ModelTrainer
     /// <summary>
     /// Trains a model: builds the network (seeded), trains it with the sandwich rule and CI-KD, recomputes the batch-norm
     /// post-statistics, then measures the calibration table on <paramref name="validation"/> (or a seeded held-out
-    /// fraction of <paramref name="train"/>): (#encoder options x #widths) evaluation passes.
+    /// fraction of <paramref name="train"/>): (#encoder options x #widths) evaluation passes. After every epoch each
+    /// task's primary metric at the full configuration on the validation images goes to the epoch-end
+    /// <see cref="TrainingProgress.ValidationMetrics"/> and drives <see cref="TrainingOptions.EarlyStoppingPatience"/>.
     /// </summary>
     /// <param name="train">Training images and labels.</param>
     /// <param name="validation">Held-out images that measure the calibration table, or null to hold out
