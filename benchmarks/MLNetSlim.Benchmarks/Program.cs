@@ -27,9 +27,11 @@ var testCount = new Option<int?>("--test-count") { Description = "Test-split ima
 var mlnetTrainer = new Option<string>("--mlnet-trainer") { Description = "ML.NET built-in baseline: sdca (SdcaMaximumEntropy) or lightgbm.", DefaultValueFactory = _ => "sdca" };
 mlnetTrainer.AcceptOnlyFromAmong(MLNetBaseline.Trainers);
 var latencyRounds = new Option<int?>("--latency-rounds") { Description = "Timed forward passes per network, configuration and batch size (default 100; 20 with --quick)." };
+var middleEncoders = new Option<bool>("--sandwich-middle-encoders") { Description = "Supernets: draw the random sandwich configurations' encoder from the middle options only (TrainingOptions.SandwichMiddleEncoders; issue-12 ablation)." };
+var inplaceWeight = new Option<double>("--inplace-distillation-weight") { Description = "Supernets: weight of in-place distillation of the task outputs from the full configuration (TrainingOptions.InplaceDistillationWeight; default 0).", DefaultValueFactory = _ => 0.0 };
 var compare = new Command("compare", "Supernet vs static per-configuration networks, single-task networks, an ML.NET trainer per task, and the supernet without CI-KD, on Multi-(Fashion+MNIST).")
 {
-    quick, epochs, trainCount, testCount, dataOption, outOption, seedOption, mlnetTrainer, latencyRounds, threadsOption,
+    quick, epochs, trainCount, testCount, dataOption, outOption, seedOption, mlnetTrainer, latencyRounds, threadsOption, middleEncoders, inplaceWeight,
 };
 compare.SetAction(r =>
 {
@@ -41,7 +43,8 @@ compare.SetAction(r =>
         r.GetValue(testCount) ?? (q ? 500 : 10000),
         r.GetValue(dataOption), r.GetValue(outOption)!, r.GetValue(seedOption), r.GetValue(mlnetTrainer)!,
         r.GetValue(latencyRounds) ?? (q ? 20 : 100),
-        q ? 512 : new MLNetSlim.Training.TrainingOptions().PostStatisticsImages);
+        q ? 512 : new MLNetSlim.Training.TrainingOptions().PostStatisticsImages,
+        r.GetValue(middleEncoders), r.GetValue(inplaceWeight));
     return CompareCommand.Run(args, settings);
 });
 root.Add(compare);

@@ -21,6 +21,9 @@ public sealed record BudgetPreferenceRow(double Budget, string Preference, IRead
 public sealed record SweepRow(double FirstTaskPreference, string Configuration, double EncoderWidth, IReadOnlyList<double> DecoderWidths,
     long Macs, IReadOnlyDictionary<string, double> TestAccuracy);
 
+/// <summary>The preference sweep at one budget (fraction of full MACs).</summary>
+public sealed record BudgetSweep(double Budget, IReadOnlyList<SweepRow> Rows);
+
 /// <summary>Controllability of the search vs the equal-width baseline.</summary>
 internal sealed record ControllabilitySection(string SearchCalibration, string EvaluatedOn, IReadOnlyList<double> Budgets,
     int PreferenceVectors, double DirichletAlpha, int Seed, ControllabilityComparison Comparison);
@@ -38,6 +41,7 @@ internal sealed record AnalysisResult(
     ConfigurationSpaceSection Space,
     double SweepBudget,
     IReadOnlyList<SweepRow> PreferenceSweep,
+    IReadOnlyList<BudgetSweep> PreferenceSweeps,
     TimeSpan Elapsed);
 
 /// <summary>Runs the measurements on a model and a test set, caching one evaluation and one latency per configuration.</summary>
@@ -46,7 +50,10 @@ internal sealed class Analyzer
     /// <summary>Budgets of the budget x preference table, fractions of full MACs.</summary>
     public static readonly double[] TableBudgets = [0.3, 0.5, 0.7, 1.0];
 
-    /// <summary>Budgets of the controllability comparison, fractions of full MACs.</summary>
+    /// <summary>Steps of each preference sweep (first task's preference 0, 0.05, .., 1).</summary>
+    public const int SweepSteps = 21;
+
+    /// <summary>Budgets of the controllability comparison and of the preference sweeps, fractions of full MACs.</summary>
     public static readonly double[] ControllabilityBudgets = [0.3, 0.5, 0.7];
 
     private readonly ControllableMultiTaskModel _model;
@@ -155,7 +162,7 @@ internal sealed class Analyzer
 
     /// <summary>The preference sweep: weight of the first task from 0 to 1 in <paramref name="steps"/> steps (the rest shared
     /// equally by the other tasks) at budget <paramref name="budget"/>.</summary>
-    public IReadOnlyList<SweepRow> Sweep(double budget, int steps = 11)
+    public IReadOnlyList<SweepRow> Sweep(double budget, int steps = SweepSteps)
     {
         int n = TaskNames.Count;
         var rows = new List<SweepRow>();
@@ -182,9 +189,10 @@ internal sealed class Analyzer
         IReadOnlyList<BudgetPreferenceRow> b = BudgetPreference();
         status("Controllability");
         ControllabilitySection c = Controllability(testTable, preferenceVectors, seed);
-        status("Preference sweep at a budget of 50 % of full MACs");
-        IReadOnlyList<SweepRow> sweep = Sweep(0.5);
+        status("Preference sweeps at budgets of 30, 50 and 70 % of full MACs");
+        BudgetSweep[] sweeps = ControllabilityBudgets.Select(budget => new BudgetSweep(budget, Sweep(budget))).ToArray();
+        IReadOnlyList<SweepRow> sweep = sweeps.Single(x => x.Budget == 0.5).Rows;
         ConfigurationSpaceSection space = Space(testTable);
-        return new AnalysisResult(a, b, c, space, 0.5, sweep, clock.Elapsed);
+        return new AnalysisResult(a, b, c, space, 0.5, sweep, sweeps, clock.Elapsed);
     }
 }

@@ -13,7 +13,7 @@ public sealed record RunSettings(string? Data, int Epochs, string Backbone, stri
 
 /// <summary>Settings of the evaluate command.</summary>
 public sealed record EvaluateSettings(string Model, string? Data, int? TestCount, int PreferenceVectors, int Seed, int Threads,
-    IReadOnlyList<string> CommandLine);
+    IReadOnlyList<string> CommandLine, string? Out = null);
 
 /// <summary>The run command's options (one set per command that takes them).</summary>
 public sealed class RunOptions

@@ -108,7 +108,7 @@ internal static class RunCommand
         var files = new List<string> { zip };
         string png1 = Path.Combine(outDir, "accuracy-vs-macs.png"), png2 = Path.Combine(outDir, "preference-control.png");
         Plots.AccuracyVsMacs(png1, result.Space, tasks);
-        Plots.PreferenceControl(png2, result.PreferenceSweep, tasks, result.SweepBudget);
+        Plots.PreferenceControl(png2, result.PreferenceSweeps, tasks);
         string json = Path.Combine(outDir, "report.json"), md = Path.Combine(outDir, "report.md");
         files.AddRange([json, md, png1, png2]);
 
@@ -178,7 +178,8 @@ internal static class RunCommand
         if (includeConfigurations) Tables.Print(Tables.Configurations(r.Configurations, tasks, testImages));
         Tables.Print(Tables.BudgetPreference(r.BudgetPreference, tasks, testImages));
         Tables.Print(Tables.Controllability(r.Controllability));
-        if (includeSweep) Tables.Print(Tables.Sweep(r.PreferenceSweep, tasks, r.SweepBudget));
+        if (includeSweep)
+            foreach (BudgetSweep sweep in r.PreferenceSweeps) Tables.Print(Tables.Sweep(sweep.Rows, tasks, sweep.Budget));
     }
 
     /// <summary>Machine facts for the report.</summary>
@@ -220,7 +221,7 @@ internal static class RunCommand
         sb.Append(Tables.Configurations(a.Configurations, report.Tasks, testImages).ToMarkdown());
         sb.Append(Tables.BudgetPreference(a.BudgetPreference, report.Tasks, testImages).ToMarkdown());
         sb.Append(Tables.Controllability(a.Controllability).ToMarkdown());
-        sb.Append(Tables.Sweep(a.PreferenceSweep, report.Tasks, a.SweepBudget).ToMarkdown());
+        foreach (BudgetSweep sweep in a.PreferenceSweeps) sb.Append(Tables.Sweep(sweep.Rows, report.Tasks, sweep.Budget).ToMarkdown());
         sb.AppendLine("## All configurations").AppendLine();
         sb.AppendLine(ci, $"{a.Space.Count} configurations; {a.Space.Source}. Max |difference| to the {a.Space.DirectlyEvaluatedConfigurations} configurations evaluated directly with `model.Evaluate`: {a.Space.MaxAbsDifferenceToDirectEvaluation:G3}.").AppendLine();
         foreach ((string task, IReadOnlyList<string> front) in a.Space.ParetoFronts)
@@ -250,6 +251,24 @@ public static class EvaluateCommand
         DataFolders folders = await Cli.EnsureDataAsync(s.Data, ct).ConfigureAwait(false);
         MultiTaskDataset test = Cli.LoadSplit(folders, DataSplit.Test, s.TestCount, 0, "--test-count");
         var analyzer = new Analyzer(model, test);
+        if (s.Out is not null)
+        {
+            string outDir = Path.GetFullPath(s.Out);
+            Directory.CreateDirectory(outDir);
+            AnalysisResult result = AnsiConsole.Status().Start("Measuring...", ctx =>
+                analyzer.Run(s.PreferenceVectors, s.Seed, text => ctx.Status(Markup.Escape($"measuring: {text} ..."))));
+            ct.ThrowIfCancellationRequested();
+            RunCommand.PrintSections(result, tasks, test.Count, includeConfigurations: true, includeSweep: true);
+            string png1 = Path.Combine(outDir, "accuracy-vs-macs.png"), png2 = Path.Combine(outDir, "preference-control.png");
+            Plots.AccuracyVsMacs(png1, result.Space, tasks);
+            Plots.PreferenceControl(png2, result.PreferenceSweeps, tasks);
+            string json = Path.Combine(outDir, "report.json"), md = Path.Combine(outDir, "report.md");
+            var report = new DemoReport("evaluate", string.Join(' ', s.CommandLine), RunCommand.Machine(), null, null, tasks, result,
+                result.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds, [json, md, png1, png2]);
+            RunCommand.WriteReports(report, json, md, test.Count);
+            AnsiConsole.MarkupLine($"Wrote {Markup.Escape(json)}, {Markup.Escape(md)} and the plots. Total wall time: [bold]{clock.Elapsed.TotalSeconds:0.0} s[/].");
+            return 0;
+        }
         (IReadOnlyList<BudgetPreferenceRow> b, ControllabilitySection c) = AnsiConsole.Status().Start("Measuring...", ctx =>
         {
             ctx.Status($"Test calibration table ({CalibrationTable.PassCount(model.Costs)} passes over {test.Count} test images)");

@@ -97,7 +97,7 @@ internal static class Tables
     public static TableData Sweep(IReadOnlyList<SweepRow> rows, IReadOnlyList<string> tasks, double budget) => new(
         $"Preference sweep at budget {Pct(budget)}",
         [$"p({tasks[0]})", "chosen configuration", "MMACs", .. tasks.Select(t => $"{t} acc %")],
-        rows.Select(r => (IReadOnlyList<string>)[F(r.FirstTaskPreference, "0.0"), r.Configuration, MMacs(r.Macs),
+        rows.Select(r => (IReadOnlyList<string>)[F(r.FirstTaskPreference, "0.00"), r.Configuration, MMacs(r.Macs),
             .. tasks.Select(t => Acc(r.TestAccuracy[t]))]).ToArray());
 
     /// <summary>Writes a table to the console.</summary>

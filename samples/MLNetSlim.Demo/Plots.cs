@@ -42,9 +42,22 @@ public static class Plots
     }
 
     /// <summary>
-    /// At a fixed budget: each task's test accuracy (%) and the chosen decoder widths vs the first task's preference.
+    /// One panel per budget (stacked): each task's test accuracy (%) and the chosen decoder widths vs the first task's
+    /// preference.
     /// </summary>
-    public static void PreferenceControl(string path, IReadOnlyList<SweepRow> sweep, IReadOnlyList<string> tasks, double budget)
+    public static void PreferenceControl(string path, IReadOnlyList<BudgetSweep> sweeps, IReadOnlyList<string> tasks)
+    {
+        var multiplot = new Multiplot();
+        for (int i = 0; i < sweeps.Count; i++)
+        {
+            Plot plot = PreferencePanel(sweeps[i].Rows, tasks, sweeps[i].Budget);
+            if (i == 0) multiplot.Reset(plot);
+            else multiplot.AddPlot(plot);
+        }
+        multiplot.SavePng(path, 1100, 600 * sweeps.Count);
+    }
+
+    private static Plot PreferencePanel(IReadOnlyList<SweepRow> sweep, IReadOnlyList<string> tasks, double budget)
     {
         var plot = new Plot();
         double[] xs = sweep.Select(r => r.FirstTaskPreference).ToArray();
@@ -76,15 +89,16 @@ public static class Plots
         enc.Axes.YAxis = plot.Axes.Right;
 
         string budgetText = (100 * budget).ToString("0", System.Globalization.CultureInfo.InvariantCulture);
-        plot.Title($"Preference control at a budget of {budgetText} % of the full network's MACs");
+        int distinct = sweep.Select(r => r.Configuration).Distinct(StringComparer.Ordinal).Count();
+        plot.Title($"Preference control at a budget of {budgetText} % of the full network's MACs ({distinct} configurations)");
         plot.XLabel($"preference for {tasks[0]} (p_{tasks[0]}; {(tasks.Count == 2 ? $"p_{tasks[1]} = 1 - p_{tasks[0]}" : "the rest shared equally")})");
         plot.YLabel("test accuracy (%)");
-        plot.Axes.Right.Label.Text = "width multiplier (fraction of full channels)";
+        plot.Axes.Right.Label.Text = "width multiplier";
         plot.Axes.Right.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(0.25);
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(0.1);
         plot.Axes.SetLimitsY(-0.05, 1.1, plot.Axes.Right);
         plot.Axes.SetLimitsX(-0.05, 1.05);
-        plot.ShowLegend(Edge.Bottom);
-        plot.SavePng(path, 1100, 700);
+        plot.ShowLegend(Edge.Right);
+        return plot;
     }
 }

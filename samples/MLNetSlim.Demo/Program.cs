@@ -33,10 +33,11 @@ Option<int?> evalTestCount = Cli.CountOption("--test-count", "Test images (defau
 Option<int> evalPrefs = Cli.PreferenceVectorsOption();
 Option<int> evalSeed = new("--seed") { Description = "Seed of the controllability preference vectors.", DefaultValueFactory = _ => 0 };
 Option<int> evalThreads = Cli.ThreadsOption();
-foreach (Option o in new Option[] { modelPath, evalData, evalTestCount, evalPrefs, evalSeed, evalThreads }) evaluate.Options.Add(o);
+Option<string?> evalOut = new("--out") { Description = "Also run every measurement of 'run' on the loaded model (configurations, budget x preference, controllability, preference sweeps at 30/50/70 %, the whole space) and write report.json, report.md and the plots to this folder (no training section)." };
+foreach (Option o in new Option[] { modelPath, evalData, evalTestCount, evalPrefs, evalSeed, evalThreads, evalOut }) evaluate.Options.Add(o);
 evaluate.SetAction((parse, ct) => Cli.Guard(() => EvaluateCommand.ExecuteAsync(new EvaluateSettings(
     parse.GetValue(modelPath)!, parse.GetValue(evalData), parse.GetValue(evalTestCount), parse.GetValue(evalPrefs),
-    parse.GetValue(evalSeed), parse.GetValue(evalThreads), Environment.GetCommandLineArgs()), ct)));
+    parse.GetValue(evalSeed), parse.GetValue(evalThreads), Environment.GetCommandLineArgs(), parse.GetValue(evalOut)), ct)));
 root.Subcommands.Add(evaluate);
 
 // In logs (output redirected) Spectre would wrap at 80 columns; the tables need more.

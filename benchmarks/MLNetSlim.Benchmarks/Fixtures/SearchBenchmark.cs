@@ -34,9 +34,11 @@ internal static class SearchBenchmark
     /// <param name="seed">Seed of the problem and the queries.</param>
     /// <param name="options">Search options (null for the defaults), e.g. to compare grid sizes.</param>
     /// <exception cref="ArgumentOutOfRangeException">Counts or options out of range.</exception>
-    public static SearchBenchmarkResult Run(int taskCount, int queries = 20_000, int warmup = 2_000, int seed = 1, SearchOptions? options = null)
+    /// <param name="widths">Width set of the problem (null: {0.25, 0.5, 0.75, 1}); also its encoder options.</param>
+    public static SearchBenchmarkResult Run(int taskCount, int queries = 20_000, int warmup = 2_000, int seed = 1, SearchOptions? options = null,
+        WidthSet? widths = null)
     {
-        SyntheticControlProblem problem = SyntheticControlProblem.Create(taskCount, seed);
+        SyntheticControlProblem problem = SyntheticControlProblem.Create(taskCount, seed, widths);
         var sw = Stopwatch.StartNew();
         var search = new ConfigurationSearch(problem.Costs, problem.Calibration, options: options);
         double constructionMs = sw.Elapsed.TotalMilliseconds;

@@ -91,6 +91,16 @@ public sealed class ConfigurationSearch : IConfigurationController
                     env = Math.Max(env, _p[e][t][d]);
                     _f[e][t][d] = env + _options.MonotoneEpsilon * d;
                 }
+                if (_options.NormalizeDecoderGains)
+                {
+                    // Each task's envelope gain over its decoder widths at this encoder, scaled to [0, 1].
+                    double lo = _f[e][t][0], range = _f[e][t][wCount - 1] - _options.MonotoneEpsilon * (wCount - 1) - lo;
+                    for (int d = 0; d < wCount; d++)
+                    {
+                        double envelope = _f[e][t][d] - _options.MonotoneEpsilon * d;
+                        _f[e][t][d] = (range > 0 ? (envelope - lo) / range : 0) + _options.MonotoneEpsilon * d;
+                    }
+                }
             }
         }
         _enumerate = Math.Pow(wCount, tCount) <= _options.EnumerationLimit;
@@ -442,12 +452,51 @@ public sealed class ConfigurationSearch : IConfigurationController
         public int SelectEncoder(double capacity)
         {
             int n = _s._encoderOrder.Length;
-            var v = new double[n];
+            Span<double> v = stackalloc double[n];
             double max = double.NegativeInfinity;
             for (int i = 0; i < n; i++) { v[i] = Stage1Value(_s._encoderOrder[i], capacity); max = Math.Max(max, v[i]); }
+            // Candidates: within the tolerance of the best equal-weight value. Of them, lexicographically: one that leaves
+            // the decoders room (Room > 0, so preferences can act), then the larger value (ties within 1e-12), then the
+            // larger encoder (i descending).
+            double floor = max - _s._options.EncoderTolerance - 1e-12;
+            int best = -1;
+            bool bestHasRoom = false;
             for (int i = n - 1; i >= 0; i--)
-                if (v[i] >= max - 1e-12) return _s._encoderOrder[i]; // ties -> the larger encoder
-            throw new InvalidOperationException("Internal error: no feasible encoder option.");
+            {
+                if (!(v[i] >= floor)) continue;
+                bool hasRoom = PreferencesCanAct(_s._encoderOrder[i], capacity);
+                if (best < 0 || (hasRoom && !bestHasRoom) || (hasRoom == bestHasRoom && v[i] > v[best] + 1e-12)) { best = i; bestHasRoom = hasRoom; }
+            }
+            if (best < 0) throw new InvalidOperationException("Internal error: no feasible encoder option.");
+            return _s._encoderOrder[best];
+        }
+
+        /// <summary>
+        /// False when encoder e within capacity is stuck: no decoder can take a wider width (Room = 0) although not every
+        /// decoder is at its widest. Then every preference vector yields the same configuration at e. True when some
+        /// decoder can widen, or when every decoder fits at its widest (nothing to trade).
+        /// </summary>
+        public bool PreferencesCanAct(int e, double capacity) =>
+            capacity - Model.MinTotal[e] >= Model.MaxExcessSum[e] || Room(e, capacity) > 0;
+
+        /// <summary>
+        /// The decoders' room at encoder e within capacity: sum over tasks of the number of widths above the cheapest
+        /// that task t's decoder can take while every other decoder stays at its cheapest. 0 means no preference can
+        /// change the configuration.
+        /// </summary>
+        public int Room(int e, double capacity)
+        {
+            double slack = capacity - Model.MinTotal[e];
+            if (slack < 0) return -1;
+            int room = 0;
+            double[][] excess = Model.Excess[e];
+            for (int t = 0; t < excess.Length; t++)
+            {
+                double[] x = excess[t];
+                for (int d = 0; d < x.Length; d++)
+                    if (x[d] > 0 && x[d] <= slack) room++;
+            }
+            return room;
         }
 
         public int[] SolveDecoders(int e, double capacity, double[] p)

@@ -18,6 +18,26 @@ public sealed record SearchOptions
     /// value strictly increasing in the width (default 1e-6, fraction of full performance per width step).</summary>
     public double MonotoneEpsilon { get; init; } = 1e-6;
 
+    /// <summary>
+    /// Stage 1's tolerance tau, in mean relative performance (fraction of full performance, averaged over tasks; default
+    /// 0.005, half a point): the encoder options whose best equal-weight value V_e(B) is within tau of the best one are
+    /// candidates, and of them the search prefers one that leaves the decoders room (at least one decoder can take a
+    /// wider width within the budget while the others stay at their narrowest, so preferences can act), then the larger
+    /// V_e(B), then the larger encoder. 0: only encoders tied with the best V_e(B) are candidates. Must be in [0, 0.1].
+    /// </summary>
+    public double EncoderTolerance { get; init; } = 0.005;
+
+    /// <summary>
+    /// Stage 2's per-task value (default true): the monotone envelope P~_t(e*, d) rescaled to [0, 1] over task t's
+    /// decoder widths at the chosen encoder e*, (P~_t(e*, d) - P~_t(e*, narrowest)) / (P~_t(e*, widest) -
+    /// P~_t(e*, narrowest)), plus epsilon d. A preference then weighs what widening that task's decoder can buy at e*
+    /// on a common scale, so a task whose accuracy moves little with its decoder width is not starved of decoder budget
+    /// when it is the preferred one (the paper's rule holds more often; docs/control.md). false: the envelope of the
+    /// raw relative performance. Either value is a strictly increasing per-task function of the width, so the
+    /// monotonicity guarantee holds for both.
+    /// </summary>
+    public bool NormalizeDecoderGains { get; init; } = true;
+
     /// <summary>The Pareto front is exact (all configurations enumerated) when #encoder options x #widths^#tasks is at
     /// most this (default 20000); otherwise it is restricted to the stage-1 encoder and a preference sweep.</summary>
     public int ParetoEnumerationLimit { get; init; } = 20000;
@@ -31,6 +51,7 @@ public sealed record SearchOptions
         if (GridCells < 16 || GridCells > 1 << 20) throw new ArgumentOutOfRangeException(nameof(GridCells), GridCells, "Must be in [16, 2^20].");
         if (Stage1GridCells < 16 || Stage1GridCells > 1 << 22) throw new ArgumentOutOfRangeException(nameof(Stage1GridCells), Stage1GridCells, "Must be in [16, 2^22].");
         if (!(MonotoneEpsilon > 0) || MonotoneEpsilon > 1e-3) throw new ArgumentOutOfRangeException(nameof(MonotoneEpsilon), MonotoneEpsilon, "Must be in (0, 1e-3].");
+        if (!(EncoderTolerance >= 0) || EncoderTolerance > 0.1) throw new ArgumentOutOfRangeException(nameof(EncoderTolerance), EncoderTolerance, "Must be in [0, 0.1].");
         if (ParetoEnumerationLimit < 0) throw new ArgumentOutOfRangeException(nameof(ParetoEnumerationLimit), ParetoEnumerationLimit, "Must be non-negative.");
         if (ParetoPreferenceSamples < 0) throw new ArgumentOutOfRangeException(nameof(ParetoPreferenceSamples), ParetoPreferenceSamples, "Must be non-negative.");
     }

@@ -16,13 +16,19 @@ internal sealed class SandwichSampler
     private readonly Random _random;
 
     /// <summary>Creates the sampler.</summary>
-    public SandwichSampler(MultiTaskNetwork network, int randomCount, int seed)
+    public SandwichSampler(MultiTaskNetwork network, int randomCount, int seed, bool middleEncoders = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(randomCount);
         _network = network;
         _randomCount = randomCount;
         _random = new Random(seed);
+        CostTable costs = network.CostTable;
+        int full = costs.EncoderOptionOf(network.FullConfiguration), smallest = costs.EncoderOptionOf(network.SmallestConfiguration);
+        int[] middle = Enumerable.Range(0, costs.EncoderOptionCount).Where(e => e != full && e != smallest).ToArray();
+        _encoderOptions = middleEncoders && middle.Length > 0 ? middle : Enumerable.Range(0, costs.EncoderOptionCount).ToArray();
     }
+
+    private readonly int[] _encoderOptions;
 
     /// <summary>The configurations of the next step: full first, then smallest, then k random ones.</summary>
     public IReadOnlyList<WidthConfiguration> Next()
@@ -31,7 +37,7 @@ internal sealed class SandwichSampler
         CostTable costs = _network.CostTable;
         for (int i = 0; i < _randomCount; i++)
         {
-            int e = _random.Next(costs.EncoderOptionCount);
+            int e = _encoderOptions[_random.Next(_encoderOptions.Length)];
             int[] d = Enumerable.Range(0, costs.TaskCount).Select(_ => _random.Next(costs.Widths.Count)).ToArray();
             list.Add(costs.Configuration(e, d));
         }

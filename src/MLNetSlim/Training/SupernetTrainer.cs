@@ -100,7 +100,7 @@ internal static class SupernetTrainer
             _ => null,
         };
         int resumeStep = resume?.Step ?? 0;
-        var sampler = new SandwichSampler(network, options.SandwichRandomCount, options.Seed);
+        var sampler = new SandwichSampler(network, options.SandwichRandomCount, options.Seed, options.SandwichMiddleEncoders);
         var shuffle = new Random(options.Seed);
 
         var early = new EarlyStopping(network.Tasks, options.EarlyStoppingPatience, options.EarlyStoppingMinDelta);

@@ -45,7 +45,8 @@ internal sealed class TrainingCheckpoint
         $"batch={o.BatchSize}", $"epochs={o.Epochs}", $"seed={o.Seed}", $"lr={o.LearningRate.ToString("R", CultureInfo.InvariantCulture)}",
         $"optimizer={o.Optimizer}", $"schedule={o.Schedule}", $"momentum={o.Momentum.ToString("R", CultureInfo.InvariantCulture)}",
         $"decay={o.WeightDecay.ToString("R", CultureInfo.InvariantCulture)}", $"k={o.SandwichRandomCount}",
-        $"kd={o.DistillationWeight.ToString("R", CultureInfo.InvariantCulture)}", $"fixed={o.FixedConfiguration}");
+        $"kd={o.DistillationWeight.ToString("R", CultureInfo.InvariantCulture)}", $"fixed={o.FixedConfiguration}")
+        + (o.SandwichMiddleEncoders ? "|middle-encoders" : ""); // only when set, so keys of existing checkpoints do not change
 
     /// <summary>Writes a checkpoint crash-safely.</summary>
     public static void Save(string path, string runKey, int step, MultiTaskNetwork network, torch.optim.Optimizer optimizer) =>

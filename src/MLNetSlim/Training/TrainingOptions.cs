@@ -71,6 +71,14 @@ public sealed class TrainingOptions
     public int SandwichRandomCount { get; set; } = 1;
 
     /// <summary>
+    /// When true, the random configurations' encoder option is drawn from the options other than the full and the
+    /// smallest one (when there are more than two), since those two are trained at every step already: with the
+    /// default four encoder widths and k = 1 the middle encoder widths get twice the steps, at no extra cost. Decoder
+    /// widths stay uniform over the whole width set. Default false (issue 12 ablation; docs/benchmarks/compare.md).
+    /// </summary>
+    public bool SandwichMiddleEncoders { get; set; }
+
+    /// <summary>
     /// Lambda, the weight of the CI-KD loss (ECMT): distance between a sampled configuration's encoder features and the
     /// leading channels of the detached full-width encoder's features. 0 disables CI-KD.
     /// </summary>

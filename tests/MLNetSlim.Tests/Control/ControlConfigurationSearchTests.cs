@@ -101,10 +101,12 @@ public class ControlConfigurationSearchTests
     {
         int tCount = costs.TaskCount, w = costs.Widths.Count, n = (int)Math.Pow(w, tCount);
         var d = new int[tCount];
-        // Stage 1: best equal-weight mean per encoder option, ties to the larger encoder.
-        int bestE = -1;
-        double bestV = double.NegativeInfinity;
-        foreach (int e in Enumerable.Range(0, costs.EncoderOptionCount).OrderBy(e => costs.EncoderMacs(e)))
+        // Stage 1: best equal-weight mean per encoder option; candidates within the tolerance of the best; of them,
+        // lexicographically: preferences can act (some decoder can widen, or all fit at their widest), larger mean,
+        // larger encoder.
+        double tolerance = new SearchOptions().EncoderTolerance;
+        var values = new Dictionary<int, double>();
+        foreach (int e in Enumerable.Range(0, costs.EncoderOptionCount))
         {
             double v = double.NegativeInfinity;
             for (int k = 0; k < n; k++)
@@ -113,8 +115,22 @@ public class ControlConfigurationSearchTests
                 if (costs.Macs(costs.Configuration(e, d)) > capacity) continue;
                 v = Math.Max(v, Enumerable.Range(0, tCount).Average(t => s.Calibration.Relative(t, e, d[t])));
             }
-            if (v >= bestV - 1e-12) { bestV = Math.Max(v, bestV); bestE = e; }
+            values[e] = v;
         }
+        double bestV = values.Values.Max();
+        bool CanAct(int e)
+        {
+            bool allWidest = costs.Macs(costs.Configuration(e, Enumerable.Repeat(w - 1, tCount).ToArray())) <= capacity;
+            bool oneWider = Enumerable.Range(0, tCount).Any(t =>
+            {
+                var one = new int[tCount];
+                one[t] = 1;
+                return costs.Macs(costs.Configuration(e, one)) <= capacity;
+            });
+            return allWidest || oneWider;
+        }
+        int bestE = values.Keys.Where(e => values[e] >= bestV - tolerance - 1e-12)
+            .OrderByDescending(CanAct).ThenByDescending(e => Math.Round(values[e], 11)).ThenByDescending(e => costs.EncoderMacs(e)).First();
         double bestObj = double.NegativeInfinity;
         int[] bestD = [];
         for (int k = 0; k < n; k++)
@@ -146,6 +162,79 @@ public class ControlConfigurationSearchTests
             var (e, _, obj) = BruteForce(costs, search, b.Value * costs.FullMacs, p);
             Assert.AreEqual(e, r.EncoderOption, $"query {q}: stage-1 encoder");
             Assert.AreEqual(obj, Objective(search, r, p), 1e-12, $"query {q}: stage-2 optimum");
+        }
+    }
+
+    /// <summary>Two tasks, encoder options {0.5, 1}: at a capacity of 5250 MACs the full encoder is best by equal
+    /// weights (1.0) but leaves no decoder room to widen; the half encoder is 0.0035 behind (0.9965) and lets the
+    /// decoders trade.</summary>
+    private static (CostTable Costs, CalibrationTable Calibration) StuckEncoderTable()
+    {
+        WidthSet widths = WidthSet.Default;
+        string[] names = ["a", "b"];
+        long[][] perEncoder = [[100, 250, 400, 550], [100, 300, 500, 700]];
+        var costs = new CostTable(widths, names, [[0.5], [1.0]], [4200, 5000], [perEncoder, perEncoder]);
+        double[][] metric = [[0.993, 0.995, 0.996, 0.997], [1.0, 1.0, 1.0, 1.0]];
+        return (costs, new CalibrationTable(names, [true, true], widths, [metric, metric], 1));
+    }
+
+    [TestMethod]
+    public void StageOne_LeavesPreferencesRoom_WithinTheTolerance()
+    {
+        var (costs, cal) = StuckEncoderTable();
+        Budget budget = Budget.Macs(5250);
+
+        // Tolerance 0 (the old rule): the full encoder, and every preference gets the same configuration.
+        var strict = new ConfigurationSearch(costs, cal, options: new SearchOptions { EncoderTolerance = 0 });
+        Assert.AreEqual(1, strict.SelectEncoder(budget));
+        Assert.AreEqual(1, new[] { new[] { 1.0, 0 }, [0.0, 1], [0.5, 0.5] }
+            .Select(p => strict.Search(budget, p).Configuration).Distinct().Count());
+
+        // The default tolerance (0.005) admits the half encoder (0.0035 behind), which lets preferences act.
+        var search = new ConfigurationSearch(costs, cal);
+        Assert.AreEqual(0.005, new SearchOptions().EncoderTolerance);
+        Assert.AreEqual(0, search.SelectEncoder(budget));
+        SearchResult first = search.Search(budget, [1.0, 0]), second = search.Search(budget, [0.0, 1]);
+        CollectionAssert.AreEqual(new[] { 3, 2 }, first.DecoderWidthIndices.ToArray());
+        CollectionAssert.AreEqual(new[] { 2, 3 }, second.DecoderWidthIndices.ToArray());
+        Assert.IsTrue(first.Macs <= 5250 && second.Macs <= 5250);
+
+        // A tolerance below the gap keeps the full encoder.
+        Assert.AreEqual(1, new ConfigurationSearch(costs, cal, options: new SearchOptions { EncoderTolerance = 0.003 }).SelectEncoder(budget));
+        // Where the full encoder has room, it stays the choice (the tolerance only breaks a stuck encoder).
+        Assert.AreEqual(1, search.SelectEncoder(Budget.Macs(5500)));
+        // Everything fits at the full encoder: nothing to trade, so it is kept (full budget -> full configuration).
+        Assert.AreEqual(costs.FullMacs, search.Search(Budget.FractionOfFull(1), [0.5, 0.5]).Macs);
+    }
+
+    [TestMethod]
+    public void NormalizedGains_GiveThePreferredTaskTheWiderDecoder_WhereRawGainsWouldNot()
+    {
+        WidthSet widths = WidthSet.Default;
+        string[] names = ["small-gain", "large-gain"];
+        long[][] dec = [[100, 200, 300, 400]];
+        var costs = new CostTable(widths, names, [[1.0]], [1000], [dec, dec]);
+        double[][][] metric = [[[0.990, 0.995, 0.997, 1.0]], [[0.95, 0.99, 0.995, 1.0]]];
+        var cal = new CalibrationTable(names, [true, true], widths, metric, 0);
+        Budget budget = Budget.Macs(1300); // one decoder can take one step
+        double[] p = [0.7, 0.3];
+
+        // Normalised (default): gains 0.5 vs 0.8 of each task's range, weighted 0.35 vs 0.24: the preferred task widens.
+        SearchResult normalized = new ConfigurationSearch(costs, cal).Search(budget, p);
+        CollectionAssert.AreEqual(new[] { 1, 0 }, normalized.DecoderWidthIndices.ToArray());
+        // Raw relative performance: 0.7 x 0.005 < 0.3 x 0.04, so the less preferred task gets the budget.
+        SearchResult raw = new ConfigurationSearch(costs, cal, options: new SearchOptions { NormalizeDecoderGains = false }).Search(budget, p);
+        CollectionAssert.AreEqual(new[] { 0, 1 }, raw.DecoderWidthIndices.ToArray());
+    }
+
+    [TestMethod]
+    public void EncoderTolerance_IsValidated()
+    {
+        var (costs, cal) = StuckEncoderTable();
+        foreach (double bad in new[] { -0.001, 0.2, double.NaN, double.PositiveInfinity })
+        {
+            var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new ConfigurationSearch(costs, cal, options: new SearchOptions { EncoderTolerance = bad }));
+            Assert.AreEqual(nameof(SearchOptions.EncoderTolerance), ex.ParamName);
         }
     }
 

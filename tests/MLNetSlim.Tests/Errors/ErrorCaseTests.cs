@@ -465,8 +465,8 @@ public class ErrorCaseTests
     }
 
     [TestMethod]
-    public void E35_StreamingFit_ANaNFeature() =>
-        ErrorTable.Verify("E35", () =>
+    public void E36_StreamingFit_ANaNFeature() =>
+        ErrorTable.Verify("E36", () =>
         {
             (MLContext ml, IDataView raw, ControllableMultiTaskEstimator.Options o) = Streamed8(40, rows => rows[21].Features[5] = float.NaN);
             IDataView keyed = ml.Transforms.Conversion.MapValueToKey("Shape").Append(ml.Transforms.Conversion.MapValueToKey("Size")).Fit(raw).Transform(raw);
@@ -474,8 +474,8 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E36_StreamingFit_AMissingLabel() =>
-        ErrorTable.Verify("E36", () =>
+    public void E37_StreamingFit_AMissingLabel() =>
+        ErrorTable.Verify("E37", () =>
         {
             (MLContext ml, IDataView raw, ControllableMultiTaskEstimator.Options o) = Streamed8(40, _ => { });
             // Keys built without 'triangle': row 2's Shape maps to the missing key 0.
@@ -485,8 +485,8 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E37_EarlyStopping_WithoutValidationData() =>
-        ErrorTable.Verify("E37", () =>
+    public void E38_EarlyStopping_WithoutValidationData() =>
+        ErrorTable.Verify("E38", () =>
         {
             ControllableMultiTaskEstimator.Options o = Options();
             o.ValidationFraction = 0;
@@ -495,8 +495,8 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E38_InMemoryCacheLimit_Negative() =>
-        ErrorTable.Verify("E38", () =>
+    public void E39_InMemoryCacheLimit_Negative() =>
+        ErrorTable.Verify("E39", () =>
         {
             ControllableMultiTaskEstimator.Options o = Options();
             o.InMemoryCacheLimitMB = -1;
@@ -504,8 +504,8 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E39_GpuDeviceId_WithoutCuda_AndWithoutFallback() =>
-        ErrorTable.Verify("E39", () =>
+    public void E40_GpuDeviceId_WithoutCuda_AndWithoutFallback() =>
+        ErrorTable.Verify("E40", () =>
         {
             if (TorchSharp.torch.cuda.is_available()) Assert.Inconclusive("CUDA is available here.");
             var ml = new MLContext(1) { GpuDeviceId = 1, FallbackToCpu = false };
@@ -513,8 +513,8 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E40_PerPixelLabelColumn_OfTheWrongSize() =>
-        ErrorTable.Verify("E40", () =>
+    public void E41_PerPixelLabelColumn_OfTheWrongSize() =>
+        ErrorTable.Verify("E41", () =>
         {
             var ml = new MLContext(1);
             IDataView view = ml.Data.LoadFromEnumerable(new[] { new MLNet.HostBatchTests.PixelRow { Features = new float[16], Seg = new float[16], Side = 1 } });
@@ -523,13 +523,19 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E41_SegmentationLabel_OutsideTheClasses() =>
-        ErrorTable.Verify("E41", () =>
+    public void E42_SegmentationLabel_OutsideTheClasses() =>
+        ErrorTable.Verify("E42", () =>
         {
             var ml = new MLContext(1);
             MLNet.HostBatchTests.PixelRow[] rows = MLNet.HostBatchTests.PixelRows(12);
             rows[7].Seg[5] = 4;
             var source = new DataViewBatches(ml.Data.LoadFromEnumerable(rows), MLNet.HostBatchTests.PixelOptions(), MLNet.HostBatchTests.Tasks, rows.Length, 1);
             _ = source.Batches(4, null, false).ToList();
+    [TestMethod]
+    public void E35_SearchOptions_EncoderToleranceOutOfRange() =>
+        ErrorTable.Verify("E35", () =>
+        {
+            var (costs, calibration) = MLNetSlim.Tests.Control.ControlTestTables.Random(2, 1);
+            _ = new ConfigurationSearch(costs, calibration, options: new SearchOptions { EncoderTolerance = 0.2 });
         });
 }
