@@ -531,6 +531,8 @@ public class ErrorCaseTests
             rows[7].Seg[5] = 4;
             var source = new DataViewBatches(ml.Data.LoadFromEnumerable(rows), MLNet.HostBatchTests.PixelOptions(), MLNet.HostBatchTests.Tasks, rows.Length, 1);
             _ = source.Batches(4, null, false).ToList();
+        });
+
     [TestMethod]
     public void E35_SearchOptions_EncoderToleranceOutOfRange() =>
         ErrorTable.Verify("E35", () =>
