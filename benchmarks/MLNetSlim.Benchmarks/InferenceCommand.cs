@@ -16,12 +16,13 @@ namespace MLNetSlim.Benchmarks;
 /// <summary>Settings of an `inference` run.</summary>
 /// <param name="Configurations">"all" (every configuration of the default model) or "uniform" (one width everywhere).</param>
 /// <param name="Batches">Batch sizes measured.</param>
-/// <param name="Rounds">Timed interleaved rounds per configuration and batch size.</param>
+/// <param name="Rounds">Timed interleaved rounds per configuration at batch size 1.</param>
+/// <param name="RoundsBatched">Timed interleaved rounds per configuration at batch sizes above 1.</param>
 /// <param name="Warmup">Untimed rounds first.</param>
 /// <param name="Threads">Intra-op threads of torch and of every ONNX Runtime session.</param>
 /// <param name="Out">Output folder.</param>
 /// <param name="Seed">Seed of the random weights (latency does not depend on them).</param>
-public sealed record InferenceSettings(string Configurations, int[] Batches, int Rounds, int Warmup, int Threads, string Out, int Seed);
+public sealed record InferenceSettings(string Configurations, int[] Batches, int Rounds, int RoundsBatched, int Warmup, int Threads, string Out, int Seed);
 
 /// <summary>Median latencies of one configuration at one batch size, in ms.</summary>
 /// <param name="Configuration">The width configuration.</param>
@@ -61,8 +62,8 @@ public static class InferenceCommand
     /// <summary>Runs the benchmark, prints it, writes inference.json and inference.md to the output folder.</summary>
     public static int Run(string[] args, InferenceSettings s)
     {
-        if (s.Rounds < 1 || s.Warmup < 0 || s.Batches.Length == 0 || s.Batches.Any(b => b < 1))
-            throw new ArgumentException("--rounds must be >= 1, --warmup >= 0 and every batch size >= 1.");
+        if (s.Rounds < 1 || s.RoundsBatched < 1 || s.Warmup < 0 || s.Batches.Length == 0 || s.Batches.Any(b => b < 1))
+            throw new ArgumentException($"--rounds ({s.Rounds}) and --rounds-batched ({s.RoundsBatched}) must be >= 1, --warmup ({s.Warmup}) >= 0 and every batch size >= 1 ({string.Join(",", s.Batches)}).");
         var total = Stopwatch.StartNew();
         MachineInfo machine = MachineInfo.Current(args);
         using ControllableMultiTaskModel model = DefaultModel(s.Seed);
@@ -83,7 +84,8 @@ public static class InferenceCommand
                 float[] images = Enumerable.Range(0, batch * size).Select(_ => (float)rng.NextDouble()).ToArray();
                 using Tensor x = tensor(images, new long[] { batch, model.Channels, model.Height, model.Width });
                 using OrtValue input = OrtValue.CreateTensorValueFromMemory(images, new long[] { batch, size });
-                AnsiConsole.MarkupLine($"[grey]inference: batch {batch}, {configurations.Count} configurations, {s.Rounds} rounds after {s.Warmup} warm-up ...[/]");
+                int rounds = batch == 1 ? s.Rounds : s.RoundsBatched;
+                AnsiConsole.MarkupLine($"[grey]inference: batch {batch}, {configurations.Count} configurations, {rounds} rounds after {s.Warmup} warm-up ...[/]");
                 foreach (WidthConfiguration c in configurations)
                 {
                     string path = Path.Combine(dir, $"c{configurations.IndexOf(c)}.onnx");
@@ -106,8 +108,8 @@ public static class InferenceCommand
                             using IDisposableReadOnlyCollection<OrtValue> o = session.Run(runOptions, inputNames, inputs, outputNames);
                         },
                     };
-                    List<double>[] onnx = Timing.Interleaved(onnxActions, s.Rounds, s.Warmup);
-                    List<double>[] torch = Timing.Interleaved(new[] { Timing.Forward(model.Network, x, c) }, s.Rounds, s.Warmup);
+                    List<double>[] onnx = Timing.Interleaved(onnxActions, rounds, s.Warmup);
+                    List<double>[] torch = Timing.Interleaved(new[] { Timing.Forward(model.Network, x, c) }, rounds, s.Warmup);
                     double torchMs = Timing.Median(torch[0]), fastMs = Timing.Median(onnx[0]), ortMs = Timing.Median(onnx[1]);
                     results.Add(new InferenceResult(c.ToString(), costs.Macs(c), batch, torchMs, fastMs, ortMs, fastMs / ortMs));
                 }
@@ -140,7 +142,7 @@ public static class InferenceCommand
             .AppendLine()
             .Append(machine.ToMarkdown())
             .AppendLine()
-            .AppendLine($"The default model (SmallConvNet, two 10-class tasks, 1x28x28, widths 0.25/0.5/0.75/1, random weights: latency does not depend on them), {(s.Configurations == "all" ? "every configuration" : "the uniform configurations")}; batch sizes {string.Join(", ", s.Batches)}; per configuration and batch (b) and (c) are timed in {s.Rounds} interleaved rounds (alternating order) after {s.Warmup} warm-up rounds, then (a) in as many rounds; medians in ms; {s.Threads} intra-op thread(s) for torch and ONNX Runtime.")
+            .AppendLine($"The default model (SmallConvNet, two 10-class tasks, 1x28x28, widths 0.25/0.5/0.75/1, random weights: latency does not depend on them), {(s.Configurations == "all" ? "every configuration" : "the uniform configurations")}; batch sizes {string.Join(", ", s.Batches)}; per configuration and batch (b) and (c) are timed in {s.Rounds} interleaved rounds at batch 1 and {s.RoundsBatched} at larger batches (alternating order) after {s.Warmup} warm-up rounds, then (a) in as many rounds; medians in ms; {s.Threads} intra-op thread(s) for torch and ONNX Runtime.")
             .AppendLine()
             .AppendLine("(a) `MultiTaskNetwork.forward` on a ready tensor (no_grad); (b) `OnnxRuntimeMultiTaskModel.Predict`, the fast path the transformer calls (floats in, probabilities out, session cached per configuration); (c) `InferenceSession.Run` on the exported file with a ready input.")
             .AppendLine()

@@ -86,11 +86,12 @@ root.Add(mlnet);
 var infConfigs = new Option<string>("--configurations") { Description = "all: every configuration of the default model (64); uniform: one width everywhere (4).", DefaultValueFactory = _ => "all" };
 infConfigs.AcceptOnlyFromAmong("all", "uniform");
 var infBatches = new Option<string>("--batches") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1,32" };
-var infRounds = new Option<int>("--rounds") { Description = "Timed interleaved rounds per configuration and batch size.", DefaultValueFactory = _ => 200 };
+var infRounds = new Option<int>("--rounds") { Description = "Timed interleaved rounds per configuration at batch size 1.", DefaultValueFactory = _ => 200 };
+var infRoundsBatched = new Option<int>("--rounds-batched") { Description = "Timed interleaved rounds per configuration at batch sizes above 1 (each pass is longer, so fewer rounds give a stable median).", DefaultValueFactory = _ => 60 };
 var infWarmup = new Option<int>("--warmup") { Description = "Untimed rounds first.", DefaultValueFactory = _ => 20 };
 var inference = new Command("inference", "Batch-1 and batch-32 latency of every configuration: TorchSharp forward, the ONNX Runtime fast path, plain ONNX Runtime on the exported file.")
 {
-    infConfigs, infBatches, infRounds, infWarmup, threadsOption, outOption, seedOption,
+    infConfigs, infBatches, infRounds, infRoundsBatched, infWarmup, threadsOption, outOption, seedOption,
 };
 inference.SetAction(r =>
 {
@@ -98,8 +99,8 @@ inference.SetAction(r =>
     ApplyThreads(threads);
     int[] batches = r.GetValue(infBatches)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
         .Select(b => int.Parse(b, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-    return InferenceCommand.Run(args, new InferenceSettings(r.GetValue(infConfigs)!, batches, r.GetValue(infRounds), r.GetValue(infWarmup),
-        threads, r.GetValue(outOption)!, r.GetValue(seedOption)));
+    return InferenceCommand.Run(args, new InferenceSettings(r.GetValue(infConfigs)!, batches, r.GetValue(infRounds), r.GetValue(infRoundsBatched),
+        r.GetValue(infWarmup), threads, r.GetValue(outOption)!, r.GetValue(seedOption)));
 });
 root.Add(inference);
 

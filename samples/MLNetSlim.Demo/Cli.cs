@@ -9,7 +9,7 @@ namespace MLNetSlim.Demo;
 
 /// <summary>Settings of the run command.</summary>
 public sealed record RunSettings(string? Data, int Epochs, string Backbone, string Out, int? TrainCount, int? TestCount, int Seed,
-    double DistillationWeight, int Threads, int PreferenceVectors, IReadOnlyList<string> CommandLine);
+    double DistillationWeight, int Threads, int PreferenceVectors, IReadOnlyList<string> CommandLine, string Benchmark = "multi-mnist", string? StageChannels = null);
 
 /// <summary>Settings of the evaluate command.</summary>
 public sealed record EvaluateSettings(string Model, string? Data, int? TestCount, int PreferenceVectors, int Seed, int Threads,
@@ -31,11 +31,22 @@ public sealed class RunOptions
     private readonly Option<double> _distillation = new("--distillation-weight") { Description = "Weight lambda of the CI-KD loss (0 turns it off).", DefaultValueFactory = _ => 1.0 };
     private readonly Option<int> _threads = Cli.ThreadsOption();
     private readonly Option<int> _prefs = Cli.PreferenceVectorsOption();
+    private readonly Option<string?> _stageChannels = new("--stage-channels")
+    {
+        Description = "scenes only: full-width channels of the three backbone stages, comma-separated (default 16,32,64).",
+    };
+    private readonly Option<string> _benchmark = new("--benchmark")
+    {
+        Description = "multi-mnist (default): classification on Multi-(Fashion+MNIST); scenes: the dense benchmark on composed scenes " +
+                      "(segmentation, depth, edges, front item; trained through the ML.NET estimator, with the CI-KD ablation; --train-count/--test-count count scenes, default 6000/1000).",
+        DefaultValueFactory = _ => "multi-mnist",
+    };
 
     /// <summary>Creates the options.</summary>
     public RunOptions()
     {
         _backbone.AcceptOnlyFromAmong(Backbones);
+        _benchmark.AcceptOnlyFromAmong("multi-mnist", "scenes");
         _distillation.Validators.Add(r =>
         {
             double v = r.GetValueOrDefault<double>();
@@ -46,14 +57,14 @@ public sealed class RunOptions
     /// <summary>Adds the options to a command.</summary>
     public void AddTo(Command command)
     {
-        foreach (Option o in new Option[] { _data, _epochs, _backbone, _out, _trainCount, _testCount, _seed, _distillation, _threads, _prefs })
+        foreach (Option o in new Option[] { _data, _epochs, _backbone, _out, _trainCount, _testCount, _seed, _distillation, _threads, _prefs, _benchmark, _stageChannels })
             command.Options.Add(o);
     }
 
     /// <summary>Reads the parsed values.</summary>
     public RunSettings Read(ParseResult parse, string command) => new(parse.GetValue(_data), parse.GetValue(_epochs), parse.GetValue(_backbone)!,
         parse.GetValue(_out)!, parse.GetValue(_trainCount), parse.GetValue(_testCount), parse.GetValue(_seed), parse.GetValue(_distillation),
-        parse.GetValue(_threads), parse.GetValue(_prefs), Environment.GetCommandLineArgs());
+        parse.GetValue(_threads), parse.GetValue(_prefs), Environment.GetCommandLineArgs(), parse.GetValue(_benchmark)!, parse.GetValue(_stageChannels));
 }
 
 /// <summary>Option factories and the error boundary of the commands.</summary>

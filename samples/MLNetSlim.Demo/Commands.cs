@@ -51,6 +51,7 @@ internal static class RunCommand
     /// <summary>Runs it.</summary>
     public static async Task<int> ExecuteAsync(RunSettings s, CancellationToken ct)
     {
+        if (s.Benchmark == "scenes") return await ScenesCommand.ExecuteAsync(s, ct).ConfigureAwait(false);
         var clock = Stopwatch.StartNew();
         Cli.ApplyThreads(s.Threads);
         string outDir = Path.GetFullPath(s.Out);

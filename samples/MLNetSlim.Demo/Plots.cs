@@ -101,4 +101,35 @@ public static class Plots
         plot.ShowLegend(Edge.Right);
         return plot;
     }
+
+    /// <summary>
+    /// Dense benchmark: each task's primary test metric relative to the full configuration (M / M_full when higher is
+    /// better, M_full / M for RMSE; 1 = full network) vs MACs, every configuration with each task's Pareto front.
+    /// </summary>
+    public static void RelativeMetricVsMacs(string path, ConfigurationSpaceSection space, IReadOnlyList<Architecture.TaskDefinition> tasks,
+        IReadOnlyList<double> full)
+    {
+        var plot = new Plot();
+        for (int t = 0; t < tasks.Count; t++)
+        {
+            int task = t;
+            double Rel(ConfigurationPoint p) => tasks[task].HigherIsBetter ? p.Metrics[task] / full[task] : full[task] / p.Metrics[task];
+            var dots = plot.Add.ScatterPoints(space.Points.Select(p => p.Macs / 1e6).ToArray(), space.Points.Select(Rel).ToArray(), TaskColor(t).WithAlpha(0.45));
+            dots.MarkerShape = Markers[t % Markers.Length];
+            dots.MarkerSize = 5;
+            dots.LegendText = $"{tasks[t].Name} ({tasks[t].PrimaryMetric}): all {space.Count} configurations";
+            IReadOnlyList<ConfigurationPoint> front = ConfigurationSpace.ParetoFront(space.Points, p => p.Macs, Rel);
+            var line = plot.Add.Scatter(front.Select(p => p.Macs / 1e6).ToArray(), front.Select(Rel).ToArray(), TaskColor(t));
+            line.ConnectStyle = ConnectStyle.StepHorizontal;
+            line.LineWidth = 2;
+            line.MarkerSize = 7;
+            line.MarkerShape = Markers[t % Markers.Length];
+            line.LegendText = $"{tasks[t].Name}: Pareto front ({front.Count})";
+        }
+        plot.Title($"Composed scenes: per-task test metric relative to the full network vs compute, {space.Count} configurations");
+        plot.XLabel("MACs per image (millions)");
+        plot.YLabel($"relative performance (1 = full network; {space.TestImages} test scenes)");
+        plot.ShowLegend(Alignment.LowerRight);
+        plot.SavePng(path, 1100, 700);
+    }
 }

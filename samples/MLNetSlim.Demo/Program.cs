@@ -40,6 +40,32 @@ evaluate.SetAction((parse, ct) => Cli.Guard(() => EvaluateCommand.ExecuteAsync(n
     parse.GetValue(evalSeed), parse.GetValue(evalThreads), Environment.GetCommandLineArgs(), parse.GetValue(evalOut)), ct)));
 root.Subcommands.Add(evaluate);
 
+var cifar = new Command("cifar100-mtl", "CIFAR100-MTL (20 superclass tasks) from the CIFAR-100 binary files: train, report per-task test accuracy, budgets, controllability and optionally Delta-MTL (docs/benchmarks-paper.md).");
+var cifarData = new Option<string>("--data") { Description = "Folder with the CIFAR-100 binary files train.bin and test.bin (cifar-100-binary).", Required = true };
+var cifarDevice = new Option<string>("--device") { Description = "Torch device: cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
+var cifarBackbone = new Option<string>("--backbone") { Description = "Backbone: small (small conv net) or resnet.", DefaultValueFactory = _ => "small" };
+cifarBackbone.AcceptOnlyFromAmong(RunOptions.Backbones);
+Option<int> cifarEpochs = Cli.PositiveOption("--epochs", "Training epochs.", 3);
+Option<int> cifarBatch = Cli.PositiveOption("--batch-size", "Images per optimiser step.", 128);
+var cifarLr = new Option<double>("--learning-rate") { Description = "Peak learning rate.", DefaultValueFactory = _ => 2e-3 };
+Option<int?> cifarTrainCount = Cli.CountOption("--train-count", "Training rows (default: all 50000; 10 % are held out for calibration).");
+Option<int?> cifarTestCount = Cli.CountOption("--test-count", "Test rows (default: all 10000).");
+var cifarSeed = new Option<int>("--seed") { Description = "Training seed.", DefaultValueFactory = _ => 0 };
+var cifarSingle = new Option<bool>("--single-task-baselines") { Description = "Also train 20 single-task networks (same backbone and schedule) and report Delta-MTL against them." };
+Option<int> cifarPrefs = Cli.PreferenceVectorsOption();
+var cifarValidation = new Option<double>("--validation-fraction") { Description = "Share of the training rows held out for the calibration table.", DefaultValueFactory = _ => 0.1 };
+var cifarOut = new Option<string>("--out") { Description = "Output folder (model.zip, report.json, report.md).", DefaultValueFactory = _ => "out/cifar100-mtl" };
+foreach (Option o in new Option[] { cifarData, cifarDevice, cifarBackbone, cifarEpochs, cifarBatch, cifarLr, cifarTrainCount, cifarTestCount, cifarSeed, cifarSingle, cifarPrefs, cifarValidation, cifarOut })
+    cifar.Options.Add(o);
+cifar.SetAction((parse, ct) => Cli.Guard(() =>
+{
+    Cifar100MtlBenchmark.Run(new Cifar100MtlSettings(parse.GetValue(cifarData)!, parse.GetValue(cifarDevice)!, parse.GetValue(cifarBackbone)!,
+        parse.GetValue(cifarEpochs), parse.GetValue(cifarBatch), parse.GetValue(cifarLr), parse.GetValue(cifarTrainCount), parse.GetValue(cifarTestCount),
+        parse.GetValue(cifarSeed), parse.GetValue(cifarSingle), parse.GetValue(cifarPrefs), parse.GetValue(cifarOut)!, parse.GetValue(cifarValidation)), Console.WriteLine, ct);
+    return Task.FromResult(0);
+}));
+root.Subcommands.Add(cifar);
+
 // In logs (output redirected) Spectre would wrap at 80 columns; the tables need more.
 if (Console.IsOutputRedirected && AnsiConsole.Profile.Width < 200) AnsiConsole.Profile.Width = 200;
 

@@ -4,6 +4,7 @@ using MLNetSlim.MLNet;
 using MLNetSlim.Network;
 using MLNetSlim.Architecture;
 using MLNetSlim.Model;
+using MLNetSlim.Serving;
 
 namespace MLNetSlim.Onnx;
 
@@ -65,6 +66,61 @@ public static class OnnxExportCatalog
         finally
         {
             if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    /// <summary>
+    /// Writes a serving bundle (docs/model-format.md, "Serving bundle"): the tasks, input shape, cost table,
+    /// calibration table, the transformer's column names and control, and one ONNX graph per configuration — every
+    /// configuration of the network by default, or <paramref name="configurations"/> (for example a Pareto front).
+    /// <c>MLNetSlim.Serving</c> (<see cref="ServingMultiTaskModel"/>, <see cref="ServingMultiTaskTransformer"/>) serves
+    /// it with the same control and output columns, through ONNX Runtime, in a process without TorchSharp.
+    /// </summary>
+    /// <param name="catalog"><c>mlContext.Model</c>.</param>
+    /// <param name="model">A <see cref="ControllableMultiTaskTransformer"/>, or a chain holding exactly one.</param>
+    /// <param name="path">The bundle file; written through a temporary file in the same folder, then renamed.</param>
+    /// <param name="configurations">The configurations to include; null for all (E x W^T graphs: 64 for the
+    /// default two-task network).</param>
+    /// <exception cref="ArgumentException">No (or more than one) controllable transformer in <paramref name="model"/>,
+    /// an empty or repeated configuration list, or a configuration that does not fit the network.</exception>
+    /// <exception cref="NotSupportedException">The transformer's model is not a <see cref="ControllableMultiTaskModel"/>.</exception>
+    public static void ExportServingBundle(this ModelOperationsCatalog catalog, ITransformer model, string path,
+        IEnumerable<WidthConfiguration>? configurations = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ControllableMultiTaskTransformer slim = Find(model);
+        ControllableMultiTaskModel network = slim.Model switch
+        {
+            ControllableMultiTaskModel m => m,
+            OnnxRuntimeMultiTaskModel o => o.Inner,
+            _ => throw new NotSupportedException($"A serving bundle needs a ControllableMultiTaskModel; this transformer holds a {slim.Model.GetType().FullName}."),
+        };
+        CostTable costs = network.Costs;
+        WidthConfiguration[] chosen = (configurations ?? AllConfigurations(costs)).ToArray();
+        var graphs = chosen.Select(c => (c, MultiTaskOnnxExporter.ToBytes(network, c, slim.FeatureColumnName))).ToArray();
+        ControlSnapshot control = slim.Control;
+        var bundle = new ServingBundle(network.Tasks, network.Channels, network.Height, network.Width, costs, network.Calibration,
+            slim.FeatureColumnName, slim.BudgetColumnName, slim.TaskWeightsColumnName, control.Budget, network.Tasks.Select(t => control.TaskWeights[t.Name]).ToArray(), graphs);
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        bundle.Save(full);
+    }
+
+    /// <summary>Every configuration of <paramref name="costs"/>: each encoder option with each combination of decoder widths.</summary>
+    internal static IEnumerable<WidthConfiguration> AllConfigurations(CostTable costs)
+    {
+        int tasks = costs.TaskCount, widths = costs.Widths.Count;
+        for (int e = 0; e < costs.EncoderOptionCount; e++)
+        {
+            var d = new int[tasks];
+            while (true)
+            {
+                yield return costs.Configuration(e, d);
+                int t = tasks - 1;
+                while (t >= 0 && ++d[t] == widths) d[t--] = 0;
+                if (t < 0) break;
+            }
         }
     }
 

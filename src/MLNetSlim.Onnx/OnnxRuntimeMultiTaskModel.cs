@@ -5,6 +5,7 @@ using MLNetSlim.MLNet;
 using MLNetSlim.Network;
 using MLNetSlim.Architecture;
 using MLNetSlim.Model;
+using MLNetSlim.Serving;
 
 namespace MLNetSlim.Onnx;
 
@@ -38,7 +39,7 @@ public sealed class OnnxRuntimeServingOptions
 /// </remarks>
 public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
 {
-    private readonly ConcurrentDictionary<ResolvedConfiguration, Lazy<Session>> _sessions = new();
+    private readonly ConcurrentDictionary<ResolvedConfiguration, Lazy<OnnxSession>> _sessions = new();
     private readonly OnnxRuntimeServingOptions _options;
     private readonly object _exportLock = new();
     private readonly bool _ownsModel;
@@ -190,14 +191,7 @@ public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
         int size = Channels * Height * Width;
         if (count < 1 || images.Length != count * size)
             throw new ArgumentException($"Expected {count} images of (C, H, W) = ({Channels}, {Height}, {Width}) = {count * size} floats; got {images.Length}.", nameof(images));
-        Session s = SessionFor(configuration);
-        float[] input = images.ToArray();
-        using OrtValue value = OrtValue.CreateTensorValueFromMemory(input, new long[] { count, size });
-        using IDisposableReadOnlyCollection<OrtValue> outputs = s.Inference.Run(s.RunOptions, s.InputNames, new[] { value }, s.OutputNames);
-        var result = new float[outputs.Count][];
-        int t = 0;
-        foreach (OrtValue o in outputs) result[t++] = o.GetTensorDataAsSpan<float>().ToArray();
-        return result;
+        return SessionFor(configuration).Run(images, count, size);
     }
 
     /// <summary>Runs <paramref name="configuration"/> given as multipliers (see <see cref="Predict(ReadOnlySpan{float}, int, ResolvedConfiguration)"/>).</summary>
@@ -221,28 +215,26 @@ public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        foreach (Lazy<Session> s in _sessions.Values)
+        foreach (Lazy<OnnxSession> s in _sessions.Values)
             if (s.IsValueCreated) s.Value.Dispose();
         _sessions.Clear();
         if (_ownsModel) Inner.Dispose();
     }
 
-    private Session SessionFor(ResolvedConfiguration configuration)
+    private OnnxSession SessionFor(ResolvedConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        if (_sessions.TryGetValue(configuration, out Lazy<Session>? cached)) return cached.Value;
+        if (_sessions.TryGetValue(configuration, out Lazy<OnnxSession>? cached)) return cached.Value;
         if (!Costs.Fits(configuration))
             throw new ArgumentException($"Configuration {configuration} does not fit this model's cost table.", nameof(configuration));
-        return _sessions.GetOrAdd(configuration, c => new Lazy<Session>(() => CreateSession(c), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+        return _sessions.GetOrAdd(configuration, c => new Lazy<OnnxSession>(() => CreateSession(c), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
     }
 
-    private Session CreateSession(ResolvedConfiguration configuration)
+    private OnnxSession CreateSession(ResolvedConfiguration configuration)
     {
         byte[] onnx;
         lock (_exportLock) onnx = MultiTaskOnnxExporter.ToBytes(Inner, configuration.Widths);
-        InferenceSession inference = CreateInference(onnx);
-        return new Session(inference, new[] { inference.InputMetadata.Keys.Single() },
-            Tasks.Select(t => MultiTaskOnnxExporter.ScoreOutputPrefix + t.Name).ToArray());
+        return new OnnxSession(onnx, Tasks.Select(t => MultiTaskOnnxExporter.ScoreOutputPrefix + t.Name).ToArray(), _options.IntraOpThreads, _options.OptimizationLevel);
     }
 
     private InferenceSession CreateInference(byte[] onnx)
@@ -254,23 +246,6 @@ public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
             so.InterOpNumThreads = 1;
         }
         return new InferenceSession(onnx, so);
-    }
-
-    private sealed class Session(InferenceSession inference, string[] inputNames, string[] outputNames) : IDisposable
-    {
-        public InferenceSession Inference { get; } = inference;
-
-        public RunOptions RunOptions { get; } = new();
-
-        public string[] InputNames { get; } = inputNames;
-
-        public string[] OutputNames { get; } = outputNames;
-
-        public void Dispose()
-        {
-            RunOptions.Dispose();
-            Inference.Dispose();
-        }
     }
 }
 

@@ -14,6 +14,11 @@ if (args.Length >= 3 && args[0] == "pipeline")
     try { return PipelineHost.Run(args[1..]); }
     catch (Exception e) { Console.Error.WriteLine($"{e.GetType().FullName}: {e.Message}"); return 1; }
 }
+if (args.Length >= 3 && args[0] == "dense")
+{
+    try { return DenseHost.Run(args[1..]); }
+    catch (Exception e) { Console.Error.WriteLine($"{e.GetType().FullName}: {e.Message}"); return 1; }
+}
 if (args.Length >= 2 && args[0] == "save-loop")
 {
     try { return SaveLoopHost.Run(args[1..]); }

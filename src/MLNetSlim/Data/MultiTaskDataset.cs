@@ -4,7 +4,8 @@ namespace MLNetSlim.Data;
 
 /// <summary>
 /// An in-memory multi-task image data set: N images of shape (C, H, W) as float32 in [0, 1], row-major NCHW, and per
-/// task either one integer label per image (classification: class index in [0, K_t)) or a label map per image
+/// task either one integer label per image (classification: class index in [0, K_t), or <see cref="MissingLabel"/> (-1)
+/// when the row does not label that task: ignored by the task's loss and metrics) or a label map per image
 /// (per-pixel tasks, <see cref="PixelLabels"/>: (L_t, H, W) floats per image with L_t = <see cref="PixelLabelChannels"/>:
 /// 3 for normals, else 1; segmentation maps hold class indices or the task's ignore value).
 /// </summary>
@@ -16,7 +17,7 @@ public sealed class MultiTaskDataset
     /// <param name="height">H.</param>
     /// <param name="width">W.</param>
     /// <param name="tasks">The tasks, in label order.</param>
-    /// <param name="labels">[task][n] class indices.</param>
+    /// <param name="labels">[task][n] class indices (<see cref="MissingLabel"/> = the row does not label the task).</param>
     /// <exception cref="ArgumentException">Sizes disagree or a label is out of its task's range.</exception>
     public MultiTaskDataset(float[] images, int channels, int height, int width, IReadOnlyList<TaskDefinition> tasks, int[][] labels)
         : this(images, channels, height, width, tasks, labels, null)
@@ -29,7 +30,8 @@ public sealed class MultiTaskDataset
     /// <param name="height">H.</param>
     /// <param name="width">W.</param>
     /// <param name="tasks">The tasks, in label order.</param>
-    /// <param name="labels">[task][n] class indices of the per-image tasks; an empty array for a per-pixel task.</param>
+    /// <param name="labels">[task][n] class indices of the per-image tasks (<see cref="MissingLabel"/> = the row does not
+    /// label the task); an empty array for a per-pixel task.</param>
     /// <param name="pixelLabels">[task] N*L_t*H*W label-map floats of the per-pixel tasks (null for a per-image task);
     /// null when every task is per-image.</param>
     /// <exception cref="ArgumentException">Sizes disagree or a label is out of its task's range.</exception>
@@ -62,8 +64,8 @@ public sealed class MultiTaskDataset
             if (labels[t].Length != n)
                 throw new ArgumentException($"Task '{tasks[t].Name}' has {labels[t].Length} labels for {n} images.", nameof(labels));
             foreach (int y in labels[t])
-                if (y < 0 || y >= tasks[t].NumClasses)
-                    throw new ArgumentException($"Task '{tasks[t].Name}' has label {y}, outside [0, {tasks[t].NumClasses}).", nameof(labels));
+                if (y != MissingLabel && (y < 0 || y >= tasks[t].NumClasses))
+                    throw new ArgumentException($"Task '{tasks[t].Name}' has label {y}, outside [0, {tasks[t].NumClasses}) and not the missing label {MissingLabel}.", nameof(labels));
         }
         Images = images;
         Channels = channels;
@@ -73,6 +75,10 @@ public sealed class MultiTaskDataset
         Labels = labels.Select((l, t) => Tasks[t].IsPerPixel ? Array.Empty<int>() : l).ToArray();
         PixelLabels = Enumerable.Range(0, Tasks.Count).Select(t => Tasks[t].IsPerPixel ? pixelLabels![t] : null).ToArray();
     }
+
+    /// <summary>The class index of a missing per-image label: the row does not label that task (e.g. CIFAR100-MTL,
+    /// where each image labels one of 20 tasks). Losses give such rows no gradient and metrics do not count them.</summary>
+    public const int MissingLabel = -1;
 
     /// <summary>Label-map channels L of a per-pixel task: 3 for normals, else 1.</summary>
     public static int PixelLabelChannels(TaskDefinition task) => task.Kind == TaskKind.Normals ? 3 : 1;

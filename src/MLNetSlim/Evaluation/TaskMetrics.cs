@@ -38,8 +38,10 @@ internal sealed class TaskMetrics
         switch (_task.Kind)
         {
             case TaskKind.Classification:
-                _correct += output.argmax(1).eq(labels).sum().item<long>();
-                _count += labels.numel();
+                // Rows without a label for this task (class index -1) are not counted.
+                Tensor labelled = labels.ge(0);
+                _correct += output.argmax(1).eq(labels).logical_and(labelled).sum().item<long>();
+                _count += labelled.sum().item<long>();
                 break;
             case TaskKind.Segmentation:
                 _segmentation!.Add(output.argmax(1).cpu().data<long>().ToArray(), labels.cpu().data<long>().ToArray());
@@ -61,7 +63,9 @@ internal sealed class TaskMetrics
     /// <summary>The primary metric.</summary>
     public double Primary => _task.Kind switch
     {
-        TaskKind.Classification => _count == 0 ? 0 : (double)_correct / _count,
+        TaskKind.Classification => _count > 0 ? (double)_correct / _count : throw new InvalidOperationException(
+            $"Task '{_task.Name}' has no labelled row in the evaluated data (every row's label for it is missing), so its accuracy is undefined. " +
+            "Evaluate or calibrate on data with labelled rows of every task (e.g. a larger Options.ValidationFraction, or Options.ValidationData)."),
         TaskKind.Segmentation => _segmentation!.MeanIoU,
         TaskKind.Depth => _depth!.Rmse,
         TaskKind.Normals => _normals!.MeanAngleError,

@@ -24,8 +24,9 @@ internal static class BuiltInTrainer
     /// <summary>The one mapping from the estimator's (already validated) options to the training options.</summary>
     internal static ModelOptions ToModelOptions(ControllableMultiTaskEstimator.Options o) => new()
     {
-        Backbone = o.BackboneOverride ?? (o.Backbone == MultiTaskBackbone.ResNet ? BackboneOptions.ResNet() : BackboneOptions.SmallConvNet()),
+        Backbone = o.BackboneOverride ?? WithStageChannels(o.Backbone == MultiTaskBackbone.ResNet ? BackboneOptions.ResNet() : BackboneOptions.SmallConvNet(), o.StageChannels),
         Widths = o.Widths,
+        PyramidChannels = o.PyramidChannels,
         Training = new TrainingOptions
         {
             Epochs = o.Epochs,
@@ -45,4 +46,10 @@ internal static class BuiltInTrainer
             EarlyStoppingMinDelta = o.EarlyStoppingMinDelta,
         },
     };
+
+    private static BackboneOptions WithStageChannels(BackboneOptions b, int[]? channels)
+    {
+        if (channels is not null) b.StageChannels = channels.ToArray();
+        return b;
+    }
 }

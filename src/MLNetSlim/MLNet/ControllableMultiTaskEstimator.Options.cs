@@ -20,9 +20,20 @@ public enum MultiTaskBackbone
 
 public sealed partial class ControllableMultiTaskEstimator
 {
-    /// <summary>One task: a classification head trained on one key-typed label column.</summary>
+    /// <summary>One task: a decoder trained on one label column. Classification (the default <see cref="Kind"/>):
+    /// a key-typed label column. Per-pixel kinds: a label-map column, a known-size Vector&lt;Single&gt; of L*H*W values
+    /// in (L, H, W) order at the image's H and W (L = 3 for normals, else 1; segmentation maps hold class indices as
+    /// floats); see docs/mlnet-integration.md.</summary>
     public sealed class TaskColumn
     {
+        /// <summary>What the task predicts; <see cref="TaskKind.Classification"/> by default.</summary>
+        public TaskKind Kind { get; set; } = TaskKind.Classification;
+
+        /// <summary>Label value of pixels to ignore in the loss and the metrics (per-pixel kinds; e.g. 255 for
+        /// segmentation, 0 for "no depth measured"), or null for none; see <see cref="TaskDefinition.IgnoreValue"/>.
+        /// Not allowed for classification.</summary>
+        public double? IgnoreValue { get; set; }
+
         /// <summary>Unique task name; output columns are <c>Score.&lt;Name&gt;</c> and <c>PredictedLabel.&lt;Name&gt;</c>.</summary>
         public string Name { get; set; } = "";
 
@@ -30,7 +41,9 @@ public sealed partial class ControllableMultiTaskEstimator
         /// for raw labels). Defaults to <see cref="Name"/> when empty.</summary>
         public string LabelColumnName { get; set; } = "";
 
-        /// <summary>Number of classes K; null to take the key type's count. When set it must equal that count.</summary>
+        /// <summary>Number of classes K. Classification: null to take the key type's count; when set it must equal that
+        /// count. Segmentation: required (a label-map vector carries no class count). Other per-pixel kinds: leave null
+        /// (their channel count is fixed by the kind).</summary>
         public int? NumClasses { get; set; }
 
         /// <summary>Class names (length K); null to take the label column's KeyValues annotation, or "0".."K-1".</summary>
@@ -89,6 +102,15 @@ public sealed partial class ControllableMultiTaskEstimator
 
         /// <summary>Width multipliers the network can run at; distinct, in (0, 1], containing 1.0.</summary>
         public double[] Widths { get; set; } = { 0.25, 0.5, 0.75, 1.0 };
+
+        /// <summary>Full-width output channels of each backbone stage, e.g. [16, 32, 64] for a cheaper small conv net;
+        /// null (default) keeps the backbone's own ([32, 64, 128] for both backbones). Same number of stages as the
+        /// backbone has.</summary>
+        public int[]? StageChannels { get; set; }
+
+        /// <summary>Channels D of the per-pixel decoders' feature pyramid at full decoder width (FPN-lite head,
+        /// docs/method.md); default 64. Not used when every task is a classification task.</summary>
+        public int PyramidChannels { get; set; } = 64;
 
         /// <summary>Training epochs (passes over the training data).</summary>
         public int Epochs { get; set; } = 3;
@@ -195,7 +217,16 @@ public sealed partial class ControllableMultiTaskEstimator
             {
                 if (t is null || string.IsNullOrWhiteSpace(t.Name)) throw new ArgumentException("Every task in Options.Tasks needs a Name.", nameof(Tasks));
                 if (!seen.Add(t.Name)) throw new ArgumentException($"Task name '{t.Name}' appears twice in Options.Tasks.", nameof(Tasks));
+                if (!Enum.IsDefined(t.Kind)) throw new ArgumentException($"Task '{t.Name}': Kind = {t.Kind} is not a TaskKind.", nameof(Tasks));
                 if (t.NumClasses is < 2) throw new ArgumentException($"Task '{t.Name}': NumClasses must be at least 2, got {t.NumClasses}.", nameof(Tasks));
+                if (t.Kind == TaskKind.Segmentation && t.NumClasses is null)
+                    throw new ArgumentException($"Task '{t.Name}' (Segmentation): set NumClasses (the number of classes, background included); a label-map column does not carry it.", nameof(Tasks));
+                if (TaskDefinition.ChannelsOf(t.Kind) is int fixedChannels && t.NumClasses is int given)
+                    throw new ArgumentException($"Task '{t.Name}' ({t.Kind}): NumClasses must be null (the kind has {fixedChannels} output channel(s)), got {given}.", nameof(Tasks));
+                if (t.Kind == TaskKind.Classification && t.IgnoreValue is double iv)
+                    throw new ArgumentException($"Task '{t.Name}' (Classification): IgnoreValue applies to per-pixel tasks only, got {iv.ToString(System.Globalization.CultureInfo.InvariantCulture)}; a missing classification label is key value 0.", nameof(Tasks));
+                if (t.IgnoreValue is double nan && double.IsNaN(nan))
+                    throw new ArgumentException($"Task '{t.Name}': IgnoreValue must be a number, got NaN.", nameof(Tasks));
                 if (t.ClassNames is not null && t.NumClasses is int k && t.ClassNames.Count != k)
                     throw new ArgumentException($"Task '{t.Name}': {t.ClassNames.Count} class names for NumClasses = {k}.", nameof(Tasks));
             }
@@ -203,6 +234,9 @@ public sealed partial class ControllableMultiTaskEstimator
             if (ImageChannels <= 0 || ImageHeight <= 0 || ImageWidth <= 0)
                 throw new ArgumentException($"Options image shape (C, H, W) = ({ImageChannels}, {ImageHeight}, {ImageWidth}) must be positive.", nameof(ImageChannels));
             ValidateWidths(Widths);
+            if (StageChannels is not null && (StageChannels.Length != 3 || StageChannels.Any(c => c < 1)))
+                throw new ArgumentException($"Options.StageChannels must hold 3 positive channel counts (one per backbone stage), got [{string.Join(", ", StageChannels)}].", nameof(StageChannels));
+            if (PyramidChannels < 1) throw new ArgumentException($"Options.PyramidChannels must be positive, got {PyramidChannels}.", nameof(PyramidChannels));
             if (Epochs <= 0) throw new ArgumentException($"Options.Epochs must be positive, got {Epochs}.", nameof(Epochs));
             if (BatchSize < 2) throw new ArgumentException($"Options.BatchSize must be at least 2 (batch norm estimates statistics from the images of a batch), got {BatchSize}.", nameof(BatchSize));
             if (ProgressEverySteps <= 0) throw new ArgumentException($"Options.ProgressEverySteps must be positive, got {ProgressEverySteps}.", nameof(ProgressEverySteps));

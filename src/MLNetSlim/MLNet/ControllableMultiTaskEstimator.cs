@@ -69,11 +69,12 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
     /// Trains (or, for a wrapped model, only checks the schema) and returns the transformer.
     /// </summary>
     /// <param name="input">Rows with the features column (Vector&lt;Single, C*H*W&gt;) and, when training, every task's
-    /// key-typed label column.</param>
+    /// label column: key-typed for classification, a label-map Vector&lt;Single, L*H*W&gt; for a per-pixel task.</param>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type or size; the message
     /// names the column, the expected and the actual type.</exception>
-    /// <exception cref="InvalidOperationException">A row has a missing key label or a NaN or infinite feature (the message
-    /// gives the row, 0-based, the column and the value; see <see cref="Options.SkipNonFiniteRows"/>), there are no rows,
+    /// <exception cref="InvalidOperationException">A row has a NaN or infinite feature or a bad label-map value (the
+    /// message gives the row, 0-based, the column and the value; see <see cref="Options.SkipNonFiniteRows"/>), a
+    /// classification task has no labelled row (a missing key label in some rows only is allowed), there are no rows,
     /// or no trainer is wired in.</exception>
     /// <exception cref="TrainingDivergedException">A training loss became NaN or infinite.</exception>
     /// <exception cref="OperationCanceledException"><see cref="Options.CancellationToken"/> was cancelled.</exception>
@@ -116,7 +117,7 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
         copy.BackboneOverride = o.BackboneOverride;
         copy.PostStatisticsImages = o.PostStatisticsImages;
 
-        progress.Info($"Reading training data: column '{o.FeatureColumnName}' as ({o.ImageChannels}, {o.ImageHeight}, {o.ImageWidth}) images, tasks [{string.Join(", ", tasks.Select(t => $"{t.Name}: {t.NumClasses} classes"))}].");
+        progress.Info($"Reading training data: column '{o.FeatureColumnName}' as ({o.ImageChannels}, {o.ImageHeight}, {o.ImageWidth}) images, tasks [{string.Join(", ", tasks.Select(t => t.IsPerPixel ? $"{t.Name}: {t.Kind}" + (t.Kind == TaskKind.Segmentation ? $", {t.NumClasses} classes" : "") : $"{t.Name}: {t.NumClasses} classes"))}].");
         IMultiTaskModel model;
         long limit = (long)o.InMemoryCacheLimitMB << 20;
         long rows = _trainer is null ? DataViewBatches.CountRows(input, input.Schema[o.Tasks[0].EffectiveLabelColumnName]) : -1;
@@ -161,6 +162,7 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
     {
         if (rows == 0) throw new InvalidOperationException("The training data has no rows.");
         if (rows > int.MaxValue) throw new InvalidOperationException($"The training data has {rows} rows; at most {int.MaxValue} are supported.");
+        DataViewConversion.CheckLabelledRows(input, o, tasks);
         int count = (int)rows;
         IMultiTaskBatches? validation = null;
         bool[]? heldOut = null;
@@ -169,6 +171,7 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
         {
             CheckValidationData(o, tasks);
             long vRows = DataViewBatches.CountRows(o.ValidationData, o.ValidationData.Schema[o.Tasks[0].EffectiveLabelColumnName]);
+            if (vRows * o.RowBytes(tasks) > limit) DataViewConversion.CheckLabelledRows(o.ValidationData, o, tasks); // (Read checks the cached case)
             validation = vRows * o.RowBytes(tasks) <= limit
                 ? new InMemoryBatches(DataViewConversion.Read(o.ValidationData, o, tasks, token, out _))
                 : new DataViewBatches(o.ValidationData, o, tasks, (int)Math.Min(vRows, int.MaxValue), 1, argument: "Options.ValidationData");
@@ -248,7 +251,9 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
     }
 
     /// <summary>The schema shape after <c>Fit(...).Transform</c>: the input columns plus, per task, <c>Score.T</c>
-    /// (known-size vector of Single with SlotNames) and <c>PredictedLabel.T</c> (UInt32 key with KeyValues).</summary>
+    /// (known-size vector of Single: K probabilities with SlotNames for classification, a (C, H, W) map for a
+    /// per-pixel task) and <c>PredictedLabel.T</c> (classification: UInt32 key with KeyValues; segmentation:
+    /// Vector&lt;UInt32, H*W&gt; of 0-based class indices; none for the other per-pixel kinds).</summary>
     /// <param name="inputSchema">Input shape.</param>
     /// <exception cref="ArgumentOutOfRangeException">The features column is missing or not a known-size vector of
     /// Single, or (training) a label column is missing or not a key.</exception>
@@ -265,12 +270,16 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
         {
             Options o = _options!;
             SchemaChecks.FeatureShape(inputSchema, o.FeatureColumnName, o.ImageSize, nameof(inputSchema));
-            foreach (TaskColumn t in o.Tasks) SchemaChecks.LabelShape(inputSchema, t.Name, t.EffectiveLabelColumnName, nameof(inputSchema));
-            // The shape carries no sizes: two classes stand in for the unknown count.
-            tasks = o.Tasks.Select(t => new TaskDefinition(t.Name, TaskKind.Classification, t.NumClasses ?? 2, t.ClassNames)).ToArray();
+            foreach (TaskColumn t in o.Tasks)
+                if (t.Kind == TaskKind.Classification) SchemaChecks.LabelShape(inputSchema, t.Name, t.EffectiveLabelColumnName, nameof(inputSchema));
+                else SchemaChecks.LabelMapShape(inputSchema, t.Name, t.EffectiveLabelColumnName, nameof(inputSchema));
+            // The shape carries no sizes: two classes stand in for an unknown count.
+            tasks = o.Tasks.Select(t => TaskDefinition.ChannelsOf(t.Kind) is int c
+                ? new TaskDefinition(t.Name, t.Kind, c)
+                : new TaskDefinition(t.Name, t.Kind, t.NumClasses ?? 2, t.ClassNames)).ToArray();
         }
         var b = new DataViewSchema.Builder();
-        ControllableMultiTaskTransformer.AddOutputColumns(b, tasks);
+        ControllableMultiTaskTransformer.AddOutputColumns(b, tasks, _model?.Height ?? _options!.ImageHeight, _model?.Width ?? _options!.ImageWidth);
         var added = MLNetInternals.ToShape(b.ToSchema());
         var names = added.Select(c => c.Name).ToHashSet();
         return new SchemaShape(inputSchema.Where(c => !names.Contains(c.Name)).Concat(added));

@@ -11,9 +11,80 @@ namespace MLNetSlim.MLNet;
 /// <summary>The output columns of one task and how to fill them from a probability row.</summary>
 internal static class OutputColumns
 {
-    /// <summary>Index of the first added column is the input column count; then per task: score, predicted label.</summary>
-    public static (int Task, bool IsLabel) Decode(int outputIndex, int inputCount) =>
-        ((outputIndex - inputCount) / 2, (outputIndex - inputCount) % 2 == 1);
+    /// <summary>The added columns in order, per task: the score, then the predicted label for classification and
+    /// segmentation (the other per-pixel kinds have only a score).</summary>
+    public static (int Task, bool IsLabel)[] Layout(IReadOnlyList<TaskDefinition> tasks)
+    {
+        var layout = new List<(int, bool)>();
+        for (int t = 0; t < tasks.Count; t++)
+        {
+            layout.Add((t, false));
+            if (HasPredictedLabel(tasks[t])) layout.Add((t, true));
+        }
+        return layout.ToArray();
+    }
+
+    /// <summary>Whether a task has a <c>PredictedLabel</c> column (classification and segmentation).</summary>
+    public static bool HasPredictedLabel(TaskDefinition task) => task.Kind is TaskKind.Classification or TaskKind.Segmentation;
+
+    /// <summary>Values of a task's score per row: K for classification, C_t*H*W for a per-pixel task.</summary>
+    public static int ScoreSize(TaskDefinition task, int pixels) => task.IsPerPixel ? task.OutputChannels * pixels : task.NumClasses;
+
+    /// <summary>The getter of an added column. <paramref name="row"/> returns the array holding the row's network output
+    /// for the task and the row's offset in it.</summary>
+    public static ValueGetter<TValue> Getter<TValue>(DataViewSchema.Column column, TaskDefinition task, bool isLabel, int pixels,
+        Func<(float[] Values, int Offset)> row)
+    {
+        int size = ScoreSize(task, pixels);
+        if (isLabel && !task.IsPerPixel)
+        {
+            if (typeof(TValue) != typeof(uint)) throw WrongType<TValue>(column);
+            ValueGetter<uint> g = (ref uint dst) =>
+            {
+                (float[] v, int o) = row();
+                dst = ArgMaxKey(v.AsSpan(o, size));
+            };
+            return (ValueGetter<TValue>)(Delegate)g;
+        }
+        if (isLabel)
+        {
+            if (typeof(TValue) != typeof(VBuffer<uint>)) throw WrongType<TValue>(column);
+            int k = task.OutputChannels;
+            ValueGetter<VBuffer<uint>> g = (ref VBuffer<uint> dst) =>
+            {
+                (float[] v, int o) = row();
+                VBufferEditor<uint> ed = VBufferEditor.Create(ref dst, pixels);
+                PixelArgMax(v.AsSpan(o, size), k, pixels, ed.Values);
+                dst = ed.Commit();
+            };
+            return (ValueGetter<TValue>)(Delegate)g;
+        }
+        if (typeof(TValue) != typeof(VBuffer<float>)) throw WrongType<TValue>(column);
+        ValueGetter<VBuffer<float>> s = (ref VBuffer<float> dst) =>
+        {
+            (float[] v, int o) = row();
+            VBufferEditor<float> ed = VBufferEditor.Create(ref dst, size);
+            v.AsSpan(o, size).CopyTo(ed.Values);
+            dst = ed.Commit();
+        };
+        return (ValueGetter<TValue>)(Delegate)s;
+    }
+
+    /// <summary>Per-pixel 0-based arg-max over <paramref name="k"/> channels of a (K, H, W) map (the lowest class on ties).</summary>
+    public static void PixelArgMax(ReadOnlySpan<float> probs, int k, int pixels, Span<uint> classes)
+    {
+        for (int p = 0; p < pixels; p++)
+        {
+            int best = 0;
+            float bestValue = probs[p];
+            for (int c = 1; c < k; c++)
+            {
+                float x = probs[c * pixels + p];
+                if (x > bestValue) { best = c; bestValue = x; }
+            }
+            classes[p] = (uint)best;
+        }
+    }
 
     /// <summary>1-based key of the arg-max (the lowest index on ties).</summary>
     public static uint ArgMaxKey(ReadOnlySpan<float> p)
@@ -205,22 +276,9 @@ internal sealed class ControllableMultiTaskMapper : IRowToRowMapper
             if (column.Index < n) return _input.GetGetter<TValue>(_input.Schema[column.Index]);
             if (!_active.Contains(column.Index))
                 throw new InvalidOperationException($"Column '{column.Name}' is not active in this row.");
-            (int task, bool isLabel) = OutputColumns.Decode(column.Index, n);
-            if (isLabel)
-            {
-                if (typeof(TValue) != typeof(uint)) throw OutputColumns.WrongType<TValue>(column);
-                ValueGetter<uint> g = (ref uint dst) => dst = OutputColumns.ArgMaxKey(Compute()[task]);
-                return (ValueGetter<TValue>)(Delegate)g;
-            }
-            if (typeof(TValue) != typeof(VBuffer<float>)) throw OutputColumns.WrongType<TValue>(column);
-            ValueGetter<VBuffer<float>> s = (ref VBuffer<float> dst) =>
-            {
-                float[] p = Compute()[task];
-                VBufferEditor<float> ed = VBufferEditor.Create(ref dst, p.Length);
-                p.CopyTo(ed.Values);
-                dst = ed.Commit();
-            };
-            return (ValueGetter<TValue>)(Delegate)s;
+            ControllableMultiTaskTransformer parent = _mapper._parent;
+            (int task, bool isLabel) = parent.OutputLayout[column.Index - n];
+            return OutputColumns.Getter<TValue>(column, parent.Tasks[task], isLabel, parent.Model.Height * parent.Model.Width, () => (Compute()[task], 0));
         }
 
         private float[][] Compute()
@@ -401,7 +459,8 @@ internal sealed class ControllableMultiTaskDataView : IDataView
             }
             int tasks = _model.Tasks.Count;
             var probs = new float[tasks][];
-            for (int t = 0; t < tasks; t++) probs[t] = new float[_count * _model.Tasks[t].NumClasses];
+            int pixels = _model.Height * _model.Width;
+            for (int t = 0; t < tasks; t++) probs[t] = new float[_count * OutputColumns.ScoreSize(_model.Tasks[t], pixels)];
             _groupImages ??= new float[_batch * _imageSize];
             var groups = new Dictionary<ResolvedConfiguration, List<int>>();
             var order = new List<ResolvedConfiguration>();
@@ -422,7 +481,7 @@ internal sealed class ControllableMultiTaskDataView : IDataView
                 float[][] output = _parent.Forward(_groupImages.AsSpan(0, rows.Count * _imageSize), rows.Count, config);
                 for (int t = 0; t < tasks; t++)
                 {
-                    int k = _model.Tasks[t].NumClasses;
+                    int k = OutputColumns.ScoreSize(_model.Tasks[t], pixels);
                     for (int j = 0; j < rows.Count; j++)
                         output[t].AsSpan(j * k, k).CopyTo(probs[t].AsSpan(rows[j] * k, k));
                 }
@@ -436,22 +495,9 @@ internal sealed class ControllableMultiTaskDataView : IDataView
                 throw new InvalidOperationException($"Column '{column.Name}' was not requested when this cursor was created.");
             int n = _columns.Length;
             if (column.Index < n) return _columns[column.Index]!.Getter<TValue>(() => _index);
-            (int task, bool isLabel) = OutputColumns.Decode(column.Index, n);
-            int k = _model.Tasks[task].NumClasses;
-            if (isLabel)
-            {
-                if (typeof(TValue) != typeof(uint)) throw OutputColumns.WrongType<TValue>(column);
-                ValueGetter<uint> g = (ref uint dst) => dst = OutputColumns.ArgMaxKey(_probs[task].AsSpan(_index * k, k));
-                return (ValueGetter<TValue>)(Delegate)g;
-            }
-            if (typeof(TValue) != typeof(VBuffer<float>)) throw OutputColumns.WrongType<TValue>(column);
-            ValueGetter<VBuffer<float>> s = (ref VBuffer<float> dst) =>
-            {
-                VBufferEditor<float> ed = VBufferEditor.Create(ref dst, k);
-                _probs[task].AsSpan(_index * k, k).CopyTo(ed.Values);
-                dst = ed.Commit();
-            };
-            return (ValueGetter<TValue>)(Delegate)s;
+            (int task, bool isLabel) = _parent.OutputLayout[column.Index - n];
+            int size = OutputColumns.ScoreSize(_model.Tasks[task], _model.Height * _model.Width);
+            return OutputColumns.Getter<TValue>(column, _model.Tasks[task], isLabel, _model.Height * _model.Width, () => (_probs[task], _index * size));
         }
 
         protected override void Dispose(bool disposing)

@@ -90,6 +90,7 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     private readonly object _controlLock = new();
     private readonly ControllableMultiTaskEstimator.Options? _trainingOptions;
     private readonly ConfigurationCache _cache = new(ConfigurationCacheCapacity);
+    private (int Task, bool IsLabel)[]? _outputLayout;
     private readonly Lazy<double?> _smallestFeasible;
     private volatile ControlSnapshot _control;
     private int _batchSize = 64;
@@ -101,7 +102,6 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     /// <param name="budget">Initial budget; <see cref="Budget.Full"/> when null.</param>
     /// <param name="taskWeights">Initial task weights by task name; every task 1.0 when null.</param>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> is null.</exception>
-    /// <exception cref="NotSupportedException">A task is not a classification task.</exception>
     /// <exception cref="ArgumentException">Bad budget or weights (see <see cref="SetControl"/>).</exception>
     public ControllableMultiTaskTransformer(IMultiTaskModel model, string featureColumnName = "Features", Budget? budget = null,
         IReadOnlyDictionary<string, double>? taskWeights = null)
@@ -114,9 +114,6 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrWhiteSpace(featureColumnName);
-        foreach (TaskDefinition t in model.Tasks)
-            if (t.Kind != TaskKind.Classification)
-                throw new NotSupportedException($"Task '{t.Name}' is {t.Kind}; the ML.NET transformer supports classification tasks only.");
         Model = model;
         FeatureColumnName = featureColumnName;
         _trainingOptions = trainingOptions?.Clone();
@@ -300,16 +297,24 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
         _ = ControlColumnsOf(inputSchema, nameof(inputSchema));
         var b = new DataViewSchema.Builder();
         b.AddColumns(inputSchema);
-        AddOutputColumns(b, Tasks);
+        AddOutputColumns(b, Tasks, Model.Height, Model.Width);
         return b.ToSchema();
     }
 
-    internal static void AddOutputColumns(DataViewSchema.Builder b, IReadOnlyList<TaskDefinition> tasks)
+    internal static void AddOutputColumns(DataViewSchema.Builder b, IReadOnlyList<TaskDefinition> tasks, int height, int width)
     {
         foreach (TaskDefinition t in tasks)
         {
             int k = t.NumClasses;
             var names = new VBuffer<ReadOnlyMemory<char>>(k, t.ClassNames.Select(n => n.AsMemory()).ToArray());
+            if (t.IsPerPixel)
+            {
+                // (C, H, W) maps: no slot names (C*H*W of them would say nothing the layout does not).
+                b.AddColumn(ScoreColumnName(t.Name), new VectorDataViewType(NumberDataViewType.Single, t.OutputChannels, height, width));
+                if (OutputColumns.HasPredictedLabel(t))
+                    b.AddColumn(PredictedLabelColumnName(t.Name), new VectorDataViewType(NumberDataViewType.UInt32, height, width));
+                continue;
+            }
             var scoreAnn = new DataViewSchema.Annotations.Builder();
             scoreAnn.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, k), (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
             b.AddColumn(ScoreColumnName(t.Name), new VectorDataViewType(NumberDataViewType.Single, k), scoreAnn.ToAnnotations());
@@ -318,6 +323,9 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
             b.AddColumn(PredictedLabelColumnName(t.Name), new KeyDataViewType(typeof(uint), k), labelAnn.ToAnnotations());
         }
     }
+
+    /// <summary>The added columns in schema order: (task index, is the predicted label).</summary>
+    internal (int Task, bool IsLabel)[] OutputLayout => _outputLayout ??= OutputColumns.Layout(Tasks);
 
     /// <summary>A row mapper for <paramref name="inputSchema"/> (the single-row path used by prediction engines).</summary>
     /// <exception cref="ArgumentOutOfRangeException">As <see cref="GetOutputSchema"/>.</exception>

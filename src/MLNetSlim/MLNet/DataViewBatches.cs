@@ -17,7 +17,9 @@ namespace MLNetSlim.MLNet;
 /// buffer at least as large as the data is a full shuffle.</item>
 /// <item>A background reader fills the next batches while the current step runs (bounded prefetch of
 /// <see cref="PrefetchBatches"/> batches; the reader blocks when they are full).</item>
-/// <item>Every row is checked as it is read: the features vector's length, finite values, labels not missing (key 0).
+/// <item>Every row is checked as it is read (<see cref="DataViewConversion.RowReader"/>): the features vector's length,
+/// finite values, label-map sizes and values; a missing key label (key 0) is no error but class index
+/// <see cref="MultiTaskDataset.MissingLabel"/>, ignored by the task's loss and metrics.
 /// A bad row throws an <see cref="InvalidOperationException"/> naming the column, the row (0-based position in the
 /// IDataView) and the value, before the optimiser step that would use its batch.</item>
 /// <item>An optional row mask selects the rows of the pass by source position (the seeded held-out split).</item>

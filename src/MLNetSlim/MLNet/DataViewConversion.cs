@@ -16,6 +16,15 @@ internal static class DataViewConversion
         for (int t = 0; t < tasks.Length; t++)
         {
             ControllableMultiTaskEstimator.TaskColumn task = options.Tasks[t];
+            if (task.Kind != TaskKind.Classification)
+            {
+                int l = task.Kind == TaskKind.Normals ? 3 : 1;
+                SchemaChecks.LabelMapColumn(schema, task.Name, task.Kind.ToString(), task.EffectiveLabelColumnName, l, options.ImageHeight, options.ImageWidth, "input");
+                tasks[t] = task.Kind == TaskKind.Segmentation
+                    ? new TaskDefinition(task.Name, task.Kind, task.NumClasses!.Value, task.ClassNames) { IgnoreValue = task.IgnoreValue }
+                    : TaskDefinition.PerPixel(task.Name, task.Kind, task.IgnoreValue);
+                continue;
+            }
             DataViewSchema.Column col = SchemaChecks.LabelColumn(schema, task.Name, task.EffectiveLabelColumnName, "input");
             var key = (KeyDataViewType)col.Type;
             if (key.Count < 2 || key.Count > int.MaxValue)
@@ -57,13 +66,15 @@ internal static class DataViewConversion
         return cursor.MoveNext();
     }
 
-    /// <summary>Reads every row: features to NCHW floats, key labels to 0-based class indices (per-pixel label columns
-    /// to label maps, see <see cref="RowReader"/>). Rows with a NaN or infinite feature are an error, or, with
-    /// <see cref="ControllableMultiTaskEstimator.Options.SkipNonFiniteRows"/>, skipped and counted in
-    /// <paramref name="skipped"/>. The rows are read in chunks of <see cref="ChunkRows"/> and copied into one array at
-    /// the end.</summary>
-    /// <exception cref="InvalidOperationException">A missing key (0), a wrong-length feature vector or a non-finite
-    /// feature, naming the row (0-based), the column and (for values) the value; no rows.</exception>
+    /// <summary>Reads every row: features to NCHW floats, key labels to 0-based class indices, label-map vectors of the
+    /// per-pixel tasks to (N, L, H, W) floats (see <see cref="RowReader"/>). Key value 0 (missing) becomes
+    /// <see cref="MultiTaskDataset.MissingLabel"/>: the row does not label that task. Rows with a NaN or infinite
+    /// feature are an error, or, with <see cref="ControllableMultiTaskEstimator.Options.SkipNonFiniteRows"/>, skipped
+    /// and counted in <paramref name="skipped"/>. The rows are read in chunks of <see cref="ChunkRows"/> and copied
+    /// into one array at the end.</summary>
+    /// <exception cref="InvalidOperationException">A classification task without any labelled row, a wrong-length
+    /// feature vector or a non-finite feature, naming the row (0-based), the column and (for values) the value; no
+    /// rows.</exception>
     public static MultiTaskDataset Read(IDataView data, ControllableMultiTaskEstimator.Options options, IReadOnlyList<TaskDefinition> tasks,
         CancellationToken cancellationToken, out long skipped)
     {
@@ -103,6 +114,9 @@ internal static class DataViewConversion
         int n = 0;
         foreach (HostBatch c in chunks)
             for (int i = 0; i < c.Count; i++) c.CopyRow(i, all, n++, size);
+        for (int t = 0; t < tasks.Count; t++)
+            if (all.ClassLabels[t] is int[] y && Array.TrueForAll(y, v => v == MultiTaskDataset.MissingLabel))
+                throw NoLabelledRow(tasks[t].Name, reader.LabelColumns[t].Name, y.Length);
         return new MultiTaskDataset(all.Images, options.ImageChannels, options.ImageHeight, options.ImageWidth, tasks,
             Enumerable.Range(0, tasks.Count).Select(t => all.ClassLabels[t] ?? []).ToArray(), all.PixelLabels);
     }
@@ -110,11 +124,40 @@ internal static class DataViewConversion
     /// <summary>Rows per chunk of <see cref="Read"/>.</summary>
     private const int ChunkRows = 1024;
 
-    /// <summary>The error for a missing key label (key value 0), naming the row, the column and the task.</summary>
-    public static InvalidOperationException MissingLabel(long row, string column, string task) => new(
-        $"Row {row} (0-based) has a missing label in column '{column}' (task '{task}'): key value 0, " +
-        "which MapValueToKey gives to values not in its dictionary. Filter such rows out, e.g. with " +
-        $"mlContext.Data.FilterRowsByMissingValues, or build the key dictionary from all label values.");
+    /// <summary>The error for a classification task whose every read row has a missing label (key value 0); a missing
+    /// label in some rows only is not an error (those rows do not train or measure that task).</summary>
+    public static InvalidOperationException NoLabelledRow(string task, string column, long rows) => new(
+        $"Task '{task}' has no labelled row: all {rows} rows have a missing label (key value 0) in column '{column}'. " +
+        "MapValueToKey gives key 0 to values not in its dictionary; build the key dictionary from the label values. " +
+        "(A missing label in some rows is allowed: those rows do not train or measure that task.)");
+
+    /// <summary>The streamed path's form of <see cref="Read"/>'s "task without any labelled row" check (classification
+    /// tasks only; per-pixel tasks have no class labels): one cursor pass over the classification label columns only,
+    /// ending at the first point where every such task has a labelled row (key value above 0).</summary>
+    /// <exception cref="InvalidOperationException">A classification task whose every row has key value 0.</exception>
+    public static void CheckLabelledRows(IDataView data, ControllableMultiTaskEstimator.Options options, IReadOnlyList<TaskDefinition> tasks)
+    {
+        int[] classification = Enumerable.Range(0, tasks.Count).Where(t => !tasks[t].IsPerPixel).ToArray();
+        if (classification.Length == 0) return;
+        DataViewSchema.Column[] columns = classification.Select(t => data.Schema[options.Tasks[t].EffectiveLabelColumnName]).ToArray();
+        using DataViewRowCursor cursor = data.GetRowCursor(columns);
+        Func<ulong>[] keys = columns.Select(c => KeyGetter(cursor, c)).ToArray();
+        var labelled = new bool[columns.Length];
+        int left = columns.Length;
+        long rows = 0;
+        while (cursor.MoveNext())
+        {
+            rows++;
+            for (int i = 0; i < keys.Length; i++)
+                if (!labelled[i] && keys[i]() != 0)
+                {
+                    labelled[i] = true;
+                    if (--left == 0) return;
+                }
+        }
+        for (int i = 0; i < columns.Length; i++)
+            if (!labelled[i]) throw NoLabelledRow(tasks[classification[i]].Name, columns[i].Name, rows);
+    }
 
     internal static Func<ulong> KeyGetter(DataViewRow row, DataViewSchema.Column col)
     {
@@ -131,11 +174,13 @@ internal static class DataViewConversion
     /// <see cref="HostBatch"/>, checking it: the one row reader of the cached (<see cref="Read"/>) and the streamed
     /// (<see cref="DataViewBatches"/>) paths. Per task one label reader:
     /// <list type="bullet">
-    /// <item>classification: a key column, key k -> class index k - 1; key 0 (missing) is an error naming the row and
-    /// the column;</item>
-    /// <item>per-pixel tasks (segmentation, depth, normals, edges, saliency): a <c>Vector&lt;Single&gt;</c> column of
-    /// L*H*W values in (L, H, W) order (L = 3 for normals, else 1), copied as they are; segmentation values must be
-    /// class indices in [0, K) or the task's ignore value.</item>
+    /// <item>classification: a key column, key k -> class index k - 1; key 0 (ML.NET's missing key) -> class index
+    /// <see cref="MultiTaskDataset.MissingLabel"/> (<see cref="ClassIndex"/> is the one place deciding a missing
+    /// label): the row does not label that task, and its loss and metrics ignore it;</item>
+    /// <item>per-pixel tasks (segmentation, depth, normals, edges, saliency): a <c>Vector&lt;Single&gt;</c> label-map
+    /// column of L*H*W values in (L, H, W) order (L = 3 for normals, else 1; <see cref="SchemaChecks.LabelMapColumn"/>);
+    /// segmentation values must be class indices in [0, K) or the task's IgnoreValue, depth values pass as they are
+    /// (non-finite or &lt;= 0: no measurement), the other kinds must be finite.</item>
     /// </list>
     /// </summary>
     internal sealed class RowReader
@@ -158,7 +203,8 @@ internal static class DataViewConversion
             _labels = new DataViewSchema.Column[_tasks.Length];
             for (int t = 0; t < _tasks.Length; t++)
                 _labels[t] = _tasks[t].IsPerPixel
-                    ? PixelLabelColumn(schema, _tasks[t], options.Tasks[t].EffectiveLabelColumnName, options.ImageHeight, options.ImageWidth, argument)
+                    ? SchemaChecks.LabelMapColumn(schema, _tasks[t].Name, _tasks[t].Kind.ToString(), options.Tasks[t].EffectiveLabelColumnName,
+                        MultiTaskDataset.PixelLabelChannels(_tasks[t]), options.ImageHeight, options.ImageWidth, argument)
                     : SchemaChecks.LabelColumn(schema, _tasks[t].Name, options.Tasks[t].EffectiveLabelColumnName, argument);
             _imageSize = options.ImageSize;
             _height = options.ImageHeight;
@@ -212,9 +258,12 @@ internal static class DataViewConversion
             return true;
         }
 
+        /// <summary>Key k -> class index k - 1; key 0 (ML.NET's missing key, which MapValueToKey gives to values not in
+        /// its dictionary) -> <see cref="MultiTaskDataset.MissingLabel"/>: the row does not label this task (docs/data.md
+        /// "Rows that label some tasks only").</summary>
         private int ClassIndex(ulong key, long row, int t)
         {
-            if (key == 0) throw MissingLabel(row, _labels[t].Name, _tasks[t].Name);
+            if (key == 0) return MultiTaskDataset.MissingLabel;
             if (key > (ulong)_tasks[t].NumClasses)
                 throw new InvalidOperationException($"Row {row} (0-based): label column '{_labels[t].Name}' (task '{_tasks[t].Name}') has key {key}, above the task's {_tasks[t].NumClasses} classes.");
             return (int)(key - 1);
@@ -223,33 +272,30 @@ internal static class DataViewConversion
         private void ReadMap(long row, int t, float[] maps, int slot)
         {
             _getMaps[t]!(ref _map);
-            int mapSize = MultiTaskDataset.PixelLabelChannels(_tasks[t]) * _height * _width;
+            TaskDefinition task = _tasks[t];
+            string column = _labels[t].Name;
+            int channels = MultiTaskDataset.PixelLabelChannels(task);
+            int mapSize = channels * _height * _width;
             Span<float> dst = maps.AsSpan(slot * mapSize, mapSize);
-            if (_map.Length != mapSize)
-                throw new InvalidOperationException(
-                    $"Row {row} (0-based): label column '{_labels[t].Name}' (task '{_tasks[t].Name}') has {_map.Length} values; expected {mapSize} ({MultiTaskDataset.PixelLabelChannels(_tasks[t])} x {_height} x {_width}).");
-            CopyValues(_map, dst, row, _labels[t].Name);
-            if (_tasks[t].Kind != TaskKind.Segmentation) return;
-            double? ignore = _tasks[t].IgnoreValue;
+            if (_map.Length != dst.Length)
+                throw new InvalidOperationException($"Row {row} (0-based): label-map column '{column}' of task '{task.Name}' has {_map.Length} values; expected {dst.Length}.");
+            CopyValues(_map, dst, row, column);
+            // Depth's non-finite or <= 0 values are "no measurement" and pass: the losses and metrics skip them.
+            if (task.Kind == TaskKind.Depth) return;
             for (int i = 0; i < dst.Length; i++)
             {
                 float y = dst[i];
-                if (y != ignore && !(y >= 0 && y < _tasks[t].NumClasses && y == MathF.Floor(y)))
+                bool ok = task.Kind == TaskKind.Segmentation
+                    ? y == task.IgnoreValue || (y >= 0 && y < task.NumClasses && y == MathF.Floor(y))
+                    : float.IsFinite(y);
+                if (!ok)
                     throw new InvalidOperationException(
-                        $"Row {row} (0-based): label column '{_labels[t].Name}' (task '{_tasks[t].Name}') holds {y.ToString(CultureInfo.InvariantCulture)} at position {i}; " +
-                        $"a segmentation label must be a class index in [0, {_tasks[t].NumClasses}) or the ignore value ({ignore?.ToString(CultureInfo.InvariantCulture) ?? "none"}).");
+                        $"Row {row} (0-based): label-map column '{column}' of task '{task.Name}' ({task.Kind}) holds {y.ToString(CultureInfo.InvariantCulture)} at position {i} " +
+                        $"(channel {i / (dst.Length / channels)}, pixel {i % (dst.Length / channels)}); " +
+                        (task.Kind == TaskKind.Segmentation
+                            ? $"segmentation labels are class indices in [0, {task.NumClasses}) or the task's IgnoreValue ({task.IgnoreValue?.ToString(CultureInfo.InvariantCulture) ?? "none set"})."
+                            : "label maps must be finite numbers (depth: set pixels without a measurement to 0 or another IgnoreValue)."));
             }
-        }
-
-        private static DataViewSchema.Column PixelLabelColumn(DataViewSchema schema, TaskDefinition task, string name, int height, int width, string argument)
-        {
-            int size = MultiTaskDataset.PixelLabelChannels(task) * height * width;
-            DataViewSchema.Column col = schema.GetColumnOrNull(name)
-                ?? throw new ArgumentOutOfRangeException(argument, $"Label column '{name}' of task '{task.Name}' ({task.Kind}) is missing; expected Vector<Single, {size}>.");
-            if (col.Type is not VectorDataViewType { ItemType: var item } v || item != NumberDataViewType.Single || v.Size != size)
-                throw new ArgumentOutOfRangeException(argument,
-                    $"Label column '{name}' of task '{task.Name}' ({task.Kind}) is {SchemaChecks.Describe(col.Type)}; expected Vector<Single, {size}> ((L, H, W) = ({MultiTaskDataset.PixelLabelChannels(task)}, {height}, {width})).");
-            return col;
         }
     }
 

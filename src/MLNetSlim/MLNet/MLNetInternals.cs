@@ -18,7 +18,7 @@ internal static class MLNetInternals
     private const BindingFlags Any = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static;
 
     private static readonly Assembly Core = typeof(ModelSaveContext).Assembly;
-    private static readonly ConditionalWeakTable<ComponentCatalog, object> Registered = new();
+    private static readonly ConditionalWeakTable<ComponentCatalog, HashSet<string>> Registered = new();
     private static readonly object RegisterLock = new();
 
     // ---- lookups --------------------------------------------------------------------------------------------------
@@ -96,7 +96,8 @@ internal static class MLNetInternals
         ComponentCatalog catalog = env.ComponentCatalog;
         lock (RegisterLock)
         {
-            if (Registered.TryGetValue(catalog, out _)) return;
+            HashSet<string> signatures = Registered.GetOrCreateValue(catalog);
+            if (signatures.Contains(format.LoaderSignature)) return;
             try
             {
                 Type attrType = CoreType("Microsoft.ML.LoadableClassAttribute");
@@ -116,7 +117,7 @@ internal static class MLNetInternals
             {
                 throw Unwrap(e);
             }
-            Registered.Add(catalog, new object());
+            signatures.Add(format.LoaderSignature);
         }
     }
 
@@ -157,8 +158,13 @@ internal static class MLNetInternals
         return ((int?)gpu.GetValue(env), (bool)fallback.GetValue(env)!);
     }
 
-    /// <summary>True when <see cref="RegisterLoader"/> ran for <paramref name="env"/>'s catalog.</summary>
-    public static bool IsRegistered(IHostEnvironment env) => Registered.TryGetValue(env.ComponentCatalog, out _);
+    /// <summary>True when <see cref="RegisterLoader"/> ran for <paramref name="env"/>'s catalog with the transformer's
+    /// loader signature.</summary>
+    public static bool IsRegistered(IHostEnvironment env)
+    {
+        lock (RegisterLock)
+            return Registered.TryGetValue(env.ComponentCatalog, out HashSet<string>? s) && s.Contains(ControllableMultiTaskTransformer.LoaderSignature);
+    }
 
     /// <summary>A view of ML.NET's internal ModelLoadContext handed to a loader registered with <see cref="RegisterLoader"/>.</summary>
     public sealed class LoadContext

@@ -285,7 +285,38 @@ public static class MLNetSlimCatalog
         }
     }
 
-    internal static void Register(IHostEnvironment env) =>
+    internal static void Register(IHostEnvironment env)
+    {
         MLNetInternals.RegisterLoader(env, ControllableMultiTaskTransformer.Format, typeof(ControllableMultiTaskTransformer),
             ControllableMultiTaskTransformer.CreateMethod);
+        MLNetInternals.RegisterLoader(env, LabelMapLoader.Format, typeof(LabelMapLoader), LabelMapLoader.CreateMethod);
+    }
+
+    /// <summary>
+    /// Loads per-pixel label maps (class-index, edge or mask PNGs at 8 bits, depth PNGs at 16 bits) from image files into
+    /// a label-map column for a per-pixel task: a Vector&lt;Single, H*W&gt; (dimensions (H, W)) holding each pixel's
+    /// stored integer exactly (0-255 or 0-65535; no scaling, no colour conversion). ML.NET's <c>LoadImages</c> decodes
+    /// to 8 bits per channel and would truncate 16-bit depth, so label maps go through this transform. Supported files:
+    /// grayscale PNG (colour type 0), 8 or 16 bits, non-interlaced (docs/mlnet-integration.md). The transform is saved
+    /// with the model (<c>mlContext.AddMLNetSlim()</c> registers its loader).
+    /// </summary>
+    /// <param name="catalog"><c>mlContext.Transforms</c>.</param>
+    /// <param name="outputColumnName">The label-map column to add (e.g. the task's name).</param>
+    /// <param name="imageFolder">Folder the paths are relative to; null or empty: the paths are used as they are.</param>
+    /// <param name="height">H, the image height in pixels: every label map must have it.</param>
+    /// <param name="width">W, the image width in pixels.</param>
+    /// <param name="inputColumnName">The text column holding each row's file path; defaults to <paramref name="outputColumnName"/>.</param>
+    /// <returns>The estimator (its <c>Fit</c> checks the input column only).</returns>
+    /// <exception cref="ArgumentException">An empty column name, or a non-positive size.</exception>
+    /// <remarks>Reading a row throws <see cref="InvalidOperationException"/> naming the row and the column when its map's
+    /// size differs from (<paramref name="height"/>, <paramref name="width"/>) (both sizes in the message), and
+    /// <see cref="InvalidDataException"/> naming the file when it is not a supported PNG.</remarks>
+    public static IEstimator<ITransformer> LoadLabelMaps(this TransformsCatalog catalog, string outputColumnName, string? imageFolder,
+        int height, int width, string? inputColumnName = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        IHostEnvironment env = MLNetInternals.EnvironmentOf(catalog);
+        Register(env);
+        return new LabelMapLoader(outputColumnName, inputColumnName ?? outputColumnName, imageFolder ?? "", height, width);
+    }
 }

@@ -36,6 +36,31 @@ internal static class SchemaChecks
         return col;
     }
 
+    /// <summary>A per-pixel task's label-map column: a known-size Vector&lt;Single&gt; of L*H*W values, (L, H, W) order,
+    /// at the image's H and W.</summary>
+    public static DataViewSchema.Column LabelMapColumn(DataViewSchema schema, string task, string kind, string name, int l, int h, int w, string paramName)
+    {
+        string expected = $"Vector<Single, {l * h * w}> (a label map of (L, H, W) = ({l}, {h}, {w}) in LHW order, at the image's size {h} x {w})";
+        if (schema.GetColumnOrNull(name) is not DataViewSchema.Column col)
+            throw new ArgumentOutOfRangeException(paramName,
+                $"Label-map column '{name}' of task '{task}' ({kind}) not found; expected {expected}. Input columns: [{Names(schema)}].");
+        if (col.Type is not VectorDataViewType v || v.ItemType != NumberDataViewType.Single || !v.IsKnownSize)
+            throw new ArgumentOutOfRangeException(paramName,
+                $"Schema mismatch for label-map column '{name}' of task '{task}' ({kind}): expected {expected}, got {Describe(col.Type)}. " +
+                "Load label-map images with mlContext.Transforms.LoadLabelMaps, or convert the column with ConvertType to Single.");
+        if (v.Size != l * h * w)
+            throw new ArgumentOutOfRangeException(paramName,
+                $"Size mismatch for label-map column '{name}' of task '{task}' ({kind}): it holds {v.Size} values per row{SideOf(v.Size, l)}, " +
+                $"but the image is {h} x {w} (H x W), so it needs {l * h * w} = {l} x {h} x {w} (L x H x W). Label maps must have the image's size.");
+        return col;
+    }
+
+    private static string SideOf(int size, int l)
+    {
+        int side = (int)Math.Round(Math.Sqrt(size / (double)Math.Max(1, l)));
+        return side > 0 && side * side * l == size ? $" ({l} x {side} x {side} if square)" : "";
+    }
+
     /// <summary>
     /// The optional per-row control columns: the budget column must be a Single scalar, the task weights column a
     /// Vector&lt;Single&gt; of unknown size or of size <paramref name="taskCount"/>. A column that is absent, or whose
@@ -87,6 +112,16 @@ internal static class SchemaChecks
             throw new ArgumentOutOfRangeException(paramName, $"Features column '{name}' not found; expected {expected}. Input columns: [{string.Join(", ", shape.Select(c => c.Name))}].");
         if (col.Kind != SchemaShape.Column.VectorKind.Vector || col.ItemType != NumberDataViewType.Single || col.IsKey)
             throw new ArgumentOutOfRangeException(paramName, $"Schema mismatch for features column '{name}': expected {expected}, got {col.Kind} of {col.ItemType}{(col.IsKey ? " key" : "")}.");
+    }
+
+    /// <summary>Schema-shape check of a per-pixel task's label-map column for the estimator's GetOutputSchema.</summary>
+    public static void LabelMapShape(SchemaShape shape, string task, string name, string paramName)
+    {
+        if (!TryFind(shape, name, out SchemaShape.Column col))
+            throw new ArgumentOutOfRangeException(paramName, $"Label-map column '{name}' of task '{task}' not found; expected a known-size Vector<Single>. Input columns: [{string.Join(", ", shape.Select(c => c.Name))}].");
+        if (col.Kind != SchemaShape.Column.VectorKind.Vector || col.ItemType != NumberDataViewType.Single || col.IsKey)
+            throw new ArgumentOutOfRangeException(paramName,
+                $"Schema mismatch for label-map column '{name}' of task '{task}': expected a known-size Vector<Single>, got {col.Kind} of {col.ItemType}{(col.IsKey ? " key" : "")}.");
     }
 
     /// <summary>Schema-shape check of a label column for the estimator's GetOutputSchema.</summary>

@@ -239,8 +239,10 @@ internal static class SupernetTrainer
                 }
                 if (teacherProbabilities is not null)
                     for (int t = 0; t < tasks; t++)
-                        if (network.Tasks[t].Kind is TaskKind.Classification or TaskKind.Segmentation) // per-pixel soft targets for segmentation
+                        if (network.Tasks[t].Kind is TaskKind.Segmentation) // per-pixel soft targets
                             loss = loss + options.InplaceDistillationWeight * SoftCrossEntropy(output.TaskOutputs[t], teacherProbabilities[t]);
+                        else if (network.Tasks[t].Kind is TaskKind.Classification) // only rows that label the task
+                            loss = loss + options.InplaceDistillationWeight * SoftCrossEntropy(output.TaskOutputs[t], teacherProbabilities[t], y[t].ge(0));
             }
             float total = loss.item<float>();
             if (!float.IsFinite(total)) Diverged("total loss", total, configurations[i]);
@@ -270,6 +272,17 @@ internal static class SupernetTrainer
         Tensor meanSquare = t.pow(2).mean(new long[] { 1 }, keepdim: true).clamp_min(1e-6);
         Tensor perImage = (s - t).pow(2).mean(new long[] { 1 }, keepdim: true) / meanSquare;
         return perImage.mean().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Soft cross-entropy averaged over the rows where <paramref name="labelled"/> (N) is true; zero (still
+    /// depending on the logits) when no row is labelled: a task's missing labels give it no distillation either.</summary>
+    private static Tensor SoftCrossEntropy(Tensor logits, Tensor targetProbabilities, Tensor labelled)
+    {
+        using var scope = NewDisposeScope();
+        Tensor count = labelled.sum();
+        if (count.item<long>() == 0) return (logits.sum() * 0).MoveToOuterDisposeScope();
+        Tensor perImage = -(targetProbabilities * nn.functional.log_softmax(logits, 1)).sum(1);
+        return ((perImage * labelled.to_type(ScalarType.Float32)).sum() / count).MoveToOuterDisposeScope();
     }
 
     private static Tensor SoftCrossEntropy(Tensor logits, Tensor targetProbabilities)

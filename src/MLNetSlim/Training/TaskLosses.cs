@@ -7,7 +7,9 @@ namespace MLNetSlim.Training;
 /// <summary>
 /// The standard loss of each task kind (see docs/method.md). Outputs and labels as the network and
 /// the batching produce them:
-/// classification (N, K) logits and (N) int64 classes: cross-entropy;
+/// classification (N, K) logits and (N) int64 classes: cross-entropy averaged over the labelled rows; the class index
+/// <see cref="MissingClass"/> (-1) marks a row without a label for this task (e.g. CIFAR100-MTL, where a row labels one
+/// task of 20): it gives no loss and no gradient, and a batch without any labelled row gives a zero loss;
 /// segmentation (N, K, H, W) logits and (N, H, W) int64 classes: cross-entropy ignoring the task's ignore value;
 /// depth (N, 1, H, W) and (N, 1, H, W) float: L1 over valid pixels (label finite, positive, not the ignore value);
 /// normals (N, 3, H, W) and (N, 3, H, W) float: mean of 1 - cos(prediction, label) over pixels whose label is not all zero;
@@ -20,13 +22,16 @@ internal static class TaskLosses
     /// <summary>Default ignore index of segmentation when the task sets none (no class can be negative).</summary>
     public const long NoIgnoreIndex = -100;
 
+    /// <summary>The class index of a missing classification label (a row that does not label this task).</summary>
+    public const long MissingClass = -1;
+
     /// <summary>The loss of <paramref name="task"/> for <paramref name="output"/> against <paramref name="labels"/>: a scalar.</summary>
     public static Tensor Loss(TaskDefinition task, Tensor output, Tensor labels)
     {
         using var scope = NewDisposeScope();
         Tensor loss = task.Kind switch
         {
-            TaskKind.Classification => nn.functional.cross_entropy(output, labels),
+            TaskKind.Classification => Classification(output, labels),
             TaskKind.Segmentation => Segmentation(output, labels, task.IgnoreValue),
             TaskKind.Depth => Depth(output, labels, task.IgnoreValue),
             TaskKind.Normals => Normals(output, labels),
@@ -34,6 +39,13 @@ internal static class TaskLosses
             _ => throw new ArgumentException($"Task '{task.Name}' has unknown kind {task.Kind}."),
         };
         return loss.MoveToOuterDisposeScope();
+    }
+
+    private static Tensor Classification(Tensor logits, Tensor labels)
+    {
+        using Tensor valid = labels.ne(MissingClass);
+        if (!valid.any().item<bool>()) return logits.sum() * 0;
+        return nn.functional.cross_entropy(logits, labels, ignore_index: MissingClass);
     }
 
     private static Tensor Segmentation(Tensor logits, Tensor labels, double? ignore)

@@ -9,6 +9,7 @@ using MLNetSlim.Testing;
 using MLNetSlim.Tests.Integrity;
 using MLNetSlim.Training;
 using static MLNetSlim.Tests.MLNet.MLNetTestData;
+using DenseTestData = MLNetSlim.Tests.MLNet.DenseTestData;
 using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Tests.Errors;
@@ -447,6 +448,89 @@ public class ErrorCaseTests
             }
         });
 
+    // ---- data set loaders (MLNetSlim.Datasets) ------------------------------------------------------------------------
+
+    [TestMethod]
+    public void E43_Cifar100_RecordWhoseCoarseLabelDisagreesWithTheTaxonomy() =>
+        ErrorTable.Verify("E43", () =>
+        {
+            string folder = MLNetSlim.Tests.TestData.NewTempFolder();
+            string file = Path.Combine(folder, "train.bin");
+            MLNetSlim.Tests.Datasets.Cifar100MtlTests.WriteBin(file, [4, 30], seed: 1);
+            byte[] bytes = File.ReadAllBytes(file);
+            bytes[MLNetSlim.Datasets.Cifar100Mtl.RecordSize] = 1; // dolphin labelled as fish
+            File.WriteAllBytes(file, bytes);
+            MLNetSlim.Datasets.Cifar100Mtl.Load(MLNetSlim.Datasets.DataSplit.Train, folder);
+        });
+
+    [TestMethod]
+    public void E44_Cifar100_FileOfAWrongSize() =>
+        ErrorTable.Verify("E44", () =>
+        {
+            string folder = MLNetSlim.Tests.TestData.NewTempFolder();
+            File.WriteAllBytes(Path.Combine(folder, "test.bin"), new byte[5000]);
+            MLNetSlim.Datasets.Cifar100Mtl.LoadDataView(MLNetSlim.Datasets.DataSplit.Test, folder);
+        });
+
+    [TestMethod]
+    public void E45_DenseLayout_MissingSplitList() =>
+        ErrorTable.Verify("E45", () =>
+        {
+            string root = MLNetSlim.Tests.TestData.NewTempFolder();
+            MLNetSlim.Tests.Datasets.DenseSceneLoaderTests.WriteNyud(root, 4, 4, "train", "a");
+            MLNetSlim.Datasets.NyudV2.LoadDataView(root, "val", 4, 4);
+        });
+
+    [TestMethod]
+    public void E46_DenseLayout_ImageWithoutALabelFile() =>
+        ErrorTable.Verify("E46", () =>
+        {
+            string root = MLNetSlim.Tests.TestData.NewTempFolder();
+            MLNetSlim.Tests.Datasets.DenseSceneLoaderTests.WriteNyud(root, 4, 4, "train", "a");
+            File.Delete(Path.Combine(root, "edge", "a.npy"));
+            MLNetSlim.Datasets.NyudV2.LoadDataView(root, "train", 4, 4);
+        });
+
+    [TestMethod]
+    public void E47_DenseLayout_LabelMapOfAnotherSizeThanItsImage() =>
+        ErrorTable.Verify("E47", () =>
+        {
+            string root = MLNetSlim.Tests.TestData.NewTempFolder();
+            MLNetSlim.Tests.Datasets.DenseSceneLoaderTests.WriteNyud(root, 4, 4, "train", "a");
+            LabelMapPng.Write(Path.Combine(root, "segmentation", "a.png"), new float[6], 2, 3, 8);
+            IDataView view = MLNetSlim.Datasets.NyudV2.LoadDataView(root, "train", 4, 4, ["semseg"]);
+            using DataViewRowCursor cursor = view.GetRowCursor(view.Schema);
+            ValueGetter<VBuffer<float>> get = cursor.GetGetter<VBuffer<float>>(view.Schema["semseg"]);
+            VBuffer<float> v = default;
+            cursor.MoveNext();
+            get(ref v);
+        });
+
+    [TestMethod]
+    public void E48_DenseLayout_LabelFileOfAKindNotRead() =>
+        ErrorTable.Verify("E48", () =>
+        {
+            string root = MLNetSlim.Tests.TestData.NewTempFolder();
+            MLNetSlim.Tests.Datasets.DenseSceneLoaderTests.WriteNyud(root, 4, 4, "train", "a");
+            File.Delete(Path.Combine(root, "depth", "a.npy"));
+            File.WriteAllText(Path.Combine(root, "depth", "a.mat"), "MATLAB 5.0 MAT-file");
+            MLNetSlim.Datasets.NyudV2.LoadDataView(root, "train", 4, 4);
+        });
+
+    [TestMethod]
+    public void E49_Calibration_TaskWithoutAnyLabelledRow() =>
+        ErrorTable.Verify("E49", () =>
+        {
+            TaskDefinition[] tasks = [new("Shape", TaskKind.Classification, 3), new("Size", TaskKind.Classification, 2)];
+            using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(new NetworkOptions
+            {
+                Tasks = tasks, Channels = 1, Height = 8, Width = 8,
+                Backbone = new MLNetSlim.Network.Backbones.BackboneOptions { StageChannels = [4, 8], StageDepths = [1, 1] },
+            }, seed: 1);
+            var data = new MultiTaskDataset(new float[4 * 64], 1, 8, 8, tasks, [[0, 1, 2, 0], [-1, -1, -1, -1]]);
+            ModelTrainer.Calibrate(net, data);
+        });
+
     // ---- streaming Fit, early stopping, device (issue 10) ---------------------------------------------------------
 
     private static (MLContext Ml, IDataView Data, ControllableMultiTaskEstimator.Options Options) Streamed8(int n, Action<Row[]> damage)
@@ -465,8 +549,8 @@ public class ErrorCaseTests
     }
 
     [TestMethod]
-    public void E36_StreamingFit_ANaNFeature() =>
-        ErrorTable.Verify("E36", () =>
+    public void E50_StreamingFit_ANaNFeature() =>
+        ErrorTable.Verify("E50", () =>
         {
             (MLContext ml, IDataView raw, ControllableMultiTaskEstimator.Options o) = Streamed8(40, rows => rows[21].Features[5] = float.NaN);
             IDataView keyed = ml.Transforms.Conversion.MapValueToKey("Shape").Append(ml.Transforms.Conversion.MapValueToKey("Size")).Fit(raw).Transform(raw);
@@ -474,19 +558,8 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E37_StreamingFit_AMissingLabel() =>
-        ErrorTable.Verify("E37", () =>
-        {
-            (MLContext ml, IDataView raw, ControllableMultiTaskEstimator.Options o) = Streamed8(40, _ => { });
-            // Keys built without 'triangle': row 2's Shape maps to the missing key 0.
-            IDataView keyed = ml.Transforms.Conversion.MapValueToKey("Shape", keyData: ml.Data.LoadFromEnumerable(new[] { new { Shape = "circle" }, new { Shape = "square" } }))
-                .Append(ml.Transforms.Conversion.MapValueToKey("Size")).Fit(raw).Transform(raw);
-            ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(keyed);
-        });
-
-    [TestMethod]
-    public void E38_EarlyStopping_WithoutValidationData() =>
-        ErrorTable.Verify("E38", () =>
+    public void E51_EarlyStopping_WithoutValidationData() =>
+        ErrorTable.Verify("E51", () =>
         {
             ControllableMultiTaskEstimator.Options o = Options();
             o.ValidationFraction = 0;
@@ -495,8 +568,8 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E39_InMemoryCacheLimit_Negative() =>
-        ErrorTable.Verify("E39", () =>
+    public void E52_InMemoryCacheLimit_Negative() =>
+        ErrorTable.Verify("E52", () =>
         {
             ControllableMultiTaskEstimator.Options o = Options();
             o.InMemoryCacheLimitMB = -1;
@@ -504,33 +577,12 @@ public class ErrorCaseTests
         });
 
     [TestMethod]
-    public void E40_GpuDeviceId_WithoutCuda_AndWithoutFallback() =>
-        ErrorTable.Verify("E40", () =>
+    public void E53_GpuDeviceId_WithoutCuda_AndWithoutFallback() =>
+        ErrorTable.Verify("E53", () =>
         {
             if (TorchSharp.torch.cuda.is_available()) Assert.Inconclusive("CUDA is available here.");
             var ml = new MLContext(1) { GpuDeviceId = 1, FallbackToCpu = false };
             ml.MulticlassClassification.Trainers.ControllableMultiTask(Options()).Fit(Keyed(ml, Rows(8)));
-        });
-
-    [TestMethod]
-    public void E41_PerPixelLabelColumn_OfTheWrongSize() =>
-        ErrorTable.Verify("E41", () =>
-        {
-            var ml = new MLContext(1);
-            IDataView view = ml.Data.LoadFromEnumerable(new[] { new MLNet.HostBatchTests.PixelRow { Features = new float[16], Seg = new float[16], Side = 1 } });
-            TaskDefinition[] tasks = [TaskDefinition.PerPixel("seg", TaskKind.Normals), new("side", TaskKind.Classification, 3)];
-            _ = new DataViewBatches(view, MLNet.HostBatchTests.PixelOptions(), tasks, 1, 1);
-        });
-
-    [TestMethod]
-    public void E42_SegmentationLabel_OutsideTheClasses() =>
-        ErrorTable.Verify("E42", () =>
-        {
-            var ml = new MLContext(1);
-            MLNet.HostBatchTests.PixelRow[] rows = MLNet.HostBatchTests.PixelRows(12);
-            rows[7].Seg[5] = 4;
-            var source = new DataViewBatches(ml.Data.LoadFromEnumerable(rows), MLNet.HostBatchTests.PixelOptions(), MLNet.HostBatchTests.Tasks, rows.Length, 1);
-            _ = source.Batches(4, null, false).ToList();
         });
 
     [TestMethod]
@@ -539,5 +591,92 @@ public class ErrorCaseTests
         {
             var (costs, calibration) = MLNetSlim.Tests.Control.ControlTestTables.Random(2, 1);
             _ = new ConfigurationSearch(costs, calibration, options: new SearchOptions { EncoderTolerance = 0.2 });
+        });
+
+    private static ControllableMultiTaskTransformer FitDense(MLContext ml, IEnumerable<DenseTestData.Row> rows, int labelMapSize = DenseTestData.Pixels) =>
+        new ControllableMultiTaskEstimator(ml, DenseTestData.Options(), new FakeTrainer().Run).Fit(DenseTestData.View(ml, rows, labelMapSize));
+
+    [TestMethod]
+    public void E36_LabelMap_WrongSize() =>
+        ErrorTable.Verify("E36", () =>
+        {
+            var ml = new MLContext(seed: 1);
+            FitDense(ml, DenseTestData.Rows(4).Select(r => { r.Seg = r.Seg[..64]; r.Depth = r.Depth[..64]; r.Edges = r.Edges[..64]; return r; }), 64);
+        });
+
+    [TestMethod]
+    public void E37_LabelMap_SegmentationValueNotAClass() =>
+        ErrorTable.Verify("E37", () =>
+        {
+            var ml = new MLContext(seed: 1);
+            DenseTestData.Row[] rows = DenseTestData.Rows(4);
+            rows[2].Seg[9] = 7;
+            FitDense(ml, rows);
+        });
+
+    [TestMethod]
+    public void E38_LoadLabelMaps_WrongSize() =>
+        ErrorTable.Verify("E38", () =>
+        {
+            string dir = Directory.CreateTempSubdirectory("mlnetslim-e37-").FullName;
+            try
+            {
+                LabelMapPng.Write(Path.Combine(dir, "small.png"), new float[64], 8, 8, 16);
+                var ml = new MLContext(seed: 1);
+                IDataView paths = ml.Data.LoadFromEnumerable(new[] { new MLNet.PerPixelTests.PathRow { Path = "small.png" } });
+                _ = ml.Transforms.LoadLabelMaps("depth", dir, 16, 16, inputColumnName: "Path").Fit(paths).Transform(paths).GetColumn<float[]>("depth").ToArray();
+            }
+            finally
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        });
+
+    [TestMethod]
+    public void E39_Options_SegmentationWithoutNumClasses() =>
+        ErrorTable.Verify("E39", () =>
+        {
+            ControllableMultiTaskEstimator.Options o = DenseTestData.Options();
+            o.Tasks[0].NumClasses = null;
+            _ = new ControllableMultiTaskEstimator(new MLContext(seed: 1), o);
+        });
+
+    // ---- serving without TorchSharp (MLNetSlim.Serving) ------------------------------------------------------------
+
+    /// <summary>A serving bundle of the ONNX test model holding <paramref name="configurations"/>.</summary>
+    private static MLNetSlim.Serving.ServingBundle Bundle(params WidthConfiguration[] configurations)
+    {
+        using ControllableMultiTaskModel model = MLNetSlim.Tests.Onnx.OnnxTestModels.Model(MLNetSlim.Tests.Onnx.OnnxTestModels.SmallConvNet(), seed: 4);
+        return new MLNetSlim.Serving.ServingBundle(model.Tasks, model.Channels, model.Height, model.Width, model.Costs, model.Calibration,
+            "Features", "Budget", "TaskWeights", Budget.Full, [1.0, 1.0],
+            configurations.Select(c => (c, MLNetSlim.Onnx.MultiTaskOnnxExporter.ToBytes(model, c))).ToArray());
+    }
+
+    [TestMethod]
+    public void E40_ServingBundle_OfANewerFormat() =>
+        ErrorTable.Verify("E40", () =>
+        {
+            var bytes = new MemoryStream();
+            Bundle(WidthConfiguration.Uniform(1.0, 2)).Save(bytes);
+            byte[] newer = bytes.ToArray();
+            newer[8] = 2; // the int32 format version after the 8-byte magic
+            MLNetSlim.Serving.ServingBundle.Load(new MemoryStream(newer));
+        });
+
+    [TestMethod]
+    public void E41_ServingBundle_MillisecondBudget() =>
+        ErrorTable.Verify("E41", () =>
+        {
+            using var served = new MLNetSlim.Serving.ServingMultiTaskModel(Bundle(WidthConfiguration.Uniform(1.0, 2)));
+            served.SelectConfiguration(Budget.Milliseconds(2), [1.0, 1.0]);
+        });
+
+    [TestMethod]
+    public void E42_ServingBundle_ConfigurationNotInTheBundle() =>
+        ErrorTable.Verify("E42", () =>
+        {
+            using var served = new MLNetSlim.Serving.ServingMultiTaskModel(Bundle(WidthConfiguration.Uniform(1.0, 2)));
+            float[] image = new float[MLNetSlim.Tests.Onnx.OnnxTestModels.Size];
+            served.Predict(image, 1, served.Costs.Resolve(WidthConfiguration.Uniform(0.25, 2)));
         });
 }

@@ -13,26 +13,32 @@ public sealed partial class LayeringTests
 {
     /// <summary>Bottom to top; the same list as docs/architecture.md.</summary>
     public static readonly string[] Order =
-        ["Runtime", "Architecture", "Control", "Nn", "Network", "Data", "Model", "Evaluation", "Training", "MLNet"];
+        ["Runtime", "Architecture", "Control", "Nn", "Network", "Data", "Model", "Serving", "Evaluation", "Training", "MLNet"];
 
     /// <summary>Folders whose code must not reference TorchSharp.</summary>
     public static readonly string[] TorchSharpFree = ["Architecture", "Control"];
 
     /// <summary>The core's projects (folder under src/) and the layer folders each holds. A project may reference only
-    /// the projects listed before it; every layer is in exactly one project.</summary>
+    /// the projects listed before it; every layer is in a project. One layer spans two projects: Model, whose
+    /// TorchSharp-free file-integrity part (InvalidModelFileException, the checksum frame) sits in MLNetSlim.Serving so the
+    /// serving bundle reader shares it.</summary>
     public static readonly (string Project, string[] Folders)[] Projects =
     [
         ("MLNetSlim.Control", ["Architecture", "Control"]),
+        ("MLNetSlim.Serving", ["Model", "Serving"]),
         ("MLNetSlim", ["Runtime", "Nn", "Network", "Data", "Model", "Evaluation", "Training", "MLNet"]),
     ];
+
+    /// <summary>Projects whose every source file must be TorchSharp-free (whatever its layer).</summary>
+    public static readonly string[] TorchSharpFreeProjects = ["MLNetSlim.Control", "MLNetSlim.Serving"];
 
     [TestMethod]
     public void EveryFolderOfTheCoreReferencesOnlyFoldersBelowIt_AndControlAndArchitectureAreTorchSharpFree()
     {
         string src = Path.Combine(RepositoryRoot(), "src");
-        CollectionAssert.AreEquivalent(Order, Projects.SelectMany(p => p.Folders).ToArray(),
-            "every documented layer must be in exactly one project of LayeringTests.Projects");
-        var layerDirectories = new List<(string Folder, string Directory)>();
+        CollectionAssert.AreEquivalent(Order, Projects.SelectMany(p => p.Folders).Distinct().ToArray(),
+            "every documented layer must be in a project of LayeringTests.Projects");
+        var layerDirectories = new List<(string Folder, string Directory, string Project)>();
         foreach ((string project, string[] expected) in Projects)
         {
             string root = Path.Combine(src, project);
@@ -41,18 +47,26 @@ public sealed partial class LayeringTests
             CollectionAssert.AreEquivalent(expected, folders,
                 $"src/{project}'s folders and the documented layers of that project differ; place a new folder in LayeringTests.Order, LayeringTests.Projects and docs/architecture.md.");
             Assert.IsEmpty(Directory.GetFiles(root, "*.cs"), $"src/{project}: every source file belongs in a layer folder");
-            layerDirectories.AddRange(folders.Select(f => (f, Path.Combine(root, f))));
+            layerDirectories.AddRange(folders.Select(f => (f, Path.Combine(root, f), project)));
         }
         Dictionary<string, HashSet<string>> types = DeclaredTypes(layerDirectories.Select(l => l.Directory));
         var violations = new List<string>();
         int files = 0;
-        foreach ((string folder, string directory) in layerDirectories.OrderBy(l => Array.IndexOf(Order, l.Folder)))
+        foreach ((string folder, string directory, string project) in layerDirectories.OrderBy(l => Array.IndexOf(Order, l.Folder)))
         {
             foreach (string file in Directory.EnumerateFiles(directory, "*.cs", SearchOption.AllDirectories))
             {
                 files++;
                 string relative = Path.GetRelativePath(RepositoryRoot(), file).Replace('\\', '/');
-                violations.AddRange(Violations(folder, relative, File.ReadAllText(file), types));
+                string text = File.ReadAllText(file);
+                violations.AddRange(Violations(folder, relative, text, types));
+                if (TorchSharpFreeProjects.Contains(project) && !TorchSharpFree.Contains(folder))
+                {
+                    string[] lines = text.Split('\n');
+                    for (int i = 0; i < lines.Length; i++)
+                        if (TorchReference().IsMatch(CodeOf(lines[i])))
+                            violations.Add($"{relative}:{i + 1}: project {project} references TorchSharp ({lines[i].Trim()}); {project} must stay TorchSharp-free");
+                }
             }
         }
         Assert.IsTrue(files > 40, $"expected the core's sources; found {files} files");
@@ -79,6 +93,22 @@ public sealed partial class LayeringTests
         string project = File.ReadAllText(Path.Combine(RepositoryRoot(), "src", "MLNetSlim.Control", "MLNetSlim.Control.csproj"));
         Assert.IsFalse(Regex.IsMatch(project, @"<(PackageReference|ProjectReference)\b"),
             "src/MLNetSlim.Control/MLNetSlim.Control.csproj must have no PackageReference or ProjectReference");
+    }
+
+    /// <summary>The serving assembly: no TorchSharp reference (built assembly and project file), only ML.NET, ONNX
+    /// Runtime and MLNetSlim.Control besides the .NET runtime.</summary>
+    [TestMethod]
+    public void TheServingAssemblyReferencesNoTorchSharp()
+    {
+        System.Reflection.Assembly serving = typeof(MLNetSlim.Serving.ServingMultiTaskModel).Assembly;
+        Assert.AreEqual("MLNetSlim.Serving", serving.GetName().Name);
+        string[] references = serving.GetReferencedAssemblies().Select(a => a.Name!).ToArray();
+        string[] foreign = references.Where(n => !(n.StartsWith("System", StringComparison.Ordinal) || n is "netstandard" or "mscorlib" or "MLNetSlim.Control"
+            || n.StartsWith("Microsoft.ML", StringComparison.Ordinal))).ToArray();
+        Assert.IsEmpty(foreign, $"MLNetSlim.Serving may reference ML.NET, ONNX Runtime and MLNetSlim.Control only; it references [{string.Join(", ", foreign)}]");
+        string project = File.ReadAllText(Path.Combine(RepositoryRoot(), "src", "MLNetSlim.Serving", "MLNetSlim.Serving.csproj"));
+        Assert.IsFalse(Regex.IsMatch(project, @"Include=""[^""]*torch", RegexOptions.IgnoreCase), "src/MLNetSlim.Serving/MLNetSlim.Serving.csproj references a torch package");
+        Assert.IsFalse(Regex.IsMatch(project, @"<ProjectReference Include=""\.\./MLNetSlim/"), "MLNetSlim.Serving must not reference MLNetSlim");
     }
 
     [TestMethod]

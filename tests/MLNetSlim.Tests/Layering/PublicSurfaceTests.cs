@@ -8,7 +8,7 @@ namespace MLNetSlim.Tests.Layering;
 [TestClass]
 public sealed class PublicSurfaceTests
 {
-    /// <summary>The core's public types (MLNetSlim and MLNetSlim.Control together): the catalog, estimator + Options, transformer, model loading, Budget and control
+    /// <summary>The core's public types (MLNetSlim, MLNetSlim.Control and MLNetSlim.Serving together): the catalog, estimator + Options, transformer, model loading, Budget and control
     /// types, the custom-trainer path (ModelTrainer + options) and the network building blocks for custom backbones.</summary>
     public static readonly string[] AllowedPublicTypes =
     [
@@ -67,6 +67,10 @@ public sealed class PublicSurfaceTests
         "MLNetSlim.Nn.SlimmableLinear",
         "MLNetSlim.Nn.SlimmableStage",
         "MLNetSlim.Runtime.TorchRuntime",
+        "MLNetSlim.Serving.ServingBundle",
+        "MLNetSlim.Serving.ServingMultiTaskModel",
+        "MLNetSlim.Serving.ServingMultiTaskTransformer",
+        "MLNetSlim.Serving.ServingOptions",
         "MLNetSlim.Training.DistillationFeatures",
         "MLNetSlim.Training.LearningRateSchedule",
         "MLNetSlim.Training.ModelOptions",
@@ -81,6 +85,9 @@ public sealed class PublicSurfaceTests
 
     /// <summary>The TorchSharp-free assembly under the core (namespaces Architecture and Control).</summary>
     private static readonly Assembly Control = typeof(MLNetSlim.Control.Budget).Assembly;
+
+    /// <summary>The TorchSharp-free serving assembly (serving bundle, ONNX Runtime model, ML.NET transformer).</summary>
+    private static readonly Assembly Serving = typeof(MLNetSlim.Serving.ServingBundle).Assembly;
 
     [TestMethod]
     public void TheCoreHasNoDataFetcher_AndNoDataSetLoaders()
@@ -98,7 +105,7 @@ public sealed class PublicSurfaceTests
     public void TheCorePublicTypesAreExactlyTheAllowList()
     {
         Assert.AreNotSame(Core, Control, "Architecture and Control live in their own assembly, MLNetSlim.Control");
-        string[] actual = Core.GetExportedTypes().Concat(Control.GetExportedTypes()).Select(t => t.FullName!).Order(StringComparer.Ordinal).ToArray();
+        string[] actual = Core.GetExportedTypes().Concat(Control.GetExportedTypes()).Concat(Serving.GetExportedTypes()).Select(t => t.FullName!).Order(StringComparer.Ordinal).ToArray();
         string[] extra = actual.Except(AllowedPublicTypes).ToArray();
         string[] missing = AllowedPublicTypes.Except(actual).ToArray();
         Assert.IsTrue(extra.Length == 0 && missing.Length == 0,

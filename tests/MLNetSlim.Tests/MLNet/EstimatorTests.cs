@@ -86,18 +86,25 @@ public class EstimatorTests
     }
 
     [TestMethod]
-    public void Fit_MissingKeyLabel_NamesRowAndColumn()
+    public void Fit_MissingKeyLabel_IsAMissingLabel_ClassIndexMinusOne()
     {
         var ml = new MLContext(1);
         Row[] rows = Rows(12);
         IDataView raw = Raw(ml, rows);
-        // Build the Shape dictionary without "triangle": those rows get key 0 (missing).
+        // Build the Shape dictionary without "triangle": those rows get key 0 (missing), which the trainer receives as
+        // class index -1 (the row does not label that task; docs/data.md).
         IDataView dictionary = Raw(ml, rows.Where(r => r.Shape != "triangle"));
         var keys = ml.Transforms.Conversion.MapValueToKey("Shape", keyData: ml.Transforms.SelectColumns("Shape").Fit(dictionary).Transform(dictionary))
             .Append(ml.Transforms.Conversion.MapValueToKey("Size")).Fit(raw).Transform(raw);
-        var e = Assert.ThrowsExactly<InvalidOperationException>(() => new ControllableMultiTaskEstimator(ml, Options(), new FakeTrainer().Run).Fit(keys));
-        StringAssert.Contains(e.Message, "Row 2 (0-based)");
-        StringAssert.Contains(e.Message, "'Shape'");
+        var trainer = new FakeTrainer();
+        ControllableMultiTaskEstimator.Options options = Options();
+        options.ValidationFraction = 0;
+        new ControllableMultiTaskEstimator(ml, options, trainer.Run).Fit(keys);
+        int[] shape = trainer.Train!.Labels[0];
+        Assert.AreEqual(12, shape.Length);
+        for (int i = 0; i < 12; i++)
+            Assert.AreEqual(rows[i].Shape == "triangle", shape[i] == -1, $"row {i} ({rows[i].Shape}): label {shape[i]}");
+        Assert.IsTrue(trainer.Train.Labels[1].All(y => y >= 0), "the other task keeps its labels");
     }
 
     [TestMethod]

@@ -97,7 +97,8 @@ public class HostBatchTests
         rows[7].Seg[5] = 4;
         var source = new DataViewBatches(ml.Data.LoadFromEnumerable(rows), PixelOptions(), Tasks, rows.Length, 1);
         var e = Assert.ThrowsExactly<InvalidOperationException>(() => source.Batches(4, null, false).ToList());
-        StringAssert.Contains(e.Message, "Row 7 (0-based): label column 'Seg' (task 'seg') holds 4 at position 5");
+        // The row reader of both paths keeps the cached path's message (docs/errors.md E37).
+        StringAssert.Contains(e.Message, "Row 7 (0-based): label-map column 'Seg' of task 'seg' (Segmentation) holds 4 at position 5");
         Assert.AreEqual(1, source.Batches(4, null, false).TakeWhile(_ => true).Take(1).Count(), "the batches before the bad row are delivered");
     }
 
@@ -108,7 +109,9 @@ public class HostBatchTests
         IDataView view = ml.Data.LoadFromEnumerable(PixelRows(3));
         TaskDefinition[] normals = [TaskDefinition.PerPixel("seg", TaskKind.Normals), Tasks[1]];
         var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new DataViewBatches(view, PixelOptions(), normals, 3, 1));
-        StringAssert.Contains(e.Message, "Label column 'Seg' of task 'seg' (Normals) is Vector<Single, 16>; expected Vector<Single, 48>");
+        // SchemaChecks.LabelMapColumn, as in the cached path (docs/errors.md E36).
+        StringAssert.Contains(e.Message, "Size mismatch for label-map column 'Seg' of task 'seg' (Normals): it holds 16 values per row");
+        StringAssert.Contains(e.Message, "so it needs 48 = 3 x 4 x 4 (L x H x W)");
     }
 
     [TestMethod]

@@ -151,17 +151,121 @@ public class StreamingTests
     }
 
     [TestMethod]
-    public void AMissingLabel_WhileStreaming_NamesTheRowAndTheColumn()
+    public void AMissingKeyLabel_WhileStreaming_IsClassIndexMinusOne_AndFitTrains()
     {
         (MLContext ml, Row[] rows, ControllableMultiTaskEstimator.Options o) = Images8(40);
         IDataView raw = Raw(ml, rows, 64);
-        // Keys built from rows without 'triangle': row 2's Shape maps to the missing key 0.
+        // Keys built from rows without 'triangle': the triangle rows' Shape maps to the missing key 0 (issue 15: the row
+        // does not label the task; no error).
         IDataView keyed = ml.Transforms.Conversion.MapValueToKey("Shape", keyData: ml.Data.LoadFromEnumerable(new[] { new { Shape = "circle" }, new { Shape = "square" } }))
             .Append(ml.Transforms.Conversion.MapValueToKey("Size")).Fit(raw).Transform(raw);
         o.InMemoryCacheLimitMB = 0;
         o.ValidationFraction = 0;
+        TaskDefinition[] tasks = DataViewConversion.ResolveTasks(keyed.Schema, o);
+        MultiTaskDataset streamed = InMemoryBatches.Collect(new DataViewBatches(keyed, o, tasks, rows.Length, 1), default);
+        MultiTaskDataset cached = DataViewConversion.Read(keyed, o, tasks, default, out _);
+        CollectionAssert.AreEqual(rows.Select(r => r.Shape == "triangle" ? MultiTaskDataset.MissingLabel : Array.IndexOf(Shapes, r.Shape)).ToArray(), streamed.Labels[0]);
+        CollectionAssert.AreEqual(cached.Labels[0], streamed.Labels[0]);
+        CollectionAssert.AreEqual(cached.Labels[1], streamed.Labels[1]);
+
+        var log = new List<string>();
+        ml.Log += (_, e) => { lock (log) log.Add(e.Message); };
+        ControllableMultiTaskTransformer t = ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(keyed);
+        Assert.IsTrue(log.Any(m => m.Contains("Streaming 40 training images")), string.Join("\n", log));
+        Assert.AreEqual(2, ((ControllableMultiTaskModel)t.Model).Calibration.TaskCount);
+    }
+
+    [TestMethod]
+    public void AClassificationTaskWithoutAnyLabelledRow_WhileStreaming_FailsBeforeTraining()
+    {
+        (MLContext ml, Row[] rows, ControllableMultiTaskEstimator.Options o) = Images8(40);
+        IDataView raw = Raw(ml, rows, 64);
+        IDataView keyed = ml.Transforms.Conversion.MapValueToKey("Shape")
+            .Append(ml.Transforms.Conversion.MapValueToKey("Size", keyData: ml.Data.LoadFromEnumerable(new[] { new { Size = "huge" }, new { Size = "tiny" } })))
+            .Fit(raw).Transform(raw);
+        o.InMemoryCacheLimitMB = 0;
+        var progress = new List<TrainingProgress>();
+        o.Progress = new ActionProgress(p => { lock (progress) progress.Add(p); });
         var e = Assert.ThrowsExactly<InvalidOperationException>(() => ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(keyed));
-        StringAssert.Contains(e.Message, "Row 2 (0-based) has a missing label in column 'Shape'");
+        // The cached path's message (docs/errors.md E06).
+        StringAssert.Contains(e.Message, "Task 'Size' has no labelled row: all 40 rows have a missing label (key value 0) in column 'Size'");
+        Assert.AreEqual(0, progress.Count, "no training step ran");
+    }
+
+    /// <summary>Dense scenes (<see cref="DenseTestData"/>) with the classification task 'front' as a string mapped to a
+    /// key whose dictionary is {back, front}: rows whose Front is "unknown" get the missing key 0.</summary>
+    public sealed class DenseRow
+    {
+        [VectorType(DenseTestData.Pixels)] public float[] Features { get; set; } = [];
+        [VectorType(DenseTestData.Pixels)] public float[] Seg { get; set; } = [];
+        [VectorType(DenseTestData.Pixels)] public float[] Depth { get; set; } = [];
+        [VectorType(DenseTestData.Pixels)] public float[] Edges { get; set; } = [];
+        public string Front { get; set; } = "";
+    }
+
+    private static (DenseTestData.Row[] Source, IDataView View) DenseWithMissing(MLContext ml, int n, Func<int, bool> missing)
+    {
+        DenseTestData.Row[] source = DenseTestData.Rows(n);
+        DenseRow[] rows = source.Select((r, i) => new DenseRow
+        {
+            Features = r.Features, Seg = r.Seg, Depth = r.Depth, Edges = r.Edges,
+            Front = missing(i) ? "unknown" : r.Front == 0 ? "back" : "front",
+        }).ToArray();
+        IDataView raw = ml.Data.LoadFromEnumerable(rows);
+        IDataView view = ml.Transforms.Conversion.MapValueToKey("Front", keyData: ml.Data.LoadFromEnumerable(new[] { new { Front = "back" }, new { Front = "front" } }))
+            .Fit(raw).Transform(raw);
+        return (source, view);
+    }
+
+    [TestMethod]
+    public void StreamedRows_OfPerPixelTasksAndMissingKeyLabels_AreTheCachedPathsRows()
+    {
+        var ml = new MLContext(1);
+        (DenseTestData.Row[] source, IDataView view) = DenseWithMissing(ml, 20, i => i % 5 == 2);
+        ControllableMultiTaskEstimator.Options o = DenseTestData.Options();
+        TaskDefinition[] tasks = DataViewConversion.ResolveTasks(view.Schema, o);
+        CollectionAssert.AreEqual(new[] { TaskKind.Segmentation, TaskKind.Depth, TaskKind.Edges, TaskKind.Classification }, tasks.Select(t => t.Kind).ToArray());
+        MultiTaskDataset cached = DataViewConversion.Read(view, o, tasks, default, out _);
+        MultiTaskDataset streamed = InMemoryBatches.Collect(new DataViewBatches(view, o, tasks, source.Length, 1), default);
+        CollectionAssert.AreEqual(cached.Images, streamed.Images);
+        for (int t = 0; t < 3; t++)
+        {
+            CollectionAssert.AreEqual(cached.PixelLabels[t], streamed.PixelLabels[t], tasks[t].Name);
+            CollectionAssert.AreEqual(source.SelectMany(r => t == 0 ? r.Seg : t == 1 ? r.Depth : r.Edges).ToArray(), streamed.PixelLabels[t], tasks[t].Name);
+        }
+        int[] expected = source.Select((r, i) => i % 5 == 2 ? MultiTaskDataset.MissingLabel : (int)r.Front).ToArray();
+        CollectionAssert.AreEqual(expected, cached.Labels[3]);
+        CollectionAssert.AreEqual(expected, streamed.Labels[3]);
+    }
+
+    [TestMethod]
+    public void StreamedFit_PerPixelTasks_WithMissingKeyLabels_TrainsAndCalibrates()
+    {
+        var ml = new MLContext(1);
+        var log = new List<string>();
+        ml.Log += (_, e) => { lock (log) log.Add(e.Message); };
+        (_, IDataView view) = DenseWithMissing(ml, 32, i => i % 5 == 2);
+        ControllableMultiTaskEstimator.Options o = DenseTestData.Options();
+        o.InMemoryCacheLimitMB = 0;
+        o.ValidationFraction = 0.25;
+        ControllableMultiTaskTransformer t = ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(view);
+        Assert.IsTrue(log.Any(m => m.Contains("Streaming 24 training images") && m.Contains("8 images for calibration (streamed)")), string.Join("\n", log));
+        Assert.AreEqual(4, ((ControllableMultiTaskModel)t.Model).Calibration.TaskCount);
+        // Scores for every task, per-pixel maps included.
+        IDataView scored = t.Transform(view);
+        Assert.AreEqual(32, scored.GetColumn<float[]>("Score.seg").Count(s => s.Length == 3 * DenseTestData.Pixels));
+    }
+
+    [TestMethod]
+    public void StreamedFit_PerPixelTasks_ClassificationTaskWithoutAnyLabelledRow_FailsBeforeTraining()
+    {
+        var ml = new MLContext(1);
+        (_, IDataView view) = DenseWithMissing(ml, 16, _ => true);
+        ControllableMultiTaskEstimator.Options o = DenseTestData.Options();
+        o.InMemoryCacheLimitMB = 0;
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() => ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(view));
+        // Per-pixel tasks have no class labels and are not checked; 'front' is.
+        StringAssert.Contains(e.Message, "Task 'front' has no labelled row: all 16 rows have a missing label (key value 0) in column 'Front'");
     }
 
     [TestMethod]

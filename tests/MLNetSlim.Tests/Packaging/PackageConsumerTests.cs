@@ -8,7 +8,7 @@ using System.Xml.Linq;
 namespace MLNetSlim.Tests.Packaging;
 
 /// <summary>
-/// The packages as a user gets them: packs MLNetSlim, its TorchSharp-free dependency MLNetSlim.Control and MLNetSlim.Onnx (from this build's output) into a local folder
+/// The packages as a user gets them: packs MLNetSlim, its TorchSharp-free dependencies MLNetSlim.Control and MLNetSlim.Serving, and MLNetSlim.Onnx (from this build's output) into a local folder
 /// feed, creates a fresh console project outside the repository that references them from that feed (plus the libtorch
 /// CPU backend and ImageAnalytics), runs README's ML.NET usage snippet on a few image rows (train, save, load, set
 /// budget and weights), predicts, exports ONNX, and checks that the libstdc++ fix arrived through buildTransitive.
@@ -46,10 +46,11 @@ public class PackageConsumerTests
         try
         {
             // 1. Pack (no build: the test run already built these projects in this configuration).
-            foreach (string project in new[] { "src/MLNetSlim.Control/MLNetSlim.Control.csproj", "src/MLNetSlim/MLNetSlim.csproj", "src/MLNetSlim.Onnx/MLNetSlim.Onnx.csproj" })
+            foreach (string project in new[] { "src/MLNetSlim.Control/MLNetSlim.Control.csproj", "src/MLNetSlim.Serving/MLNetSlim.Serving.csproj", "src/MLNetSlim/MLNetSlim.csproj", "src/MLNetSlim.Onnx/MLNetSlim.Onnx.csproj" })
                 Run(root, "pack", Path.Combine(root, project), "-c", configuration, "--no-build", "-o", feed, $"-p:PackageVersion={version}");
             Step("pack");
             CheckPackage(Path.Combine(feed, $"MLNetSlim.Control.{version}.nupkg"), "MLNetSlim.Control", expectBuildTransitive: false);
+            CheckPackage(Path.Combine(feed, $"MLNetSlim.Serving.{version}.nupkg"), "MLNetSlim.Serving", expectBuildTransitive: false);
             CheckPackage(Path.Combine(feed, $"MLNetSlim.{version}.nupkg"), "MLNetSlim", expectBuildTransitive: true);
             CheckPackage(Path.Combine(feed, $"MLNetSlim.Onnx.{version}.nupkg"), "MLNetSlim.Onnx", expectBuildTransitive: false);
             Assert.IsTrue(File.Exists(Path.Combine(feed, $"MLNetSlim.Control.{version}.snupkg")), "symbols package of MLNetSlim.Control");
@@ -230,6 +231,9 @@ public class PackageConsumerTests
             Assert.IsTrue(metadata.Descendants().Any(e => e.Name.LocalName == "dependency" && e.Attribute("id")?.Value == "MLNetSlim.Control"),
                 "MLNetSlim depends on the MLNetSlim.Control package");
         }
+        if (id == "MLNetSlim.Serving")
+            Assert.IsFalse(metadata.Descendants().Any(e => e.Name.LocalName == "dependency" && (e.Attribute("id")?.Value ?? "").Contains("Torch", StringComparison.OrdinalIgnoreCase)),
+                "MLNetSlim.Serving must not depend on TorchSharp");
         if (id == "MLNetSlim.Control")
             Assert.IsFalse(metadata.Descendants().Any(e => e.Name.LocalName == "dependency"),
                 "MLNetSlim.Control has no dependencies (no TorchSharp, no ML.NET)");

@@ -33,6 +33,7 @@ public sealed partial class DocumentedCommandsTests
         ["dotnet run --project samples/MLNetSlim.Demo -c Release"] = "the main job: about 10 minutes of training; docs/results.md records its run",
         ["dotnet run --project samples/MLNetSlim.Demo -c Release -- evaluate --model out/model.zip"] = "evaluates the 10,000 test images at many configurations: minutes",
         ["dotnet run --project samples/MLNetSlim.Demo -c Release -- --train-count 3000 --test-count 1000 --epochs 1 --out /tmp/demo-out"] = "a smoke run of the main job: minutes",
+        ["dotnet run --project samples/MLNetSlim.Demo -c Release -- --benchmark scenes --out out/scenes"] = "the dense benchmark: two trainings (CI-KD ablation), about 25 minutes on an idle 2-core machine; docs/results.md records its run, PerPixelTests cover the same path on small data",
         ["dotnet test MLNetSlim.sln -c Release"] = "the test suite this test belongs to",
         ["dotnet pack MLNetSlim.sln -c Release -o ./packages"] = "README's Install section: Packaging/PackageConsumerTests packs the packages into a folder feed the same way",
         ["dotnet nuget add source ./packages -n mlnetslim-local"] = "README's Install section, for a user's machine (changes the user's NuGet configuration); PackageConsumerTests uses a folder feed",

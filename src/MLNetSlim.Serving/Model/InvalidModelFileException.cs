@@ -2,7 +2,7 @@ namespace MLNetSlim.Model;
 
 /// <summary>
 /// The one exception every MLNetSlim reader throws for a damaged, truncated or foreign model file: a model stream
-/// (<c>ControllableMultiTaskModel.Load</c>), a training checkpoint, or an ML.NET model zip holding an MLNetSlim
+/// (<c>ControllableMultiTaskModel.Load</c>), a training checkpoint, a serving bundle (<c>MLNetSlim.Serving</c>), or an ML.NET model zip holding an MLNetSlim
 /// transformer (<c>mlContext.Model.LoadChecked</c>, and <c>mlContext.Model.Load</c> once MLNetSlim's loader runs).
 /// The message names the file (when known), the entry or section, and what is wrong; it never quotes file content.
 /// Also thrown for a file of a newer format version (the message names both versions) and for weights that do not
