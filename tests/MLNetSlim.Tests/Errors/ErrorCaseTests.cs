@@ -451,6 +451,101 @@ public class ErrorCaseTests
     // ---- data set loaders (MLNetSlim.Datasets) ------------------------------------------------------------------------
 
     [TestMethod]
+    public void E35_SearchOptions_EncoderToleranceOutOfRange() =>
+        ErrorTable.Verify("E35", () =>
+        {
+            var (costs, calibration) = MLNetSlim.Tests.Control.ControlTestTables.Random(2, 1);
+            _ = new ConfigurationSearch(costs, calibration, options: new SearchOptions { EncoderTolerance = 0.2 });
+        });
+
+    private static ControllableMultiTaskTransformer FitDense(MLContext ml, IEnumerable<DenseTestData.Row> rows, int labelMapSize = DenseTestData.Pixels) =>
+        new ControllableMultiTaskEstimator(ml, DenseTestData.Options(), new FakeTrainer().Run).Fit(DenseTestData.View(ml, rows, labelMapSize));
+
+    [TestMethod]
+    public void E36_LabelMap_WrongSize() =>
+        ErrorTable.Verify("E36", () =>
+        {
+            var ml = new MLContext(seed: 1);
+            FitDense(ml, DenseTestData.Rows(4).Select(r => { r.Seg = r.Seg[..64]; r.Depth = r.Depth[..64]; r.Edges = r.Edges[..64]; return r; }), 64);
+        });
+
+    [TestMethod]
+    public void E37_LabelMap_SegmentationValueNotAClass() =>
+        ErrorTable.Verify("E37", () =>
+        {
+            var ml = new MLContext(seed: 1);
+            DenseTestData.Row[] rows = DenseTestData.Rows(4);
+            rows[2].Seg[9] = 7;
+            FitDense(ml, rows);
+        });
+
+    [TestMethod]
+    public void E38_LoadLabelMaps_WrongSize() =>
+        ErrorTable.Verify("E38", () =>
+        {
+            string dir = Directory.CreateTempSubdirectory("mlnetslim-e37-").FullName;
+            try
+            {
+                LabelMapPng.Write(Path.Combine(dir, "small.png"), new float[64], 8, 8, 16);
+                var ml = new MLContext(seed: 1);
+                IDataView paths = ml.Data.LoadFromEnumerable(new[] { new MLNet.PerPixelTests.PathRow { Path = "small.png" } });
+                _ = ml.Transforms.LoadLabelMaps("depth", dir, 16, 16, inputColumnName: "Path").Fit(paths).Transform(paths).GetColumn<float[]>("depth").ToArray();
+            }
+            finally
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        });
+
+    [TestMethod]
+    public void E39_Options_SegmentationWithoutNumClasses() =>
+        ErrorTable.Verify("E39", () =>
+        {
+            ControllableMultiTaskEstimator.Options o = DenseTestData.Options();
+            o.Tasks[0].NumClasses = null;
+            _ = new ControllableMultiTaskEstimator(new MLContext(seed: 1), o);
+        });
+
+    // ---- serving without TorchSharp (MLNetSlim.Serving) ------------------------------------------------------------
+
+    /// <summary>A serving bundle of the ONNX test model holding <paramref name="configurations"/>.</summary>
+    private static MLNetSlim.Serving.ServingBundle Bundle(params WidthConfiguration[] configurations)
+    {
+        using ControllableMultiTaskModel model = MLNetSlim.Tests.Onnx.OnnxTestModels.Model(MLNetSlim.Tests.Onnx.OnnxTestModels.SmallConvNet(), seed: 4);
+        return new MLNetSlim.Serving.ServingBundle(model.Tasks, model.Channels, model.Height, model.Width, model.Costs, model.Calibration,
+            "Features", "Budget", "TaskWeights", Budget.Full, [1.0, 1.0],
+            configurations.Select(c => (c, MLNetSlim.Onnx.MultiTaskOnnxExporter.ToBytes(model, c))).ToArray());
+    }
+
+    [TestMethod]
+    public void E40_ServingBundle_OfANewerFormat() =>
+        ErrorTable.Verify("E40", () =>
+        {
+            var bytes = new MemoryStream();
+            Bundle(WidthConfiguration.Uniform(1.0, 2)).Save(bytes);
+            byte[] newer = bytes.ToArray();
+            newer[8] = 2; // the int32 format version after the 8-byte magic
+            MLNetSlim.Serving.ServingBundle.Load(new MemoryStream(newer));
+        });
+
+    [TestMethod]
+    public void E41_ServingBundle_MillisecondBudget() =>
+        ErrorTable.Verify("E41", () =>
+        {
+            using var served = new MLNetSlim.Serving.ServingMultiTaskModel(Bundle(WidthConfiguration.Uniform(1.0, 2)));
+            served.SelectConfiguration(Budget.Milliseconds(2), [1.0, 1.0]);
+        });
+
+    [TestMethod]
+    public void E42_ServingBundle_ConfigurationNotInTheBundle() =>
+        ErrorTable.Verify("E42", () =>
+        {
+            using var served = new MLNetSlim.Serving.ServingMultiTaskModel(Bundle(WidthConfiguration.Uniform(1.0, 2)));
+            float[] image = new float[MLNetSlim.Tests.Onnx.OnnxTestModels.Size];
+            served.Predict(image, 1, served.Costs.Resolve(WidthConfiguration.Uniform(0.25, 2)));
+        });
+
+    [TestMethod]
     public void E43_Cifar100_RecordWhoseCoarseLabelDisagreesWithTheTaxonomy() =>
         ErrorTable.Verify("E43", () =>
         {
@@ -583,100 +678,5 @@ public class ErrorCaseTests
             if (TorchSharp.torch.cuda.is_available()) Assert.Inconclusive("CUDA is available here.");
             var ml = new MLContext(1) { GpuDeviceId = 1, FallbackToCpu = false };
             ml.MulticlassClassification.Trainers.ControllableMultiTask(Options()).Fit(Keyed(ml, Rows(8)));
-        });
-
-    [TestMethod]
-    public void E35_SearchOptions_EncoderToleranceOutOfRange() =>
-        ErrorTable.Verify("E35", () =>
-        {
-            var (costs, calibration) = MLNetSlim.Tests.Control.ControlTestTables.Random(2, 1);
-            _ = new ConfigurationSearch(costs, calibration, options: new SearchOptions { EncoderTolerance = 0.2 });
-        });
-
-    private static ControllableMultiTaskTransformer FitDense(MLContext ml, IEnumerable<DenseTestData.Row> rows, int labelMapSize = DenseTestData.Pixels) =>
-        new ControllableMultiTaskEstimator(ml, DenseTestData.Options(), new FakeTrainer().Run).Fit(DenseTestData.View(ml, rows, labelMapSize));
-
-    [TestMethod]
-    public void E36_LabelMap_WrongSize() =>
-        ErrorTable.Verify("E36", () =>
-        {
-            var ml = new MLContext(seed: 1);
-            FitDense(ml, DenseTestData.Rows(4).Select(r => { r.Seg = r.Seg[..64]; r.Depth = r.Depth[..64]; r.Edges = r.Edges[..64]; return r; }), 64);
-        });
-
-    [TestMethod]
-    public void E37_LabelMap_SegmentationValueNotAClass() =>
-        ErrorTable.Verify("E37", () =>
-        {
-            var ml = new MLContext(seed: 1);
-            DenseTestData.Row[] rows = DenseTestData.Rows(4);
-            rows[2].Seg[9] = 7;
-            FitDense(ml, rows);
-        });
-
-    [TestMethod]
-    public void E38_LoadLabelMaps_WrongSize() =>
-        ErrorTable.Verify("E38", () =>
-        {
-            string dir = Directory.CreateTempSubdirectory("mlnetslim-e37-").FullName;
-            try
-            {
-                LabelMapPng.Write(Path.Combine(dir, "small.png"), new float[64], 8, 8, 16);
-                var ml = new MLContext(seed: 1);
-                IDataView paths = ml.Data.LoadFromEnumerable(new[] { new MLNet.PerPixelTests.PathRow { Path = "small.png" } });
-                _ = ml.Transforms.LoadLabelMaps("depth", dir, 16, 16, inputColumnName: "Path").Fit(paths).Transform(paths).GetColumn<float[]>("depth").ToArray();
-            }
-            finally
-            {
-                Directory.Delete(dir, recursive: true);
-            }
-        });
-
-    [TestMethod]
-    public void E39_Options_SegmentationWithoutNumClasses() =>
-        ErrorTable.Verify("E39", () =>
-        {
-            ControllableMultiTaskEstimator.Options o = DenseTestData.Options();
-            o.Tasks[0].NumClasses = null;
-            _ = new ControllableMultiTaskEstimator(new MLContext(seed: 1), o);
-        });
-
-    // ---- serving without TorchSharp (MLNetSlim.Serving) ------------------------------------------------------------
-
-    /// <summary>A serving bundle of the ONNX test model holding <paramref name="configurations"/>.</summary>
-    private static MLNetSlim.Serving.ServingBundle Bundle(params WidthConfiguration[] configurations)
-    {
-        using ControllableMultiTaskModel model = MLNetSlim.Tests.Onnx.OnnxTestModels.Model(MLNetSlim.Tests.Onnx.OnnxTestModels.SmallConvNet(), seed: 4);
-        return new MLNetSlim.Serving.ServingBundle(model.Tasks, model.Channels, model.Height, model.Width, model.Costs, model.Calibration,
-            "Features", "Budget", "TaskWeights", Budget.Full, [1.0, 1.0],
-            configurations.Select(c => (c, MLNetSlim.Onnx.MultiTaskOnnxExporter.ToBytes(model, c))).ToArray());
-    }
-
-    [TestMethod]
-    public void E40_ServingBundle_OfANewerFormat() =>
-        ErrorTable.Verify("E40", () =>
-        {
-            var bytes = new MemoryStream();
-            Bundle(WidthConfiguration.Uniform(1.0, 2)).Save(bytes);
-            byte[] newer = bytes.ToArray();
-            newer[8] = 2; // the int32 format version after the 8-byte magic
-            MLNetSlim.Serving.ServingBundle.Load(new MemoryStream(newer));
-        });
-
-    [TestMethod]
-    public void E41_ServingBundle_MillisecondBudget() =>
-        ErrorTable.Verify("E41", () =>
-        {
-            using var served = new MLNetSlim.Serving.ServingMultiTaskModel(Bundle(WidthConfiguration.Uniform(1.0, 2)));
-            served.SelectConfiguration(Budget.Milliseconds(2), [1.0, 1.0]);
-        });
-
-    [TestMethod]
-    public void E42_ServingBundle_ConfigurationNotInTheBundle() =>
-        ErrorTable.Verify("E42", () =>
-        {
-            using var served = new MLNetSlim.Serving.ServingMultiTaskModel(Bundle(WidthConfiguration.Uniform(1.0, 2)));
-            float[] image = new float[MLNetSlim.Tests.Onnx.OnnxTestModels.Size];
-            served.Predict(image, 1, served.Costs.Resolve(WidthConfiguration.Uniform(0.25, 2)));
         });
 }
