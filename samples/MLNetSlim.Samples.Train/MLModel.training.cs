@@ -49,13 +49,8 @@ internal static class MLModel
         Console.WriteLine($"Full network: {network.FullMacs:N0} MACs per image; configuration {network.Configuration}");
         if (mlContext.Data.CreateEnumerable<ImageRow>(test, reuseRowObject: true).Any())
         {
-            foreach (string task in tasks)
-            {
-                MulticlassClassificationMetrics metrics = mlContext.MulticlassClassification.Evaluate(scored, labelColumnName: task,
-                    scoreColumnName: ControllableMultiTaskTransformer.ScoreColumnName(task),
-                    predictedLabelColumnName: ControllableMultiTaskTransformer.PredictedLabelColumnName(task));
+            foreach ((string task, MulticlassClassificationMetrics metrics) in mlContext.MulticlassClassification.EvaluateControllableMultiTask(scored, network))
                 Console.WriteLine($"  {task,-12} accuracy {metrics.MicroAccuracy:P1} (MacroAccuracy {metrics.MacroAccuracy:0.000}, LogLoss {metrics.LogLoss:0.000})");
-            }
         }
         else
         {

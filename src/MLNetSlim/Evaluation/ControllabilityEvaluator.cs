@@ -40,11 +40,26 @@ internal static class ControllabilityEvaluator
         ArgumentNullException.ThrowIfNull(budgets);
         if (budgets.Count == 0) throw new ArgumentException("At least one budget is needed.", nameof(budgets));
         ArgumentOutOfRangeException.ThrowIfLessThan(preferenceCount, 1);
+        double[][] prefs = Preferences(controller.Costs.TaskCount, preferenceCount, seed, alpha);
+        return Evaluate(controller, budgets, prefs, seed, alpha, hypervolumeSamples, evaluation);
+    }
+
+    /// <summary>Evaluates one controller on given preference vectors (one per query, each of the task count, in task
+    /// order) instead of seeded Dirichlet draws; <paramref name="seed"/> and <paramref name="alpha"/> are only recorded
+    /// (and seed the Monte Carlo hypervolume).</summary>
+    public static ControllabilityReport Evaluate(IConfigurationController controller, IReadOnlyList<Budget> budgets, double[][] prefs,
+        int seed, double alpha, int hypervolumeSamples = 20_000, CalibrationTable? evaluation = null)
+    {
+        ArgumentNullException.ThrowIfNull(controller);
+        ArgumentNullException.ThrowIfNull(budgets);
+        ArgumentNullException.ThrowIfNull(prefs);
+        if (budgets.Count == 0) throw new ArgumentException("At least one budget is needed.", nameof(budgets));
+        if (prefs.Length == 0) throw new ArgumentException("At least one preference vector is needed.", nameof(prefs));
         CostTable costs = controller.Costs;
         evaluation?.EnsureMatches(costs);
         CalibrationTable cal = evaluation ?? controller.Calibration;
         int tCount = costs.TaskCount;
-        double[][] prefs = Preferences(tCount, preferenceCount, seed, alpha);
+        int preferenceCount = prefs.Length;
         (double[] lo, double[] hi) = PerformanceRange(cal);
         long full = costs.FullMacs;
         var perBudget = new List<BudgetControllability>();
@@ -93,7 +108,7 @@ internal static class ControllabilityEvaluator
     }
 
     /// <summary>Evaluates the ECMT search and the equal-width baseline on the same budgets and preference vectors
-    /// (and, when given, scores both with the same <paramref name="evaluation"/> table; see <see cref="Evaluate"/>).</summary>
+    /// (and, when given, scores both with the same <paramref name="evaluation"/> table; see <see cref="Evaluate(IConfigurationController, IReadOnlyList{Budget}, int, int, double, int, CalibrationTable?)"/>).</summary>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">No budgets, the controllers belong to different networks, or
     /// <paramref name="evaluation"/> does not match them.</exception>
@@ -108,6 +123,20 @@ internal static class ControllabilityEvaluator
         return new ControllabilityComparison(
             Evaluate(search, budgets, preferenceCount, seed, alpha, evaluation: evaluation),
             Evaluate(baseline, budgets, preferenceCount, seed, alpha, evaluation: evaluation));
+    }
+
+    /// <summary><see cref="Compare(IConfigurationController, IConfigurationController, IReadOnlyList{Budget}, int, int, double, CalibrationTable?)"/>
+    /// on given preference vectors.</summary>
+    public static ControllabilityComparison Compare(IConfigurationController search, IConfigurationController baseline,
+        IReadOnlyList<Budget> budgets, double[][] preferences, int seed, CalibrationTable? evaluation = null)
+    {
+        ArgumentNullException.ThrowIfNull(search);
+        ArgumentNullException.ThrowIfNull(baseline);
+        if (!search.Costs.TaskNames.SequenceEqual(baseline.Costs.TaskNames))
+            throw new ArgumentException("The controllers belong to different networks.", nameof(baseline));
+        return new ControllabilityComparison(
+            Evaluate(search, budgets, preferences, seed, double.NaN, evaluation: evaluation),
+            Evaluate(baseline, budgets, preferences, seed, double.NaN, evaluation: evaluation));
     }
 
     /// <summary>The N seeded Dirichlet(alpha) preference vectors the evaluator uses.</summary>

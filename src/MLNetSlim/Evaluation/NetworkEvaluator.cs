@@ -15,12 +15,21 @@ internal static class NetworkEvaluator
     /// RMSE for depth, mean angular error for normals, F for edges, max-F for saliency.
     /// </summary>
     /// <exception cref="ArgumentException">Empty data set.</exception>
-    public static double[] Accuracy(MultiTaskNetwork network, MultiTaskDataset data, WidthConfiguration configuration, int batchSize = 256, string device = "cpu") =>
+    public static double[] Accuracy(MultiTaskNetwork network, IMultiTaskBatches data, WidthConfiguration configuration, int batchSize = 256, string device = "cpu") =>
         Metrics(network, data, configuration, batchSize, device).Select(m => m.Primary).ToArray();
+
+    /// <inheritdoc cref="Accuracy(MultiTaskNetwork, IMultiTaskBatches, WidthConfiguration, int, string)"/>
+    public static double[] Accuracy(MultiTaskNetwork network, MultiTaskDataset data, WidthConfiguration configuration, int batchSize = 256, string device = "cpu") =>
+        Accuracy(network, new InMemoryBatches(data), configuration, batchSize, device);
 
     /// <summary>Every metric of every task at <paramref name="configuration"/> (see <see cref="TaskMetrics.All"/>).</summary>
     /// <exception cref="ArgumentException">Empty data set.</exception>
-    public static TaskMetrics[] Metrics(MultiTaskNetwork network, MultiTaskDataset data, WidthConfiguration configuration, int batchSize = 256, string device = "cpu")
+    public static TaskMetrics[] Metrics(MultiTaskNetwork network, MultiTaskDataset data, WidthConfiguration configuration, int batchSize = 256, string device = "cpu") =>
+        Metrics(network, new InMemoryBatches(data), configuration, batchSize, device);
+
+    /// <summary>Every metric of every task at <paramref name="configuration"/> on a batch source (in memory or streamed).</summary>
+    /// <exception cref="ArgumentException">Empty data set.</exception>
+    public static TaskMetrics[] Metrics(MultiTaskNetwork network, IMultiTaskBatches data, WidthConfiguration configuration, int batchSize = 256, string device = "cpu")
     {
         TaskMetrics[] metrics = network.Tasks.Select(t => new TaskMetrics(t)).ToArray();
         ResolvedConfiguration resolved = network.CostTable.Resolve(configuration); // once, not per batch
@@ -33,13 +42,18 @@ internal static class NetworkEvaluator
     }
 
     /// <summary>
-    /// Per-task primary metric (as <see cref="Accuracy"/>) at every encoder option e and decoder width index d: result[t][e][d]. Task t's output
+    /// Per-task primary metric (as <see cref="Accuracy(MultiTaskNetwork, IMultiTaskBatches, WidthConfiguration, int, string)"/>) at every encoder option e and decoder width index d: result[t][e][d]. Task t's output
     /// depends only on e and its own decoder width, so one pass per batch suffices: the encoder runs once per option and
     /// its output feeds every decoder at every width (E encoder passes and E x W decoder passes per batch instead of
-    /// E x W whole-network passes). Equal to <see cref="Accuracy"/> at (e, every decoder at d) for every e and d.
+    /// E x W whole-network passes). Equal to <see cref="Accuracy(MultiTaskNetwork, IMultiTaskBatches, WidthConfiguration, int, string)"/> at (e, every decoder at d) for every e and d.
     /// </summary>
     /// <exception cref="ArgumentException">Empty data set.</exception>
-    public static double[][][] AccuracyTable(MultiTaskNetwork network, MultiTaskDataset data, int batchSize = 256, string device = "cpu")
+    public static double[][][] AccuracyTable(MultiTaskNetwork network, MultiTaskDataset data, int batchSize = 256, string device = "cpu") =>
+        AccuracyTable(network, new InMemoryBatches(data), batchSize, device);
+
+    /// <summary>The table of <see cref="AccuracyTable(MultiTaskNetwork, MultiTaskDataset, int, string)"/> on a batch source (in memory or streamed).</summary>
+    /// <exception cref="ArgumentException">Empty data set.</exception>
+    public static double[][][] AccuracyTable(MultiTaskNetwork network, IMultiTaskBatches data, int batchSize = 256, string device = "cpu")
     {
         int tasks = network.Tasks.Count, options = network.EncoderOptions.Count, widths = network.Widths.Count;
         var metrics = new TaskMetrics[tasks, options, widths];
@@ -61,7 +75,7 @@ internal static class NetworkEvaluator
     /// without gradients, each batch in its own dispose scope; restores the training mode. Returns the label count per
     /// task (images, or pixels for segmentation).
     /// </summary>
-    private static long[] ForEachBatch(MultiTaskNetwork network, MultiTaskDataset data, int batchSize, string device, Action<Tensor, Tensor[]> visit)
+    private static long[] ForEachBatch(MultiTaskNetwork network, IMultiTaskBatches data, int batchSize, string device, Action<Tensor, Tensor[]> visit)
     {
         if (data.Count == 0) throw new ArgumentException("Cannot evaluate on an empty data set.", nameof(data));
         Device dev = TorchDevice.Resolve(device);
@@ -69,19 +83,17 @@ internal static class NetworkEvaluator
         var total = new long[tasks];
         bool wasTraining = network.training;
         network.eval();
-        int[] all = Enumerable.Range(0, data.Count).ToArray();
         try
         {
             using var noGrad = no_grad();
-            for (int start = 0; start < data.Count; start += batchSize)
+            foreach (HostBatch batch in data.Batches(batchSize, null, dropLast: false))
             {
                 using var scope = NewDisposeScope();
-                ReadOnlySpan<int> batch = all.AsSpan(start, Math.Min(batchSize, data.Count - start));
-                Tensor x = TensorBatches.Images(data, batch, dev);
+                Tensor x = batch.ImageTensor(data.Channels, data.Height, data.Width, dev);
                 var y = new Tensor[tasks];
                 for (int t = 0; t < tasks; t++)
                 {
-                    y[t] = TensorBatches.Labels(data, t, batch, dev);
+                    y[t] = batch.LabelTensor(data.Tasks[t], t, data.Height, data.Width, dev);
                     total[t] += y[t].numel();
                 }
                 visit(x, y);

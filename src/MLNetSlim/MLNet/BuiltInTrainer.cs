@@ -12,12 +12,19 @@ internal static class BuiltInTrainer
         IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
         // The estimator already held out Options.ValidationFraction (or took Options.ValidationData); no validation data
         // means ValidationFraction = 0, documented as "hold out nothing": the calibration table is measured on the training data.
-        ModelTrainer.Train(train, validation ?? train, ToModelOptions(options), progress, cancellationToken);
+        ModelTrainer.TrainFromBatches(new InMemoryBatches(train), validation is null ? null : new InMemoryBatches(validation),
+            ToModelOptions(options), progress, cancellationToken);
+
+    /// <summary>The built-in trainer on batch sources (in memory or streamed from the IDataView); no validation data
+    /// means the calibration table is measured on the training data (and no per-epoch validation metrics).</summary>
+    public static IMultiTaskModel Train(IMultiTaskBatches train, IMultiTaskBatches? validation, ControllableMultiTaskEstimator.Options options,
+        IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
+        ModelTrainer.TrainFromBatches(train, validation, ToModelOptions(options), progress, cancellationToken);
 
     /// <summary>The one mapping from the estimator's (already validated) options to the training options.</summary>
     internal static ModelOptions ToModelOptions(ControllableMultiTaskEstimator.Options o) => new()
     {
-        Backbone = WithStageChannels(o.Backbone == MultiTaskBackbone.ResNet ? BackboneOptions.ResNet() : BackboneOptions.SmallConvNet(), o.StageChannels),
+        Backbone = o.BackboneOverride ?? WithStageChannels(o.Backbone == MultiTaskBackbone.ResNet ? BackboneOptions.ResNet() : BackboneOptions.SmallConvNet(), o.StageChannels),
         Widths = o.Widths,
         PyramidChannels = o.PyramidChannels,
         Training = new TrainingOptions
@@ -30,10 +37,13 @@ internal static class BuiltInTrainer
             SandwichRandomCount = o.SandwichRandomCount,
             DistillationWeight = o.DistillationWeight,
             Seed = o.Seed ?? 0,
-            Device = o.Device,
             CheckpointPath = o.CheckpointPath,
             CheckpointEverySteps = o.CheckpointEverySteps,
             ResumeFromCheckpoint = o.ResumeFromCheckpoint,
+            Device = o.Device ?? "cpu",
+            PostStatisticsImages = o.PostStatisticsImages ?? new TrainingOptions().PostStatisticsImages,
+            EarlyStoppingPatience = o.EarlyStoppingPatience,
+            EarlyStoppingMinDelta = o.EarlyStoppingMinDelta,
         },
     };
 

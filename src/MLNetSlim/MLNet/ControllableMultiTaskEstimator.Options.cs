@@ -4,6 +4,7 @@ using Microsoft.ML;
 
 using MLNetSlim.Training;
 using MLNetSlim.Architecture;
+using MLNetSlim.Data;
 
 namespace MLNetSlim.MLNet;
 
@@ -139,8 +140,25 @@ public sealed partial class ControllableMultiTaskEstimator
         /// <summary>Random seed of training and of the validation split; null lets the trainer choose (the split then uses 0).</summary>
         public int? Seed { get; set; }
 
-        /// <summary>Torch device: "cpu", "cuda" or "cuda:N".</summary>
-        public string Device { get; set; } = "cpu";
+        /// <summary>Torch device: "cpu", "cuda" or "cuda:N"; null (default) follows the MLContext: <c>cuda:N</c> when
+        /// <c>mlContext.GpuDeviceId</c> = N is set (when CUDA is not available: the CPU with a log line if
+        /// <c>mlContext.FallbackToCpu</c>, else an error), otherwise "cpu".</summary>
+        public string? Device { get; set; }
+
+        /// <summary>Fit copies the training data into memory (one float array, the fastest path) when its images and
+        /// labels take at most this many megabytes (2^20 bytes), counting the rows first when the IDataView does not know
+        /// its row count; larger data are streamed batch by batch from IDataView cursors (a shuffle buffer of
+        /// <see cref="ShuffleBufferRows"/> rows, <c>DataViewBatches.PrefetchBatches</c> = 2 batches read ahead), so
+        /// memory no longer grows with the row count. 0 always streams. Default 1024. The same limit decides whether
+        /// validation data are cached or streamed. Only the built-in trainer streams; a custom
+        /// <see cref="MultiTaskModelTrainer"/> receives in-memory data sets.</summary>
+        public int InMemoryCacheLimitMB { get; set; } = 1024;
+
+        /// <summary>Rows in the shuffle buffer when training streams (see <see cref="InMemoryCacheLimitMB"/>): each epoch
+        /// reads the rows in source order; the first fill the buffer, then each row read replaces a randomly drawn
+        /// buffered row (seeded by <see cref="Seed"/>), which goes to the next batch. 0 (default): as many rows as fit in
+        /// 256 MB, at least <see cref="BatchSize"/> and at most 10,000.</summary>
+        public int ShuffleBufferRows { get; set; }
 
         /// <summary>Fraction of the training rows held out to measure the calibration table when
         /// <see cref="ValidationData"/> is null, in [0, 1). Default 0.1. 0 holds out nothing: the trainer receives no
@@ -148,6 +166,17 @@ public sealed partial class ControllableMultiTaskEstimator
         /// (every row trains; the table's accuracies are optimistic, so the search ranks configurations by how well they
         /// fit the training data). See docs/mlnet-integration.md.</summary>
         public double ValidationFraction { get; set; } = 0.1;
+
+        /// <summary>Stop training after this many epochs in a row without improvement of the per-epoch validation
+        /// metrics (each task's primary metric at the full configuration on <see cref="ValidationData"/> or the held-out
+        /// <see cref="ValidationFraction"/>; an epoch improves when any task beats its best so far by more than
+        /// <see cref="EarlyStoppingMinDelta"/>); the last epoch's weights are kept. 0 (default): train every epoch.
+        /// Needs validation data. See <see cref="TrainingOptions.EarlyStoppingPatience"/>.</summary>
+        public int EarlyStoppingPatience { get; set; }
+
+        /// <summary>Least improvement of a task's validation metric, in the metric's units, for
+        /// <see cref="EarlyStoppingPatience"/>. Default 0.</summary>
+        public double EarlyStoppingMinDelta { get; set; }
 
         /// <summary>Rows whose features hold a NaN or infinite value: false (default) makes <c>Fit</c> throw an
         /// <see cref="InvalidOperationException"/> naming the row, the column and the value; true skips them and
@@ -218,7 +247,16 @@ public sealed partial class ControllableMultiTaskEstimator
             if (CheckpointEverySteps < 0) throw new ArgumentException($"Options.CheckpointEverySteps must be >= 0, got {CheckpointEverySteps}.", nameof(CheckpointEverySteps));
             if ((CheckpointEverySteps > 0 || ResumeFromCheckpoint) && string.IsNullOrWhiteSpace(CheckpointPath))
                 throw new ArgumentException("Options.CheckpointPath is needed for CheckpointEverySteps and ResumeFromCheckpoint.", nameof(CheckpointPath));
-            string d = Device?.Trim().ToLowerInvariant() ?? "";
+            if (EarlyStoppingPatience < 0) throw new ArgumentException($"Options.EarlyStoppingPatience must be >= 0, got {EarlyStoppingPatience}.", nameof(EarlyStoppingPatience));
+            if (!(EarlyStoppingMinDelta >= 0) || double.IsInfinity(EarlyStoppingMinDelta))
+                throw new ArgumentException($"Options.EarlyStoppingMinDelta must be a finite number >= 0, got {EarlyStoppingMinDelta}.", nameof(EarlyStoppingMinDelta));
+            if (EarlyStoppingPatience > 0 && ValidationData is null && ValidationFraction == 0)
+                throw new ArgumentException(
+                    $"Options.EarlyStoppingPatience = {EarlyStoppingPatience} needs validation data, but Options.ValidationData is null and Options.ValidationFraction = 0. " +
+                    "Set ValidationData, or a ValidationFraction in (0, 1), or EarlyStoppingPatience = 0.", nameof(EarlyStoppingPatience));
+            if (InMemoryCacheLimitMB < 0) throw new ArgumentException($"Options.InMemoryCacheLimitMB must be >= 0, got {InMemoryCacheLimitMB}.", nameof(InMemoryCacheLimitMB));
+            if (ShuffleBufferRows < 0) throw new ArgumentException($"Options.ShuffleBufferRows must be >= 0, got {ShuffleBufferRows}.", nameof(ShuffleBufferRows));
+            string d = Device?.Trim().ToLowerInvariant() ?? "cpu";
             bool deviceOk = d == "cpu" || d == "cuda" || (d.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(d[5..], out int n) && n >= 0);
             if (!deviceOk) throw new ArgumentException($"Options.Device must be \"cpu\", \"cuda\" or \"cuda:N\", got \"{Device}\".", nameof(Device));
         }
@@ -236,6 +274,22 @@ public sealed partial class ControllableMultiTaskEstimator
             if (!widths.Contains(1.0))
                 throw new ArgumentException($"Options.Widths = {list} must contain 1.0 (the full network).", nameof(Widths));
         }
+        /// <summary>Bytes of one cached row of <paramref name="tasks"/>: the image floats, and per task one int
+        /// (classification) or its label map's L*H*W floats (per-pixel tasks).</summary>
+        internal long RowBytes(IReadOnlyList<TaskDefinition> tasks) => (long)ImageSize * sizeof(float)
+            + tasks.Sum(t => t.IsPerPixel ? (long)MultiTaskDataset.PixelLabelChannels(t) * ImageHeight * ImageWidth * sizeof(float) : sizeof(int));
+
+        /// <summary>The shuffle buffer's rows for streamed training.</summary>
+        internal int EffectiveShuffleBufferRows(long rows, long rowBytes) => ShuffleBufferRows > 0 ? ShuffleBufferRows
+            : (int)Math.Min(Math.Max(1, rows), Math.Max(BatchSize, Math.Min(10_000, (256L << 20) / Math.Max(1, rowBytes))));
+
+        /// <summary>Images for the batch-norm post-statistics (internal: tests and benchmarks); null: the trainer's default.</summary>
+        [JsonIgnore]
+        internal int? PostStatisticsImages { get; set; }
+
+        /// <summary>Internal override of the backbone (benchmarks: a smaller ResNet). Not saved.</summary>
+        [JsonIgnore]
+        internal Network.Backbones.BackboneOptions? BackboneOverride { get; set; }
 
         /// <summary>Number of floats per image, C*H*W.</summary>
         [JsonIgnore]

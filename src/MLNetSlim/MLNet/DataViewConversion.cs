@@ -67,76 +67,99 @@ internal static class DataViewConversion
     }
 
     /// <summary>Reads every row: features to NCHW floats, key labels to 0-based class indices, label-map vectors of the
-    /// per-pixel tasks to (N, L, H, W) floats. Rows with a NaN or
-    /// infinite feature are an error, or, with <see cref="ControllableMultiTaskEstimator.Options.SkipNonFiniteRows"/>,
-    /// skipped and counted in <paramref name="skipped"/>. Key value 0 (missing) becomes
-    /// <see cref="MultiTaskDataset.MissingLabel"/>: the row does not label that task.</summary>
-    /// <exception cref="InvalidOperationException">A task without any labelled row, a wrong-length feature vector or a non-finite
-    /// feature, naming the row (0-based), the column and (for values) the value; no rows.</exception>
+    /// per-pixel tasks to (N, L, H, W) floats (see <see cref="RowReader"/>). Key value 0 (missing) becomes
+    /// <see cref="MultiTaskDataset.MissingLabel"/>: the row does not label that task. Rows with a NaN or infinite
+    /// feature are an error, or, with <see cref="ControllableMultiTaskEstimator.Options.SkipNonFiniteRows"/>, skipped
+    /// and counted in <paramref name="skipped"/>. The rows are read in chunks of <see cref="ChunkRows"/> and copied
+    /// into one array at the end.</summary>
+    /// <exception cref="InvalidOperationException">A classification task without any labelled row, a wrong-length
+    /// feature vector or a non-finite feature, naming the row (0-based), the column and (for values) the value; no
+    /// rows.</exception>
     public static MultiTaskDataset Read(IDataView data, ControllableMultiTaskEstimator.Options options, IReadOnlyList<TaskDefinition> tasks,
         CancellationToken cancellationToken, out long skipped)
     {
-        DataViewSchema schema = data.Schema;
-        DataViewSchema.Column feat = SchemaChecks.FeatureColumn(schema, options.FeatureColumnName, options.ImageChannels, options.ImageHeight, options.ImageWidth, "input");
-        var labelCols = new DataViewSchema.Column[tasks.Count];
-        for (int t = 0; t < tasks.Count; t++)
-            labelCols[t] = tasks[t].IsPerPixel
-                ? SchemaChecks.LabelMapColumn(schema, tasks[t].Name, tasks[t].Kind.ToString(), options.Tasks[t].EffectiveLabelColumnName,
-                    MultiTaskDataset.PixelLabelChannels(tasks[t]), options.ImageHeight, options.ImageWidth, "input")
-                : SchemaChecks.LabelColumn(schema, tasks[t].Name, options.Tasks[t].EffectiveLabelColumnName, "input");
-
+        var reader = new RowReader(data.Schema, options, tasks, "input");
         int size = options.ImageSize;
-        long? known = data.GetRowCount();
-        var images = new FeatureReader(size, (int)Math.Min(known ?? 1024, int.MaxValue / Math.Max(1, size)));
-        var labels = tasks.Select(t => new List<int>(t.IsPerPixel ? 0 : (int)Math.Min(known ?? 1024, int.MaxValue))).ToArray();
-        int[] mapSizes = tasks.Select(t => t.IsPerPixel ? MultiTaskDataset.PixelLabelChannels(t) * options.ImageHeight * options.ImageWidth : 0).ToArray();
-        var maps = tasks.Select((t, i) => t.IsPerPixel ? new FeatureReader(mapSizes[i], (int)Math.Min(known ?? 1024, int.MaxValue / Math.Max(1, mapSizes[i]))) : null).ToArray();
-
-        using DataViewRowCursor cursor = data.GetRowCursor(labelCols.Append(feat));
-        ValueGetter<VBuffer<float>> getFeatures = cursor.GetGetter<VBuffer<float>>(feat);
-        var getLabels = labelCols.Select((c, t) => tasks[t].IsPerPixel ? null : KeyGetter(cursor, c)).ToArray();
-        var getMaps = labelCols.Select((c, t) => tasks[t].IsPerPixel ? cursor.GetGetter<VBuffer<float>>(c) : null).ToArray();
-        VBuffer<float> mapBuffer = default;
-        long row = 0;
+        using DataViewRowCursor cursor = data.GetRowCursor(reader.Columns);
+        reader.Bind(cursor);
+        var chunks = new List<HostBatch>();
+        HostBatch chunk = HostBatch.Allocate(tasks, ChunkRows, options.ImageChannels, options.ImageHeight, options.ImageWidth);
+        int inChunk = 0;
+        long row = 0, kept = 0;
         skipped = 0;
-        VBuffer<float> buffer = default;
         for (; cursor.MoveNext(); row++)
         {
             if ((row & 255) == 0) cancellationToken.ThrowIfCancellationRequested();
-            getFeatures(ref buffer);
-            if (!images.Add(buffer, row, feat.Name, options.SkipNonFiniteRows))
+            if (!reader.Read(row, chunk, inChunk))
             {
                 skipped++;
                 continue;
             }
-            for (int t = 0; t < getLabels.Length; t++)
+            kept++;
+            if (kept * size > Array.MaxLength)
+                throw new InvalidOperationException(
+                    $"The data set does not fit in one float array at row {row}; set Options.InMemoryCacheLimitMB below its size so that Fit streams it.");
+            if (++inChunk == ChunkRows)
             {
-                if (getMaps[t] is ValueGetter<VBuffer<float>> getMap)
-                {
-                    getMap(ref mapBuffer);
-                    maps[t]!.AddLabelMap(mapBuffer, row, labelCols[t].Name, tasks[t]);
-                    continue;
-                }
-                // Key 0 is ML.NET's missing key: the row does not label this task (class index -1, ignored by the task's
-                // loss and metrics; docs/data.md "Rows that label some tasks only").
-                ulong key = getLabels[t]!();
-                labels[t].Add(key == 0 ? MultiTaskDataset.MissingLabel : (int)(key - 1));
+                chunks.Add(chunk);
+                chunk = HostBatch.Allocate(tasks, ChunkRows, options.ImageChannels, options.ImageHeight, options.ImageWidth);
+                inChunk = 0;
             }
         }
         if (row == 0) throw new InvalidOperationException("The training data has no rows.");
         if (row == skipped)
-            throw new InvalidOperationException($"All {row} rows have a NaN or infinite value in features column '{feat.Name}' and were skipped (Options.SkipNonFiniteRows); no rows are left to train on.");
+            throw new InvalidOperationException($"All {row} rows have a NaN or infinite value in features column '{reader.FeatureColumn.Name}' and were skipped (Options.SkipNonFiniteRows); no rows are left to train on.");
+        if (inChunk > 0) chunks.Add(chunk.WithCount(inChunk));
+        HostBatch all = HostBatch.Allocate(tasks, (int)kept, options.ImageChannels, options.ImageHeight, options.ImageWidth);
+        int n = 0;
+        foreach (HostBatch c in chunks)
+            for (int i = 0; i < c.Count; i++) c.CopyRow(i, all, n++, size);
         for (int t = 0; t < tasks.Count; t++)
-            if (!tasks[t].IsPerPixel && labels[t].TrueForAll(y => y == MultiTaskDataset.MissingLabel))
-                throw new InvalidOperationException(
-                    $"Task '{tasks[t].Name}' has no labelled row: all {labels[t].Count} rows have a missing label (key value 0) in column '{labelCols[t].Name}'. " +
-                    "MapValueToKey gives key 0 to values not in its dictionary; build the key dictionary from the label values. " +
-                    "(A missing label in some rows is allowed: those rows do not train or measure that task.)");
-        return new MultiTaskDataset(images.ToArray(), options.ImageChannels, options.ImageHeight, options.ImageWidth, tasks,
-            labels.Select(l => l.ToArray()).ToArray(), maps.Select(m => m?.ToArray()).ToArray());
+            if (all.ClassLabels[t] is int[] y && Array.TrueForAll(y, v => v == MultiTaskDataset.MissingLabel))
+                throw NoLabelledRow(tasks[t].Name, reader.LabelColumns[t].Name, y.Length);
+        return new MultiTaskDataset(all.Images, options.ImageChannels, options.ImageHeight, options.ImageWidth, tasks,
+            Enumerable.Range(0, tasks.Count).Select(t => all.ClassLabels[t] ?? []).ToArray(), all.PixelLabels);
     }
 
-    private static Func<ulong> KeyGetter(DataViewRow row, DataViewSchema.Column col)
+    /// <summary>Rows per chunk of <see cref="Read"/>.</summary>
+    private const int ChunkRows = 1024;
+
+    /// <summary>The error for a classification task whose every read row has a missing label (key value 0); a missing
+    /// label in some rows only is not an error (those rows do not train or measure that task).</summary>
+    public static InvalidOperationException NoLabelledRow(string task, string column, long rows) => new(
+        $"Task '{task}' has no labelled row: all {rows} rows have a missing label (key value 0) in column '{column}'. " +
+        "MapValueToKey gives key 0 to values not in its dictionary; build the key dictionary from the label values. " +
+        "(A missing label in some rows is allowed: those rows do not train or measure that task.)");
+
+    /// <summary>The streamed path's form of <see cref="Read"/>'s "task without any labelled row" check (classification
+    /// tasks only; per-pixel tasks have no class labels): one cursor pass over the classification label columns only,
+    /// ending at the first point where every such task has a labelled row (key value above 0).</summary>
+    /// <exception cref="InvalidOperationException">A classification task whose every row has key value 0.</exception>
+    public static void CheckLabelledRows(IDataView data, ControllableMultiTaskEstimator.Options options, IReadOnlyList<TaskDefinition> tasks)
+    {
+        int[] classification = Enumerable.Range(0, tasks.Count).Where(t => !tasks[t].IsPerPixel).ToArray();
+        if (classification.Length == 0) return;
+        DataViewSchema.Column[] columns = classification.Select(t => data.Schema[options.Tasks[t].EffectiveLabelColumnName]).ToArray();
+        using DataViewRowCursor cursor = data.GetRowCursor(columns);
+        Func<ulong>[] keys = columns.Select(c => KeyGetter(cursor, c)).ToArray();
+        var labelled = new bool[columns.Length];
+        int left = columns.Length;
+        long rows = 0;
+        while (cursor.MoveNext())
+        {
+            rows++;
+            for (int i = 0; i < keys.Length; i++)
+                if (!labelled[i] && keys[i]() != 0)
+                {
+                    labelled[i] = true;
+                    if (--left == 0) return;
+                }
+        }
+        for (int i = 0; i < columns.Length; i++)
+            if (!labelled[i]) throw NoLabelledRow(tasks[classification[i]].Name, columns[i].Name, rows);
+    }
+
+    internal static Func<ulong> KeyGetter(DataViewRow row, DataViewSchema.Column col)
     {
         Type raw = col.Type.RawType;
         if (raw == typeof(uint)) { var g = row.GetGetter<uint>(col); uint v = 0; return () => { g(ref v); return v; }; }
@@ -146,74 +169,134 @@ internal static class DataViewConversion
         throw new ArgumentOutOfRangeException("input", $"Label column '{col.Name}' has key raw type {raw.Name}; expected Byte, UInt16, UInt32 or UInt64.");
     }
 
-    /// <summary>Copies (possibly sparse) feature vectors into one growing NCHW float array.</summary>
-    private sealed class FeatureReader
+    /// <summary>
+    /// Reads one row of an IDataView (the features column and every task's label column) into a slot of a
+    /// <see cref="HostBatch"/>, checking it: the one row reader of the cached (<see cref="Read"/>) and the streamed
+    /// (<see cref="DataViewBatches"/>) paths. Per task one label reader:
+    /// <list type="bullet">
+    /// <item>classification: a key column, key k -> class index k - 1; key 0 (ML.NET's missing key) -> class index
+    /// <see cref="MultiTaskDataset.MissingLabel"/> (<see cref="ClassIndex"/> is the one place deciding a missing
+    /// label): the row does not label that task, and its loss and metrics ignore it;</item>
+    /// <item>per-pixel tasks (segmentation, depth, normals, edges, saliency): a <c>Vector&lt;Single&gt;</c> label-map
+    /// column of L*H*W values in (L, H, W) order (L = 3 for normals, else 1; <see cref="SchemaChecks.LabelMapColumn"/>);
+    /// segmentation values must be class indices in [0, K) or the task's IgnoreValue, depth values pass as they are
+    /// (non-finite or &lt;= 0: no measurement), the other kinds must be finite.</item>
+    /// </list>
+    /// </summary>
+    internal sealed class RowReader
     {
-        private readonly int _size;
-        private float[] _data;
-        private long _count;
+        private readonly TaskDefinition[] _tasks;
+        private readonly DataViewSchema.Column[] _labels;
+        private readonly int _imageSize, _height, _width;
+        private readonly bool _skipNonFinite;
+        private ValueGetter<VBuffer<float>>? _getFeatures;
+        private Func<ulong>?[] _getKeys = [];
+        private ValueGetter<VBuffer<float>>?[] _getMaps = [];
+        private VBuffer<float> _features;
+        private VBuffer<float> _map;
 
-        public FeatureReader(int size, int capacityRows)
+        /// <summary>Checks the columns of <paramref name="schema"/> (errors name <paramref name="argument"/>).</summary>
+        public RowReader(DataViewSchema schema, ControllableMultiTaskEstimator.Options options, IReadOnlyList<TaskDefinition> tasks, string argument)
         {
-            _size = size;
-            _data = new float[(long)size * Math.Max(1, capacityRows)];
+            FeatureColumn = SchemaChecks.FeatureColumn(schema, options.FeatureColumnName, options.ImageChannels, options.ImageHeight, options.ImageWidth, argument);
+            _tasks = tasks.ToArray();
+            _labels = new DataViewSchema.Column[_tasks.Length];
+            for (int t = 0; t < _tasks.Length; t++)
+                _labels[t] = _tasks[t].IsPerPixel
+                    ? SchemaChecks.LabelMapColumn(schema, _tasks[t].Name, _tasks[t].Kind.ToString(), options.Tasks[t].EffectiveLabelColumnName,
+                        MultiTaskDataset.PixelLabelChannels(_tasks[t]), options.ImageHeight, options.ImageWidth, argument)
+                    : SchemaChecks.LabelColumn(schema, _tasks[t].Name, options.Tasks[t].EffectiveLabelColumnName, argument);
+            _imageSize = options.ImageSize;
+            _height = options.ImageHeight;
+            _width = options.ImageWidth;
+            _skipNonFinite = options.SkipNonFiniteRows;
         }
 
-        /// <summary>Adds a row; false (and nothing added) when it has a non-finite value and <paramref name="skipNonFinite"/>.</summary>
-        public bool Add(in VBuffer<float> v, long row, string column, bool skipNonFinite)
+        /// <summary>The features column.</summary>
+        public DataViewSchema.Column FeatureColumn { get; }
+
+        /// <summary>The label columns, in task order.</summary>
+        public IReadOnlyList<DataViewSchema.Column> LabelColumns => _labels;
+
+        /// <summary>The columns a cursor must activate.</summary>
+        public DataViewSchema.Column[] Columns => _labels.Append(FeatureColumn).ToArray();
+
+        /// <summary>Takes the getters of a cursor over <see cref="Columns"/>.</summary>
+        public void Bind(DataViewRow cursor)
         {
-            long need = (_count + 1) * _size;
-            if (need > Array.MaxLength)
-                throw new InvalidOperationException($"The data set does not fit in one float array at row {row}; use fewer or smaller images.");
-            if (need > _data.Length)
-                Array.Resize(ref _data, (int)Math.Min(Array.MaxLength, Math.Max(need, (long)_data.Length * 2)));
-            Span<float> dst = _data.AsSpan((int)(_count * _size), _size);
-            CopyValues(v, dst, row, column);
-            int bad = FirstNonFinite(dst);
+            _getFeatures = cursor.GetGetter<VBuffer<float>>(FeatureColumn);
+            _getKeys = new Func<ulong>?[_tasks.Length];
+            _getMaps = new ValueGetter<VBuffer<float>>?[_tasks.Length];
+            for (int t = 0; t < _tasks.Length; t++)
+            {
+                if (_tasks[t].IsPerPixel) _getMaps[t] = cursor.GetGetter<VBuffer<float>>(_labels[t]);
+                else _getKeys[t] = KeyGetter(cursor, _labels[t]);
+            }
+        }
+
+        /// <summary>Reads the cursor's current row (position <paramref name="row"/>, 0-based) into slot
+        /// <paramref name="slot"/> of <paramref name="target"/>; false when it holds a non-finite feature and
+        /// Options.SkipNonFiniteRows is set (the slot is then undefined and not used).</summary>
+        /// <exception cref="InvalidOperationException">A bad row (the message names the row, the column and the value).</exception>
+        public bool Read(long row, HostBatch target, int slot)
+        {
+            _getFeatures!(ref _features);
+            Span<float> image = target.Images.AsSpan(slot * _imageSize, _imageSize);
+            CopyValues(_features, image, row, FeatureColumn.Name);
+            int bad = FirstNonFinite(image);
             if (bad >= 0)
             {
-                if (skipNonFinite) return false;
-                throw NonFinite(row, column, bad, dst[bad], "Set Options.SkipNonFiniteRows = true to skip such rows, or repair or filter them first.");
+                if (_skipNonFinite) return false;
+                throw NonFinite(row, FeatureColumn.Name, bad, image[bad],
+                    "Set Options.SkipNonFiniteRows = true to skip such rows, or repair or filter them first; training stops before the optimiser step that would use it.");
             }
-            _count++;
+            for (int t = 0; t < _tasks.Length; t++)
+            {
+                if (_getKeys[t] is Func<ulong> key) target.ClassLabels[t]![slot] = ClassIndex(key(), row, t);
+                else ReadMap(row, t, target.PixelLabels[t]!, slot);
+            }
             return true;
         }
 
-        /// <summary>Adds a row's label map; a NaN or a segmentation value that is neither a class index nor the task's
-        /// ignore value is an error naming the row, the column, the position and the value. (Depth's non-finite values
-        /// are "no measurement" and pass: the losses and metrics skip them.)</summary>
-        public void AddLabelMap(in VBuffer<float> v, long row, string column, TaskDefinition task)
+        /// <summary>Key k -> class index k - 1; key 0 (ML.NET's missing key, which MapValueToKey gives to values not in
+        /// its dictionary) -> <see cref="MultiTaskDataset.MissingLabel"/>: the row does not label this task (docs/data.md
+        /// "Rows that label some tasks only").</summary>
+        private int ClassIndex(ulong key, long row, int t)
         {
-            long need = (_count + 1) * _size;
-            if (need > Array.MaxLength)
-                throw new InvalidOperationException($"The label maps of column '{column}' do not fit in one float array at row {row}; use fewer or smaller images.");
-            if (need > _data.Length)
-                Array.Resize(ref _data, (int)Math.Min(Array.MaxLength, Math.Max(need, (long)_data.Length * 2)));
-            Span<float> dst = _data.AsSpan((int)(_count * _size), _size);
-            if (v.Length != dst.Length)
-                throw new InvalidOperationException($"Row {row} (0-based): label-map column '{column}' of task '{task.Name}' has {v.Length} values; expected {dst.Length}.");
-            CopyValues(v, dst, row, column);
+            if (key == 0) return MultiTaskDataset.MissingLabel;
+            if (key > (ulong)_tasks[t].NumClasses)
+                throw new InvalidOperationException($"Row {row} (0-based): label column '{_labels[t].Name}' (task '{_tasks[t].Name}') has key {key}, above the task's {_tasks[t].NumClasses} classes.");
+            return (int)(key - 1);
+        }
+
+        private void ReadMap(long row, int t, float[] maps, int slot)
+        {
+            _getMaps[t]!(ref _map);
+            TaskDefinition task = _tasks[t];
+            string column = _labels[t].Name;
+            int channels = MultiTaskDataset.PixelLabelChannels(task);
+            int mapSize = channels * _height * _width;
+            Span<float> dst = maps.AsSpan(slot * mapSize, mapSize);
+            if (_map.Length != dst.Length)
+                throw new InvalidOperationException($"Row {row} (0-based): label-map column '{column}' of task '{task.Name}' has {_map.Length} values; expected {dst.Length}.");
+            CopyValues(_map, dst, row, column);
+            // Depth's non-finite or <= 0 values are "no measurement" and pass: the losses and metrics skip them.
+            if (task.Kind == TaskKind.Depth) return;
             for (int i = 0; i < dst.Length; i++)
             {
                 float y = dst[i];
-                bool ok = task.Kind switch
-                {
-                    TaskKind.Segmentation => y == task.IgnoreValue || (y >= 0 && y < task.NumClasses && y == MathF.Floor(y)),
-                    TaskKind.Depth => true, // NaN, infinite or <= 0: no measurement, skipped by the loss and the metrics
-                    _ => float.IsFinite(y),
-                };
+                bool ok = task.Kind == TaskKind.Segmentation
+                    ? y == task.IgnoreValue || (y >= 0 && y < task.NumClasses && y == MathF.Floor(y))
+                    : float.IsFinite(y);
                 if (!ok)
                     throw new InvalidOperationException(
                         $"Row {row} (0-based): label-map column '{column}' of task '{task.Name}' ({task.Kind}) holds {y.ToString(CultureInfo.InvariantCulture)} at position {i} " +
-                        $"(channel {i / (dst.Length / MultiTaskDataset.PixelLabelChannels(task))}, pixel {i % (dst.Length / MultiTaskDataset.PixelLabelChannels(task))}); " +
+                        $"(channel {i / (dst.Length / channels)}, pixel {i % (dst.Length / channels)}); " +
                         (task.Kind == TaskKind.Segmentation
                             ? $"segmentation labels are class indices in [0, {task.NumClasses}) or the task's IgnoreValue ({task.IgnoreValue?.ToString(CultureInfo.InvariantCulture) ?? "none set"})."
                             : "label maps must be finite numbers (depth: set pixels without a measurement to 0 or another IgnoreValue)."));
             }
-            _count++;
         }
-
-        public float[] ToArray() => _data.Length == _count * _size ? _data : _data.AsSpan(0, (int)(_count * _size)).ToArray();
     }
 
     /// <summary>Writes <paramref name="v"/> densely into <paramref name="dst"/> for prediction.</summary>
@@ -235,11 +318,11 @@ internal static class DataViewConversion
         return -1;
     }
 
-    private static InvalidOperationException NonFinite(long row, string column, int index, float value, string advice) =>
+    internal static InvalidOperationException NonFinite(long row, string column, int index, float value, string advice) =>
         new($"Row {row} (0-based): features column '{column}' holds {value.ToString(CultureInfo.InvariantCulture)} at position {index}; " +
             $"features must be finite numbers. {advice}");
 
-    private static void CopyValues(in VBuffer<float> v, Span<float> dst, long row, string column)
+    internal static void CopyValues(in VBuffer<float> v, Span<float> dst, long row, string column)
     {
         if (v.Length != dst.Length)
             throw new InvalidOperationException($"Row {row} (0-based): features column '{column}' has {v.Length} values; expected {dst.Length}.");

@@ -121,6 +121,43 @@ internal static class MLNetInternals
         }
     }
 
+    /// <summary>Calls ML.NET's internal <c>MLContext.CancelExecution()</c> (public in ML.NET's design, internal in
+    /// Microsoft.ML 5.0.1), which marks the context's environment cancelled for every component.</summary>
+    /// <exception cref="MissingMemberException">ML.NET no longer has the member.</exception>
+    public static void CancelExecution(MLContext mlContext)
+    {
+        MethodInfo m = typeof(MLContext).GetMethod("CancelExecution", Any, Type.EmptyTypes) ?? throw Missing("method MLContext.CancelExecution()");
+        m.Invoke(mlContext, null);
+    }
+
+    /// <summary>A probe of <c>mlContext.CancelExecution()</c>: reads ML.NET's internal <c>ICancelable.IsCanceled</c> of
+    /// <paramref name="env"/> (an MLContext or the environment behind a catalog).</summary>
+    /// <exception cref="MissingMemberException">ML.NET no longer has the member (the message names it).</exception>
+    public static Func<bool> CancellationProbe(IHostEnvironment env)
+    {
+        // MLContext forwards CancelExecution to its private environment (field _env), which implements ICancelable.
+        object target = env;
+        if (env.GetType().GetInterfaces().All(i => i.Name != "ICancelable"))
+            target = env.GetType().GetField("_env", Any)?.GetValue(env) ?? throw Missing($"field _env of {env.GetType().FullName}");
+        Type face = target.GetType().GetInterfaces().FirstOrDefault(i => i.Name == "ICancelable")
+            ?? throw Missing($"interface ICancelable on {target.GetType().FullName}");
+        PropertyInfo p = face.GetProperty("IsCanceled", Any) ?? throw Missing("property ICancelable.IsCanceled");
+        return () => (bool)p.GetValue(target)!;
+    }
+
+    /// <summary><c>mlContext.GpuDeviceId</c> and <c>mlContext.FallbackToCpu</c> of <paramref name="env"/>, read through
+    /// ML.NET's internal <c>IHostEnvironmentInternal</c> (the catalogs hand out the environment, not the MLContext).</summary>
+    /// <exception cref="MissingMemberException">ML.NET no longer has the members (the message names them).</exception>
+    public static (int? GpuDeviceId, bool FallbackToCpu) GpuSettings(IHostEnvironment env)
+    {
+        if (env is MLContext ml) return (ml.GpuDeviceId, ml.FallbackToCpu);
+        Type face = env.GetType().GetInterfaces().FirstOrDefault(i => i.Name == "IHostEnvironmentInternal")
+            ?? throw Missing($"interface IHostEnvironmentInternal on {env.GetType().FullName}");
+        PropertyInfo gpu = face.GetProperty("GpuDeviceId", Any) ?? throw Missing("property IHostEnvironmentInternal.GpuDeviceId");
+        PropertyInfo fallback = face.GetProperty("FallbackToCpu", Any) ?? throw Missing("property IHostEnvironmentInternal.FallbackToCpu");
+        return ((int?)gpu.GetValue(env), (bool)fallback.GetValue(env)!);
+    }
+
     /// <summary>True when <see cref="RegisterLoader"/> ran for <paramref name="env"/>'s catalog with the transformer's
     /// loader signature.</summary>
     public static bool IsRegistered(IHostEnvironment env)

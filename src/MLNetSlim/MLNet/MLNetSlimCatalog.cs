@@ -92,6 +92,21 @@ public static class MLNetSlimCatalog
         return mlContext;
     }
 
+    /// <summary>
+    /// Cancels everything running on <paramref name="mlContext"/>: a running <c>Fit</c> of the controllable multi-task
+    /// trainer throws <see cref="OperationCanceledException"/> before its next optimiser step (the batch in progress
+    /// finishes), and ML.NET's own components stop as after ML.NET's <c>CancelExecution</c>, which Microsoft.ML 5.0.1
+    /// keeps internal; this extension calls it. Thread-safe; call it from any thread (e.g. a UI's cancel button). The
+    /// context stays cancelled: use a new MLContext for further training.
+    /// </summary>
+    /// <param name="mlContext">The context.</param>
+    /// <exception cref="MissingMemberException">This ML.NET version lacks the internal member (the message names it).</exception>
+    public static void CancelExecution(this MLContext mlContext)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        MLNetInternals.CancelExecution(mlContext);
+    }
+
     /// <summary>True when <see cref="AddMLNetSlim"/> (or an MLNetSlim catalog method) ran on <paramref name="mlContext"/>.</summary>
     /// <example>
     /// <code>

@@ -26,6 +26,11 @@ internal static class BatchNormPostStatistics
     /// #widths); null: every context.</param>
     /// <exception cref="ArgumentException">No images, or a configuration that does not fit the network.</exception>
     public static void Compute(MultiTaskNetwork network, MultiTaskDataset data, int images, int batchSize, Device device,
+        IReadOnlyList<WidthConfiguration>? configurations = null) =>
+        Compute(network, new InMemoryBatches(data), images, batchSize, device, configurations);
+
+    /// <summary>Recomputes the batch-norm post-statistics on the first <paramref name="images"/> images of a batch source (in source order).</summary>
+    public static void Compute(MultiTaskNetwork network, IMultiTaskBatches data, int images, int batchSize, Device device,
         IReadOnlyList<WidthConfiguration>? configurations = null)
     {
         foreach (WidthConfiguration c in configurations ?? []) c.Validate(network.Widths, network.Tasks.Count, network.EncoderStageCount);
@@ -38,13 +43,11 @@ internal static class BatchNormPostStatistics
         try
         {
             using var noGrad = no_grad();
-            int[] all = Enumerable.Range(0, n).ToArray();
-            for (int start = 0; start < n; start += batchSize)
+            foreach (HostBatch batch in data.Batches(batchSize, null, dropLast: false, take: n))
             {
-                int count = Math.Min(batchSize, n - start);
-                if (count < 2) break; // batch statistics need two images
+                if (batch.Count < 2) break; // batch statistics need two images
                 using var scope = NewDisposeScope();
-                Tensor x = TensorBatches.Images(data, all.AsSpan(start, count), device);
+                Tensor x = batch.ImageTensor(data.Channels, data.Height, data.Width, device);
                 if (configurations is null)
                     for (int e = 0; e < network.EncoderOptions.Count; e++) network.ForwardEveryDecoderWidth(x, e, static (_, _, _) => { });
                 else

@@ -18,7 +18,9 @@ public static class ModelTrainer
     /// <summary>
     /// Trains a model: builds the network (seeded), trains it with the sandwich rule and CI-KD, recomputes the batch-norm
     /// post-statistics, then measures the calibration table on <paramref name="validation"/> (or a seeded held-out
-    /// fraction of <paramref name="train"/>): (#encoder options x #widths) evaluation passes.
+    /// fraction of <paramref name="train"/>): (#encoder options x #widths) evaluation passes. After every epoch each
+    /// task's primary metric at the full configuration on the validation images goes to the epoch-end
+    /// <see cref="TrainingProgress.ValidationMetrics"/> and drives <see cref="TrainingOptions.EarlyStoppingPatience"/>.
     /// </summary>
     /// <param name="train">Training images and labels.</param>
     /// <param name="validation">Held-out images that measure the calibration table, or null to hold out
@@ -42,11 +44,22 @@ public static class ModelTrainer
                     "To calibrate on the training images themselves, pass them as the validation data.");
             (train, validation) = train.Split(options.ValidationFraction, options.Training.Seed);
         }
+        return TrainFromBatches(new InMemoryBatches(train), new InMemoryBatches(validation), options, progress, cancellationToken);
+    }
+
+    /// <summary>Trains a model on batch sources (in memory or streamed): build, train (with per-epoch validation metrics
+    /// and optional early stopping on <paramref name="validation"/>), post-statistics, then the calibration table
+    /// measured on <paramref name="validation"/>, or on <paramref name="train"/> when it is null (no per-epoch metrics
+    /// then).</summary>
+    internal static ControllableMultiTaskModel TrainFromBatches(IMultiTaskBatches train, IMultiTaskBatches? validation, ModelOptions options,
+        IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
+        TorchRuntime.PrepareForTraining();
         NetworkOptions networkOptions = options.NetworkFor(train.Tasks, train.Channels, train.Height, train.Width);
         MultiTaskNetwork network = SupernetTrainer.CreateNetwork(networkOptions, options.Training.Seed);
-        SupernetTrainer.Train(network, train, options.Training, progress, cancellationToken);
+        SupernetTrainer.Train(network, train, options.Training, progress, cancellationToken, validation);
         cancellationToken.ThrowIfCancellationRequested();
-        CalibrationTable calibration = Calibrate(network, validation, options.Training.Device);
+        CalibrationTable calibration = FromAccuracy(network, NetworkEvaluator.AccuracyTable(network, validation ?? train, 256, options.Training.Device));
         return new ControllableMultiTaskModel(network, calibration, Guid.NewGuid(), options.Training.Device);
     }
 
@@ -60,10 +73,10 @@ public static class ModelTrainer
     /// <param name="data">Held-out images and labels.</param>
     /// <param name="device">Torch device to evaluate on.</param>
     /// <returns>The calibration table.</returns>
-    public static CalibrationTable Calibrate(MultiTaskNetwork network, MultiTaskDataset data, string device = "cpu")
-    {
-        double[][][] accuracy = NetworkEvaluator.AccuracyTable(network, data, 256, device); // [t][e][d], encoder shared across widths
-        return CalibrationTable.Calibrate(network.CostTable, network.Tasks.Select(t => t.HigherIsBetter).ToArray(),
+    public static CalibrationTable Calibrate(MultiTaskNetwork network, MultiTaskDataset data, string device = "cpu") =>
+        FromAccuracy(network, NetworkEvaluator.AccuracyTable(network, data, 256, device)); // [t][e][d], encoder shared across widths
+
+    private static CalibrationTable FromAccuracy(MultiTaskNetwork network, double[][][] accuracy) =>
+        CalibrationTable.Calibrate(network.CostTable, network.Tasks.Select(t => t.HigherIsBetter).ToArray(),
             (e, d) => accuracy.Select(task => task[e][d]).ToArray());
-    }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MLNetSlim.Data;
+using MLNetSlim.Evaluation;
 using MLNetSlim.Network;
 using MLNetSlim.Runtime;
 using TorchSharp;
@@ -38,12 +39,30 @@ internal static class SupernetTrainer
     /// <exception cref="TrainingDivergedException">A loss became NaN or infinite; the network keeps the weights of the
     /// last good step.</exception>
     public static TrainingSummary Train(MultiTaskNetwork network, MultiTaskDataset train, TrainingOptions options,
-        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Train(network, new InMemoryBatches(train), options, progress, cancellationToken);
+
+    /// <summary>Trains <paramref name="network"/> in place on batches of <paramref name="train"/> (in memory or
+    /// streamed); each epoch is one shuffled pass drawn from a <see cref="Random"/> seeded with
+    /// <see cref="TrainingOptions.Seed"/>, without the last partial batch.</summary>
+    /// <param name="network">The network (moved to the options' device).</param>
+    /// <param name="train">Training batches; their tasks must match the network's.</param>
+    /// <param name="options">Training options.</param>
+    /// <param name="progress">Receives a report every N steps and at each epoch end; may be null.</param>
+    /// <param name="cancellationToken">Cancels between steps.</param>
+    /// <param name="validation">When given: after every epoch each task's primary metric at the full configuration is
+    /// measured on it and reported (<see cref="TrainingProgress.ValidationMetrics"/>), and drives
+    /// <see cref="TrainingOptions.EarlyStoppingPatience"/>. The measurement runs in eval mode without gradients and draws
+    /// no random numbers, so the trained weights are the same with or without it.</param>
+    public static TrainingSummary Train(MultiTaskNetwork network, IMultiTaskBatches train, TrainingOptions options,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default, IMultiTaskBatches? validation = null)
     {
         TorchRuntime.PrepareForTraining();
         CheckData(network, train);
         options.Validate(network.Tasks.Count);
         options.FixedConfiguration?.Validate(network.Widths, network.Tasks.Count, network.EncoderStageCount);
+        if (options.EarlyStoppingPatience > 0 && validation is null)
+            throw new ArgumentException($"TrainingOptions.EarlyStoppingPatience = {options.EarlyStoppingPatience} needs validation data (the per-epoch metrics it watches); none were given.", nameof(validation));
         Device device = TorchDevice.Resolve(options.Device);
         if (options.Threads > 0) set_num_threads(options.Threads);
         manual_seed(options.Seed);
@@ -83,8 +102,8 @@ internal static class SupernetTrainer
         int resumeStep = resume?.Step ?? 0;
         var sampler = new SandwichSampler(network, options.SandwichRandomCount, options.Seed, options.SandwichMiddleEncoders);
         var shuffle = new Random(options.Seed);
-        int[] order = Enumerable.Range(0, train.Count).ToArray();
 
+        var early = new EarlyStopping(network.Tasks, options.EarlyStoppingPatience, options.EarlyStoppingMinDelta);
         var window = new LossAccumulator(tasks);
         var epochLosses = new LossAccumulator(tasks);
         var clock = Stopwatch.StartNew();
@@ -93,13 +112,14 @@ internal static class SupernetTrainer
         long images = 0, windowImages = 0;
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
-            shuffle.Shuffle(order);
             epochLosses.Reset();
             var epochClock = Stopwatch.StartNew();
-            for (int b = 0; b < stepsPerEpoch; b++)
+            int b = 0;
+            cancellationToken.ThrowIfCancellationRequested();
+            foreach (HostBatch batch in train.Batches(batchSize, shuffle, dropLast: lastBatch == 0))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                ReadOnlySpan<int> batch = order.AsSpan(b * batchSize, Math.Min(batchSize, train.Count - b * batchSize));
+                if (b++ == stepsPerEpoch) break;
                 IReadOnlyList<WidthConfiguration> configurations = options.FixedConfiguration is { } fixedConfiguration ? [fixedConfiguration] : sampler.Next();
                 if (step < resumeStep)
                 {
@@ -122,8 +142,8 @@ internal static class SupernetTrainer
                     TrainingCheckpoint.Save(options.CheckpointPath!, runKey, step, network, optimizer);
                 window.Add(taskLoss, kd);
                 epochLosses.Add(taskLoss, kd);
-                windowImages += batch.Length;
-                images += batch.Length;
+                windowImages += batch.Count;
+                images += batch.Count;
                 if (step % options.ProgressEverySteps == 0)
                 {
                     progress?.Report(window.Report(network, epoch, options.Epochs, step, totalSteps, false,
@@ -133,9 +153,20 @@ internal static class SupernetTrainer
                     windowClock.Restart();
                 }
             }
-            if (epochLosses.Steps > 0) // (an epoch resumed past its end has none)
-                progress?.Report(epochLosses.Report(network, epoch, options.Epochs, step, totalSteps, true,
-                imagesPerEpoch / epochClock.Elapsed.TotalSeconds, LearningRate(optimizer), clock.Elapsed));
+            if (epochLosses.Steps == 0) continue; // (an epoch resumed past its end has none)
+            double epochRate = imagesPerEpoch / epochClock.Elapsed.TotalSeconds;
+            Dictionary<string, double>? metrics = null;
+            bool stop = false;
+            if (validation is not null)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                double[] primary = NetworkEvaluator.Accuracy(network, validation, options.FixedConfiguration ?? network.FullConfiguration, 256, options.Device);
+                metrics = network.Tasks.Select((t, i) => (t.Name, primary[i])).ToDictionary(p => p.Name, p => p.Item2);
+                stop = early.Observe(primary) && epoch < options.Epochs;
+            }
+            progress?.Report(epochLosses.Report(network, epoch, options.Epochs, step, totalSteps, true,
+                epochRate, LearningRate(optimizer), clock.Elapsed) with { ValidationMetrics = metrics, StoppedEarly = stop });
+            if (stop) break;
         }
         TimeSpan trainingTime = clock.Elapsed;
         if (options.PostStatisticsImages > 0)
@@ -146,7 +177,7 @@ internal static class SupernetTrainer
             images / trainingTime.TotalSeconds);
     }
 
-    private static (double[] TaskLoss, double Distillation) Step(MultiTaskNetwork network, MultiTaskDataset data, ReadOnlySpan<int> batch,
+    private static (double[] TaskLoss, double Distillation) Step(MultiTaskNetwork network, IMultiTaskBatches data, HostBatch batch,
         IReadOnlyList<WidthConfiguration> configurations, double[] taskWeights, TrainingOptions options, optim.Optimizer optimizer, Device device,
         int epoch, int stepNumber)
     {
@@ -164,9 +195,9 @@ internal static class SupernetTrainer
             throw new TrainingDivergedException(epoch, stepNumber, which, value, c.ToString());
         }
         int tasks = network.Tasks.Count;
-        Tensor x = TensorBatches.Images(data, batch, device);
+        Tensor x = batch.ImageTensor(data.Channels, data.Height, data.Width, device);
         var y = new Tensor[tasks];
-        for (int t = 0; t < tasks; t++) y[t] = TensorBatches.Labels(data, t, batch, device);
+        for (int t = 0; t < tasks; t++) y[t] = batch.LabelTensor(data.Tasks[t], t, data.Height, data.Width, device);
         optimizer.zero_grad();
 
         var fullTaskLoss = new double[tasks];
@@ -264,7 +295,7 @@ internal static class SupernetTrainer
 
     private static double LearningRate(optim.Optimizer optimizer) => optimizer.ParamGroups.First().LearningRate;
 
-    private static void CheckData(MultiTaskNetwork network, MultiTaskDataset data)
+    private static void CheckData(MultiTaskNetwork network, IMultiTaskBatches data)
     {
         NetworkOptions o = network.Options;
         if (data.Channels != o.Channels || data.Height != o.Height || data.Width != o.Width)
@@ -275,12 +306,37 @@ internal static class SupernetTrainer
             if (data.Tasks[t].Name != network.Tasks[t].Name || data.Tasks[t].NumClasses != network.Tasks[t].NumClasses || data.Tasks[t].Kind != network.Tasks[t].Kind)
                 throw new ArgumentException($"Task {t} of the data is '{data.Tasks[t].Name}' ({data.Tasks[t].NumClasses} classes); the network's is '{network.Tasks[t].Name}' ({network.Tasks[t].NumClasses} classes).");
         if (data.Count < 2) throw new ArgumentException("Training needs at least 2 images.");
-        float[] images = data.Images;
+        if (data is not InMemoryBatches { Data: var memory }) return; // streamed rows are checked as they are read
+        float[] images = memory.Images;
         for (int i = 0; i < images.Length; i++)
             if (!float.IsFinite(images[i]))
                 throw new ArgumentException(
-                    $"Training image {i / data.ImageSize} (0-based) has the non-finite value {images[i].ToString(System.Globalization.CultureInfo.InvariantCulture)} " +
-                    $"at position {i % data.ImageSize}; remove or repair such images.", "train");
+                    $"Training image {i / memory.ImageSize} (0-based) has the non-finite value {images[i].ToString(System.Globalization.CultureInfo.InvariantCulture)} " +
+                    $"at position {i % memory.ImageSize}; remove or repair such images.", "train");
+    }
+
+    /// <summary>The early-stopping rule of <see cref="TrainingOptions.EarlyStoppingPatience"/>.</summary>
+    internal sealed class EarlyStopping(IReadOnlyList<TaskDefinition> tasks, int patience, double minDelta)
+    {
+        private readonly double[] _best = tasks.Select(t => t.HigherIsBetter ? double.NegativeInfinity : double.PositiveInfinity).ToArray();
+        private int _stale;
+
+        /// <summary>Records one epoch's metrics; true when training should stop (patience &gt; 0 and that many
+        /// epochs in a row without improvement).</summary>
+        public bool Observe(IReadOnlyList<double> metrics)
+        {
+            bool improved = false;
+            for (int t = 0; t < _best.Length; t++)
+            {
+                double m = metrics[t];
+                bool better = double.IsInfinity(_best[t]) || (tasks[t].HigherIsBetter ? m > _best[t] + minDelta : m < _best[t] - minDelta);
+                if (!better) continue;
+                improved = true;
+                _best[t] = m; // (as Keras' EarlyStopping: the best moves only on an improvement larger than minDelta)
+            }
+            _stale = improved ? 0 : _stale + 1;
+            return patience > 0 && _stale >= patience;
+        }
     }
 
     private sealed class LossAccumulator(int tasks)

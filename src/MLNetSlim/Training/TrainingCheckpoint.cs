@@ -40,7 +40,7 @@ internal sealed class TrainingCheckpoint
     public int Step { get; }
 
     /// <summary>The settings a resumed run must share with the interrupted one.</summary>
-    public static string KeyOf(MultiTaskNetwork network, MultiTaskDataset train, TrainingOptions o) => string.Join("|",
+    public static string KeyOf(MultiTaskNetwork network, IMultiTaskBatches train, TrainingOptions o) => string.Join("|",
         $"images={train.Count}", $"tasks={string.Join(",", network.Tasks.Select(t => $"{t.Name}:{t.NumClasses}"))}",
         $"batch={o.BatchSize}", $"epochs={o.Epochs}", $"seed={o.Seed}", $"lr={o.LearningRate.ToString("R", CultureInfo.InvariantCulture)}",
         $"optimizer={o.Optimizer}", $"schedule={o.Schedule}", $"momentum={o.Momentum.ToString("R", CultureInfo.InvariantCulture)}",

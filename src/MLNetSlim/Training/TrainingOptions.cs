@@ -146,6 +146,20 @@ public sealed class TrainingOptions
     /// </summary>
     public bool ResumeFromCheckpoint { get; set; }
 
+    /// <summary>
+    /// Early stopping on the per-epoch validation metrics (<see cref="TrainingProgress.ValidationMetrics"/>: each task's
+    /// primary metric at the full configuration, measured on the validation data after every epoch). An epoch
+    /// <em>improves</em> when at least one task's metric beats that task's best so far by more than
+    /// <see cref="EarlyStoppingMinDelta"/> (higher for accuracy, mIoU, F; lower for RMSE and angular error). Training
+    /// stops after this many consecutive epochs without improvement; the network keeps the last epoch's weights, and the
+    /// learning-rate schedule stays where it was. 0 (default): no early stopping. Needs validation data.
+    /// </summary>
+    public int EarlyStoppingPatience { get; set; }
+
+    /// <summary>The least change of a task's validation metric, in the metric's own units (e.g. 0.001 = 0.1 points of
+    /// accuracy), that counts as an improvement for <see cref="EarlyStoppingPatience"/>. Default 0.</summary>
+    public double EarlyStoppingMinDelta { get; set; }
+
     /// <summary>Checks the options.</summary>
     /// <exception cref="ArgumentException">Names the option and the expected range.</exception>
     public void Validate(int taskCount)
@@ -163,6 +177,9 @@ public sealed class TrainingOptions
         if (CheckpointEverySteps < 0) throw new ArgumentException($"TrainingOptions.CheckpointEverySteps must be >= 0, got {CheckpointEverySteps}.");
         if ((CheckpointEverySteps > 0 || ResumeFromCheckpoint) && string.IsNullOrWhiteSpace(CheckpointPath))
             throw new ArgumentException("TrainingOptions.CheckpointPath is needed for CheckpointEverySteps and ResumeFromCheckpoint.");
+        if (EarlyStoppingPatience < 0) throw new ArgumentException($"TrainingOptions.EarlyStoppingPatience must be >= 0, got {EarlyStoppingPatience}.");
+        if (!(EarlyStoppingMinDelta >= 0) || double.IsInfinity(EarlyStoppingMinDelta))
+            throw new ArgumentException($"TrainingOptions.EarlyStoppingMinDelta must be a finite number >= 0, got {EarlyStoppingMinDelta}.");
         _ = Runtime.TorchDevice.Parse(Device);
     }
 }

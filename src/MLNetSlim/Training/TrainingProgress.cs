@@ -36,9 +36,20 @@ public sealed record TrainingProgress
     /// <summary>Wall time since training started.</summary>
     public required TimeSpan Elapsed { get; init; }
 
+    /// <summary>Epoch-end reports when validation data are given: per task (by name) its primary metric
+    /// (<c>TaskDefinition.PrimaryMetric</c>: accuracy, mIoU, RMSE, ...) at the full configuration on the validation
+    /// data after this epoch; null otherwise.</summary>
+    public IReadOnlyDictionary<string, double>? ValidationMetrics { get; init; }
+
+    /// <summary>True on the epoch-end report after which training stops early
+    /// (<see cref="TrainingOptions.EarlyStoppingPatience"/>).</summary>
+    public bool StoppedEarly { get; init; }
+
     /// <summary>One line: "epoch 1/3 step 50/1407 | loss digit 0.412 fashion 0.733 | ci-kd 0.081 | 512 img/s".</summary>
     public override string ToString() =>
         FormattableString.Invariant($"epoch {Epoch}/{Epochs} step {Step}/{TotalSteps}{(IsEpochEnd ? " (epoch end)" : "")} | loss ") +
         string.Join(" ", TaskLosses.Select(kv => FormattableString.Invariant($"{kv.Key} {kv.Value:0.000}"))) +
-        FormattableString.Invariant($" | ci-kd {DistillationLoss:0.000} | lr {LearningRate:0.#####} | {ImagesPerSecond:0} img/s");
+        FormattableString.Invariant($" | ci-kd {DistillationLoss:0.000} | lr {LearningRate:0.#####} | {ImagesPerSecond:0} img/s") +
+        (ValidationMetrics is null ? "" : " | validation " + string.Join(" ", ValidationMetrics.Select(kv => FormattableString.Invariant($"{kv.Key} {kv.Value:0.0000}")))) +
+        (StoppedEarly ? " | stopped early (no validation improvement)" : "");
 }

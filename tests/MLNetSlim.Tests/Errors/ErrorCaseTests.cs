@@ -625,4 +625,58 @@ public class ErrorCaseTests
             var data = new MultiTaskDataset(new float[4 * 64], 1, 8, 8, tasks, [[0, 1, 2, 0], [-1, -1, -1, -1]]);
             ModelTrainer.Calibrate(net, data);
         });
+
+    // ---- streaming Fit, early stopping, device (issue 10) ---------------------------------------------------------
+
+    private static (MLContext Ml, IDataView Data, ControllableMultiTaskEstimator.Options Options) Streamed8(int n, Action<Row[]> damage)
+    {
+        var ml = new MLContext(1);
+        var rng = new Random(4);
+        Row[] rows = Rows(n);
+        foreach (Row r in rows) r.Features = Enumerable.Range(0, 64).Select(_ => (float)rng.NextDouble()).ToArray();
+        damage(rows);
+        ControllableMultiTaskEstimator.Options o = Options();
+        o.ImageHeight = o.ImageWidth = 8;
+        o.BatchSize = 8;
+        o.InMemoryCacheLimitMB = 0;
+        o.ValidationFraction = 0;
+        return (ml, Raw(ml, rows, 64), o);
+    }
+
+    [TestMethod]
+    public void E50_StreamingFit_ANaNFeature() =>
+        ErrorTable.Verify("E50", () =>
+        {
+            (MLContext ml, IDataView raw, ControllableMultiTaskEstimator.Options o) = Streamed8(40, rows => rows[21].Features[5] = float.NaN);
+            IDataView keyed = ml.Transforms.Conversion.MapValueToKey("Shape").Append(ml.Transforms.Conversion.MapValueToKey("Size")).Fit(raw).Transform(raw);
+            ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(keyed);
+        });
+
+    [TestMethod]
+    public void E51_EarlyStopping_WithoutValidationData() =>
+        ErrorTable.Verify("E51", () =>
+        {
+            ControllableMultiTaskEstimator.Options o = Options();
+            o.ValidationFraction = 0;
+            o.EarlyStoppingPatience = 2;
+            _ = new MLContext(1).MulticlassClassification.Trainers.ControllableMultiTask(o);
+        });
+
+    [TestMethod]
+    public void E52_InMemoryCacheLimit_Negative() =>
+        ErrorTable.Verify("E52", () =>
+        {
+            ControllableMultiTaskEstimator.Options o = Options();
+            o.InMemoryCacheLimitMB = -1;
+            _ = new MLContext(1).MulticlassClassification.Trainers.ControllableMultiTask(o);
+        });
+
+    [TestMethod]
+    public void E53_GpuDeviceId_WithoutCuda_AndWithoutFallback() =>
+        ErrorTable.Verify("E53", () =>
+        {
+            if (TorchSharp.torch.cuda.is_available()) Assert.Inconclusive("CUDA is available here.");
+            var ml = new MLContext(1) { GpuDeviceId = 1, FallbackToCpu = false };
+            ml.MulticlassClassification.Trainers.ControllableMultiTask(Options()).Fit(Keyed(ml, Rows(8)));
+        });
 }

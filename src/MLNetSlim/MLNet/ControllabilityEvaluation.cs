@@ -1,0 +1,181 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetSlim.Architecture;
+using MLNetSlim.Control;
+using MLNetSlim.Data;
+using MLNetSlim.Evaluation;
+using MLNetSlim.Model;
+
+namespace MLNetSlim.MLNet;
+
+/// <summary>One (budget, preference) point of <see cref="MLNetSlimEvaluation.EvaluateControllability"/>.</summary>
+/// <param name="Budget">The budget.</param>
+/// <param name="TaskWeights">The task preferences as given.</param>
+/// <param name="Configuration">The width configuration the model's search chose.</param>
+/// <param name="Macs">Its multiply-accumulates per image.</param>
+/// <param name="FractionOfFullMacs">Macs / the full network's MACs.</param>
+/// <param name="Metrics">Per task (by name), ML.NET's metrics of the model at this configuration on the data.</param>
+public sealed record ControllabilityPoint(Budget Budget, IReadOnlyDictionary<string, double> TaskWeights, WidthConfiguration Configuration,
+    long Macs, double FractionOfFullMacs, IReadOnlyDictionary<string, MulticlassClassificationMetrics> Metrics);
+
+/// <summary>Controllability of one controller over the evaluated budgets and preferences (the same figures as the
+/// research evaluator, docs/control.md): the share of queries within budget (must be 1), the mean cost / budget, the
+/// mean over tasks and budgets of Spearman(preference for a task, its relative performance), DYMU uniformity, and the
+/// mean per-budget hypervolume of the normalised per-task performance. Performance is read from the accuracy table
+/// measured on the evaluation data.</summary>
+/// <param name="Controller">"ecmt-search" (the model's search) or the preference-blind baseline's name.</param>
+/// <param name="BudgetAdherence">Share of queries whose configuration is within its budget.</param>
+/// <param name="MeanBudgetUtilisation">Mean cost / budget.</param>
+/// <param name="MeanSpearman">Mean Spearman correlation between preferences and task performance.</param>
+/// <param name="MeanUniformity">Mean DYMU uniformity.</param>
+/// <param name="MeanHypervolume">Mean per-budget hypervolume (fraction of the unit cube).</param>
+public sealed record ControllabilityFigures(string Controller, double BudgetAdherence, double MeanBudgetUtilisation, double MeanSpearman,
+    double MeanUniformity, double MeanHypervolume);
+
+/// <summary>The result of <see cref="MLNetSlimEvaluation.EvaluateControllability"/>.</summary>
+/// <param name="Points">Per budget, per preference (budget-major order), the configuration, MACs and per-task metrics.</param>
+/// <param name="Search">Controllability of the model's search; null when the model is not a
+/// <see cref="ControllableMultiTaskModel"/> (a custom <see cref="IMultiTaskModel"/> has no calibration table).</param>
+/// <param name="Baseline">The same figures for the preference-blind baseline (equal decoder widths, best mean
+/// performance within the budget); null like <paramref name="Search"/>.</param>
+public sealed record ControllabilityEvaluation(IReadOnlyList<ControllabilityPoint> Points, ControllabilityFigures? Search, ControllabilityFigures? Baseline);
+
+/// <summary>
+/// Evaluation of a controllable multi-task model in ML.NET terms: per-task <see cref="MulticlassClassificationMetrics"/>
+/// (exactly what <c>mlContext.MulticlassClassification.Evaluate</c> gives per task), and the sweep over budgets and
+/// preferences with the controllability figures against the preference-blind baseline.
+/// </summary>
+public static class MLNetSlimEvaluation
+{
+    /// <summary>
+    /// Per task, ML.NET's multiclass metrics of a scored IDataView: for task T,
+    /// <c>mlContext.MulticlassClassification.Evaluate(scored, labelColumnName, "Score.T", "PredictedLabel.T")</c>.
+    /// </summary>
+    /// <param name="catalog"><c>mlContext.MulticlassClassification</c>.</param>
+    /// <param name="scored">The output of the transformer (or a chain ending in it) on labelled data.</param>
+    /// <param name="transformer">The transformer; its tasks, and the label columns it was trained on (a wrapped model:
+    /// the task names).</param>
+    /// <param name="labelColumnNames">Overrides the label column per task name; optional.</param>
+    /// <returns>Task name -> metrics, in task order.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A label or score column is missing (ML.NET's message names it).</exception>
+    public static IReadOnlyDictionary<string, MulticlassClassificationMetrics> EvaluateControllableMultiTask(this MulticlassClassificationCatalog catalog,
+        IDataView scored, ControllableMultiTaskTransformer transformer, IReadOnlyDictionary<string, string>? labelColumnNames = null)
+    {
+        ArgumentNullException.ThrowIfNull(transformer);
+        return catalog.EvaluateControllableMultiTask(scored, transformer.Tasks.Select(t => t.Name).ToArray(), LabelColumns(transformer, labelColumnNames));
+    }
+
+    /// <summary>Per task, ML.NET's multiclass metrics of a scored IDataView, for a list of task names (label column =
+    /// the task name unless <paramref name="labelColumnNames"/> says otherwise).</summary>
+    /// <param name="catalog"><c>mlContext.MulticlassClassification</c>.</param>
+    /// <param name="scored">Scored rows with <c>Score.T</c>, <c>PredictedLabel.T</c> and the label column per task.</param>
+    /// <param name="tasks">Task names.</param>
+    /// <param name="labelColumnNames">Label column per task name; optional.</param>
+    /// <returns>Task name -> metrics, in the given order.</returns>
+    public static IReadOnlyDictionary<string, MulticlassClassificationMetrics> EvaluateControllableMultiTask(this MulticlassClassificationCatalog catalog,
+        IDataView scored, IReadOnlyList<string> tasks, IReadOnlyDictionary<string, string>? labelColumnNames = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(scored);
+        ArgumentNullException.ThrowIfNull(tasks);
+        var result = new Dictionary<string, MulticlassClassificationMetrics>(StringComparer.Ordinal);
+        foreach (string task in tasks)
+        {
+            string label = labelColumnNames is not null && labelColumnNames.TryGetValue(task, out string? l) ? l : task;
+            result[task] = catalog.Evaluate(scored, labelColumnName: label,
+                scoreColumnName: ControllableMultiTaskTransformer.ScoreColumnName(task),
+                predictedLabelColumnName: ControllableMultiTaskTransformer.PredictedLabelColumnName(task));
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Evaluates <paramref name="transformer"/> on <paramref name="data"/> at every budget and every preference: per
+    /// point the configuration its search chose, its MACs and per-task ML.NET metrics (one pass over the data per distinct configuration);
+    /// plus, for a <see cref="ControllableMultiTaskModel"/>, the controllability figures of its search and of the
+    /// preference-blind baseline on the same queries, with task performance read from the accuracy table measured on
+    /// <paramref name="data"/> (#encoder options x #widths decoder passes, streamed batch by batch). The transformer's
+    /// own control is restored afterwards; do not predict with it concurrently.
+    /// </summary>
+    /// <param name="catalog"><c>mlContext.MulticlassClassification</c>.</param>
+    /// <param name="data">Labelled rows with the transformer's features column and one key label column per task.</param>
+    /// <param name="transformer">The trained transformer.</param>
+    /// <param name="budgets">Budgets to query (each feasible).</param>
+    /// <param name="preferences">Task weights per query (by task name; at least 2 for a meaningful Spearman).</param>
+    /// <param name="labelColumnNames">Overrides the label column per task name; optional.</param>
+    /// <returns>The points and the figures.</returns>
+    /// <exception cref="ArgumentException">No budgets or preferences, an unknown task name, or a budget below the
+    /// cheapest configuration.</exception>
+    public static ControllabilityEvaluation EvaluateControllability(this MulticlassClassificationCatalog catalog, IDataView data,
+        ControllableMultiTaskTransformer transformer, IReadOnlyList<Budget> budgets, IReadOnlyList<IReadOnlyDictionary<string, double>> preferences,
+        IReadOnlyDictionary<string, string>? labelColumnNames = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(transformer);
+        ArgumentNullException.ThrowIfNull(budgets);
+        ArgumentNullException.ThrowIfNull(preferences);
+        if (budgets.Count == 0) throw new ArgumentException("At least one budget is needed.", nameof(budgets));
+        if (preferences.Count == 0) throw new ArgumentException("At least one preference is needed.", nameof(preferences));
+        IReadOnlyDictionary<string, string> labels = LabelColumns(transformer, labelColumnNames);
+        string[] taskNames = transformer.Tasks.Select(t => t.Name).ToArray();
+        ControlSnapshot saved = transformer.Control;
+        var points = new List<ControllabilityPoint>();
+        var byConfiguration = new Dictionary<WidthConfiguration, IReadOnlyDictionary<string, MulticlassClassificationMetrics>>();
+        try
+        {
+            foreach (Budget budget in budgets)
+                foreach (IReadOnlyDictionary<string, double> weights in preferences)
+                {
+                    transformer.SetControl(budget, weights);
+                    ControlSnapshot control = transformer.Control;
+                    // Many queries choose the same configuration: one pass over the data per distinct configuration.
+                    if (!byConfiguration.TryGetValue(control.Configuration, out IReadOnlyDictionary<string, MulticlassClassificationMetrics>? metrics))
+                        byConfiguration[control.Configuration] = metrics = catalog.EvaluateControllableMultiTask(transformer.Transform(data), taskNames, labels);
+                    points.Add(new ControllabilityPoint(budget, new Dictionary<string, double>(weights), control.Configuration,
+                        control.Macs, (double)control.Macs / transformer.FullMacs, metrics));
+                }
+        }
+        finally
+        {
+            transformer.SetControl(saved.Budget, saved.TaskWeights);
+        }
+        if (transformer.Model is not ControllableMultiTaskModel model) return new ControllabilityEvaluation(points, null, null);
+
+        // The figures: the research evaluator (ControllabilityEvaluator) on these queries, P(c) measured on the data.
+        double[][] prefs = preferences.Select(w => TaskPreferences.Normalize(w, taskNames)).ToArray();
+        var batches = new DataViewBatches(data, TableOptions(transformer, model, labels), model.Tasks,
+            (int)DataViewBatches.CountRows(data, data.Schema[labels[taskNames[0]]]), 1, argument: nameof(data));
+        double[][][] accuracy = NetworkEvaluator.AccuracyTable(model.Network, batches, 256, model.Device);
+        CalibrationTable measured = CalibrationTable.Calibrate(model.Costs, model.Tasks.Select(t => t.HigherIsBetter).ToArray(),
+            (e, d) => accuracy.Select(task => task[e][d]).ToArray());
+        ControllabilityComparison cmp = ControllabilityEvaluator.Compare(model.Search, new EqualWidthController(model.Costs, model.Calibration),
+            budgets, prefs, seed: 0, evaluation: measured);
+        return new ControllabilityEvaluation(points, Figures(cmp.Search), Figures(cmp.Baseline));
+    }
+
+    private static ControllabilityFigures Figures(ControllabilityReport r) =>
+        new(r.Controller, r.BudgetAdherence, r.MeanBudgetUtilisation, r.MeanSpearman, r.MeanUniformity, r.MeanHypervolume);
+
+    private static IReadOnlyDictionary<string, string> LabelColumns(ControllableMultiTaskTransformer transformer, IReadOnlyDictionary<string, string>? overrides)
+    {
+        ControllableMultiTaskEstimator.Options? trained = transformer.TrainingOptions;
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (TaskDefinition t in transformer.Tasks)
+            map[t.Name] = overrides is not null && overrides.TryGetValue(t.Name, out string? o) ? o
+                : trained?.Tasks.FirstOrDefault(c => c.Name == t.Name)?.EffectiveLabelColumnName ?? t.Name;
+        return map;
+    }
+
+    /// <summary>Options that describe the evaluation data for the batch reader: the transformer's features column and
+    /// image shape, and the label column per task.</summary>
+    private static ControllableMultiTaskEstimator.Options TableOptions(ControllableMultiTaskTransformer transformer, ControllableMultiTaskModel model,
+        IReadOnlyDictionary<string, string> labels) => new()
+    {
+        FeatureColumnName = transformer.FeatureColumnName,
+        ImageChannels = model.Channels,
+        ImageHeight = model.Height,
+        ImageWidth = model.Width,
+        Tasks = model.Tasks.Select(t => new ControllableMultiTaskEstimator.TaskColumn(t.Name, labels[t.Name])).ToList(),
+    };
+}

@@ -1,0 +1,77 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetSlim.Control;
+using MLNetSlim.Fixtures;
+using MLNetSlim.MLNet;
+using static MLNetSlim.Tests.MLNet.MLNetTestData;
+
+namespace MLNetSlim.Tests.MLNet;
+
+/// <summary>Evaluate in ML.NET terms (issue 10).</summary>
+[TestClass]
+public class EvaluationTests
+{
+    [TestMethod]
+    public void EvaluateControllableMultiTask_EqualsHandCalledEvaluatePerTask()
+    {
+        var ml = new MLContext(1);
+        IDataView data = Keyed(ml, Rows(30));
+        var transformer = new ControllableMultiTaskTransformer(TestModel());
+        IDataView scored = transformer.Transform(data);
+        IReadOnlyDictionary<string, MulticlassClassificationMetrics> metrics = ml.MulticlassClassification.EvaluateControllableMultiTask(scored, transformer);
+        CollectionAssert.AreEqual(new[] { "Shape", "Size" }, metrics.Keys.ToArray());
+        foreach (string task in new[] { "Shape", "Size" })
+        {
+            MulticlassClassificationMetrics hand = ml.MulticlassClassification.Evaluate(scored, labelColumnName: task,
+                scoreColumnName: ControllableMultiTaskTransformer.ScoreColumnName(task), predictedLabelColumnName: ControllableMultiTaskTransformer.PredictedLabelColumnName(task));
+            MulticlassClassificationMetrics m = metrics[task];
+            Assert.AreEqual(hand.MicroAccuracy, m.MicroAccuracy, 1e-12);
+            Assert.AreEqual(hand.MacroAccuracy, m.MacroAccuracy, 1e-12);
+            Assert.AreEqual(hand.LogLoss, m.LogLoss, 1e-12);
+            Assert.AreEqual(hand.LogLossReduction, m.LogLossReduction, 1e-12);
+            Assert.AreEqual(hand.TopKAccuracy, m.TopKAccuracy, 1e-12);
+            CollectionAssert.AreEqual(hand.PerClassLogLoss.ToArray(), m.PerClassLogLoss.ToArray());
+        }
+        // The task-list overload gives the same.
+        var byList = ml.MulticlassClassification.EvaluateControllableMultiTask(scored, new[] { "Size" });
+        Assert.AreEqual(metrics["Size"].MicroAccuracy, byList["Size"].MicroAccuracy, 1e-12);
+    }
+
+    [TestMethod]
+    public void EvaluateControllability_GivesEveryPoint_AndTheFiguresAgainstTheBaseline()
+    {
+        var ml = new MLContext(1);
+        var o = new ControllableMultiTaskEstimator.Options
+        {
+            Tasks = { new("Task0"), new("Task1") }, ImageChannels = 1, ImageHeight = 8, ImageWidth = 8,
+            Epochs = 1, BatchSize = 16, Seed = 1, ValidationFraction = 0, PostStatisticsImages = 32,
+        };
+        var data = new LazyImageDataView(64, 1, 8, 8);
+        ControllableMultiTaskTransformer t = ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(data);
+        Budget before = t.Budget;
+        Budget[] budgets = { Budget.FractionOfFull(0.5), Budget.Full };
+        var prefs = new IReadOnlyDictionary<string, double>[]
+        {
+            new Dictionary<string, double> { ["Task0"] = 0.9, ["Task1"] = 0.1 },
+            new Dictionary<string, double> { ["Task0"] = 0.1, ["Task1"] = 0.9 },
+        };
+        ControllabilityEvaluation r = ml.MulticlassClassification.EvaluateControllability(data, t, budgets, prefs);
+
+        Assert.AreEqual(4, r.Points.Count);
+        Assert.AreEqual(before.ToString(), t.Budget.ToString(), "the transformer's control is restored");
+        foreach (ControllabilityPoint p in r.Points)
+        {
+            Assert.IsTrue(p.FractionOfFullMacs <= p.Budget.Value + 1e-12);
+            t.Budget = p.Budget;
+            t.TaskWeights = p.TaskWeights;
+            Assert.AreEqual(t.Configuration, p.Configuration);
+            var hand = ml.MulticlassClassification.EvaluateControllableMultiTask(t.Transform(data), t);
+            Assert.AreEqual(hand["Task1"].MicroAccuracy, p.Metrics["Task1"].MicroAccuracy, 1e-12);
+        }
+        Assert.IsNotNull(r.Search);
+        Assert.IsNotNull(r.Baseline);
+        Assert.AreEqual(1.0, r.Search.BudgetAdherence);
+        Assert.AreEqual(1.0, r.Baseline.BudgetAdherence);
+        Assert.IsTrue(r.Search.MeanHypervolume is >= 0 and <= 1);
+    }
+}
