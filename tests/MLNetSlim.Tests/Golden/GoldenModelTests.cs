@@ -147,18 +147,23 @@ public class GoldenModelTests
         }
         string dir = SourceDirectory();
         int v = ControllableMultiTaskModel.FormatVersion;
-        WriteGolden(dir, $"model-v{v}-smallconvnet", OnnxTestModels.SmallConvNet(), seed: 21, withZip: true);
-        WriteGolden(dir, $"model-v{v}-resnet", OnnxTestModels.ResNet(), seed: 22, withZip: false);
+        // Format 3 added a decoder width set separate from the encoder's: its golden files use one (0.125 to 1 in steps
+        // of 1/8, encoder 0.25 to 1 in steps of 1/4).
+        WriteGolden(dir, $"model-v{v}-smallconvnet", OnnxTestModels.SmallConvNet(), seed: 21 + 10 * (v - 2), withZip: true, GoldenDecoderWidths);
+        WriteGolden(dir, $"model-v{v}-resnet", OnnxTestModels.ResNet(), seed: 22 + 10 * (v - 2), withZip: false, GoldenDecoderWidths);
     }
+
+    private static readonly double[] GoldenDecoderWidths = [0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0];
 
     private static string SourceDirectory([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
 
-    private static void WriteGolden(string dir, string name, MLNetSlim.Network.Backbones.BackboneOptions backbone, int seed, bool withZip)
+    private static void WriteGolden(string dir, string name, MLNetSlim.Network.Backbones.BackboneOptions backbone, int seed, bool withZip,
+        double[]? decoderWidths = null)
     {
         string modelPath = Path.Combine(dir, name + ".mlnslim"), jsonPath = Path.Combine(dir, name + ".expected.json"), zipPath = Path.Combine(dir, name + ".zip");
         foreach (string p in new[] { modelPath, jsonPath, zipPath })
             if (File.Exists(p)) throw new InvalidOperationException($"{p} exists: golden files are never regenerated.");
-        using ControllableMultiTaskModel model = OnnxTestModels.Model(backbone, seed);
+        using ControllableMultiTaskModel model = OnnxTestModels.Model(backbone, seed, decoderWidths);
         const int rows = 4;
         float[] images = OnnxTestModels.RandomImages(rows, seed + 100);
         int size = OnnxTestModels.Size;
@@ -166,7 +171,9 @@ public class GoldenModelTests
         string[] tasks = model.Tasks.Select(t => t.Name).ToArray();
         Dictionary<string, float[][]> Scores(float[][] flat) => tasks.Select((t, i) => (t, Enumerable.Range(0, rows)
             .Select(r => flat[i].AsSpan(r * model.Tasks[i].NumClasses, model.Tasks[i].NumClasses).ToArray()).ToArray())).ToDictionary(p => p.t, p => p.Item2);
-        Prediction[] predictions = OnnxTestModels.Configurations
+        WidthConfiguration[] configurations = decoderWidths is null ? OnnxTestModels.Configurations
+            : [.. OnnxTestModels.Configurations, WidthConfiguration.Parse("enc=0.5 dec=0.125,0.875"), WidthConfiguration.Parse("enc=0.75 dec=0.625,0.375")];
+        Prediction[] predictions = configurations
             .Select(c => new Prediction(c.ToString(), Scores(model.Predict(images, rows, c)))).ToArray();
         var searches = new[] { (0.3, new[] { 1.0, 1.0 }), (0.5, new[] { 0.9, 0.1 }), (0.5, new[] { 0.1, 0.9 }), (0.8, new[] { 1.0, 0.0 }) }
             .Select(s => new SearchCase(s.Item1, s.Item2, model.SelectConfiguration(Budget.FractionOfFull(s.Item1), s.Item2).ToString())).ToArray();
