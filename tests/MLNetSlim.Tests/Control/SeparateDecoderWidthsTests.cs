@@ -140,13 +140,16 @@ public class SeparateDecoderWidthsTests
     public void AFinerDecoderSet_GivesMoreDistinctTradeOffsPerBudget()
     {
         // The point of the finer set: over a preference sweep at a fixed budget the search reaches more configurations.
-        int Distinct(WidthSet? decoderWidths)
+        double[] budgets = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8];
+        int[] Distinct(WidthSet? decoderWidths)
         {
             SyntheticControlProblem problem = SyntheticControlProblem.Create(2, 9, decoderWidths: decoderWidths);
             var search = new ConfigurationSearch(problem.Costs, problem.Calibration);
-            return Enumerable.Range(0, 101).Select(i => search.Search(Budget.FractionOfFull(0.5), [i / 100.0, 1 - i / 100.0]).Selected).Distinct().Count();
+            return budgets.Select(b => Enumerable.Range(0, 101)
+                .Select(i => search.Search(Budget.FractionOfFull(b), [i / 100.0, 1 - i / 100.0]).Selected).Distinct().Count()).ToArray();
         }
-        int coarse = Distinct(null), fine = Distinct(Steps(24));
-        Assert.IsTrue(fine >= 6 && fine > coarse, $"distinct configurations over the sweep: {coarse} with 4 decoder widths, {fine} with 25");
+        int[] coarse = Distinct(null), fine = Distinct(Steps(24));
+        string counts = $"distinct configurations per budget [{string.Join(", ", budgets)}]: 4 decoder widths [{string.Join(", ", coarse)}], 25 [{string.Join(", ", fine)}]";
+        Assert.IsTrue(fine.Sum() > coarse.Sum() && fine.Max() >= 6, counts);
     }
 }

@@ -29,6 +29,8 @@ public class GoldenModelTests
         new object[] { "model-v1-resnet" },
         new object[] { "model-v2-smallconvnet" }, // format 2: the payload in an integrity frame (length + SHA-256)
         new object[] { "model-v2-resnet" },
+        new object[] { "model-v3-smallconvnet" }, // format 3: a decoder width set separate from the encoder's (0.125 to 1 in steps of 1/8)
+        new object[] { "model-v3-resnet" },
     };
 
     /// <summary>ML.NET zips holding a transformer of each transformer-record version.</summary>
@@ -36,6 +38,7 @@ public class GoldenModelTests
     {
         new object[] { "model-v1-smallconvnet" }, // transformer record 1.1
         new object[] { "model-v2-smallconvnet" }, // transformer record 1.3 (integrity frames)
+        new object[] { "model-v3-smallconvnet" }, // transformer record 1.3 holding a format-3 model stream
     };
 
     private static string GoldenDirectory => Path.Combine(AppContext.BaseDirectory, "Golden");
