@@ -16,8 +16,9 @@ namespace MLNetSlim.Training;
 /// weighted sum of task losses plus lambda x CI-KD, the distance between its encoder features and the matching leading
 /// channels of the full configuration's (detached) encoder features, optionally plus in-place distillation of task
 /// outputs; gradients of all sampled configurations are accumulated before one optimiser step. Afterwards batch-norm
-/// statistics are recomputed per context as post-statistics (<see cref="BatchNormPostStatistics"/>). Seeded: the same seed and data give
-/// the same weights on CPU.
+/// statistics are recomputed per context as post-statistics (<see cref="BatchNormPostStatistics"/>). A fresh run (not one
+/// resumed from a checkpoint) first sets each depth head's output bias to the mean training label
+/// (<see cref="InitializeDepthBiases"/>). Seeded: the same seed and data give the same weights on CPU.
 /// </summary>
 internal static class SupernetTrainer
 {
