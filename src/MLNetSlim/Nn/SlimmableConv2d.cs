@@ -53,6 +53,15 @@ public sealed class SlimmableConv2d : nn.Module
     /// <summary>Padding.</summary>
     public int Padding { get; }
 
+    /// <summary>Sets every element of the bias to <paramref name="value"/> (without recording gradients).</summary>
+    /// <exception cref="InvalidOperationException">The layer has no bias.</exception>
+    internal void SetBias(double value)
+    {
+        if (bias is null) throw new InvalidOperationException($"{GetName()} has no bias.");
+        using var noGrad = no_grad();
+        bias.fill_(value);
+    }
+
     /// <summary>Convolves (N, C_in', H, W) with the first <paramref name="outChannels"/> filters: (N, outChannels, H', W').</summary>
     /// <exception cref="ArgumentException">More channels than the layer owns.</exception>
     public Tensor forward(Tensor input, int outChannels)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using MLNetSlim.Data;
 using MLNetSlim.Evaluation;
 using MLNetSlim.Network;
+using MLNetSlim.Network.Decoders;
 using MLNetSlim.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -15,8 +16,9 @@ namespace MLNetSlim.Training;
 /// weighted sum of task losses plus lambda x CI-KD, the distance between its encoder features and the matching leading
 /// channels of the full configuration's (detached) encoder features, optionally plus in-place distillation of task
 /// outputs; gradients of all sampled configurations are accumulated before one optimiser step. Afterwards batch-norm
-/// statistics are recomputed per context as post-statistics (<see cref="BatchNormPostStatistics"/>). Seeded: the same seed and data give
-/// the same weights on CPU.
+/// statistics are recomputed per context as post-statistics (<see cref="BatchNormPostStatistics"/>). A fresh run (not one
+/// resumed from a checkpoint) first sets each depth head's output bias to the mean training label
+/// (<see cref="InitializeDepthBiases"/>). Seeded: the same seed and data give the same weights on CPU.
 /// </summary>
 internal static class SupernetTrainer
 {
@@ -90,6 +92,7 @@ internal static class SupernetTrainer
                     "Resume with the same data and options, or delete the checkpoint to start over.");
             resume.RestoreNetwork(network);
         }
+        else InitializeDepthBiases(network, train); // a fresh run: depth heads start at the mean label
         using optim.Optimizer optimizer = options.Optimizer == OptimizerKind.Adam
             ? optim.Adam(network.parameters(), options.LearningRate, weight_decay: options.WeightDecay)
             : optim.SGD(network.parameters(), options.LearningRate, options.Momentum, weight_decay: options.WeightDecay, nesterov: options.Momentum > 0);
@@ -175,6 +178,44 @@ internal static class SupernetTrainer
         network.eval();
         return new TrainingSummary(step, options.Epochs, trainingTime, clock.Elapsed - trainingTime,
             images / trainingTime.TotalSeconds);
+    }
+
+    /// <summary>Training images whose labels set the depth heads' initial output bias (the first ones, in source order).</summary>
+    internal const int DepthBiasImages = 1024;
+
+    /// <summary>
+    /// Sets the predictor bias of every depth task's <see cref="FpnLiteHead"/> to the mean valid label (finite, positive,
+    /// not the ignore value, as the depth loss counts them) of the first <see cref="DepthBiasImages"/> training images;
+    /// a task without valid labels there keeps its bias. Why: the output is bias + sum over the active channels, and
+    /// Adam moves a parameter by about the learning rate per step, so a zero bias leaves the absolute depth (e.g. 10
+    /// units) to be built from the channels: the full width gets there, a narrow decoder, with a quarter of the
+    /// channels, predicted about a quarter of it (issue 11). Starting at the mean leaves the channels only the
+    /// deviations. Same idea as RetinaNet's prior initialisation of its output bias (Lin et al., ICCV 2017, Sec. 4.1).
+    /// </summary>
+    internal static void InitializeDepthBiases(MultiTaskNetwork network, IMultiTaskBatches train)
+    {
+        int[] depthTasks = Enumerable.Range(0, network.Tasks.Count)
+            .Where(t => network.Tasks[t].Kind == TaskKind.Depth && network.Decoders[t].Head is FpnLiteHead).ToArray();
+        if (depthTasks.Length == 0) return;
+        var sums = new double[network.Tasks.Count];
+        var counts = new long[network.Tasks.Count];
+        int pixels = train.Height * train.Width;
+        foreach (HostBatch batch in train.Batches(Math.Min(256, DepthBiasImages), null, dropLast: false, take: DepthBiasImages))
+            foreach (int t in depthTasks)
+            {
+                float[] maps = batch.PixelLabels[t] ?? throw new InvalidOperationException($"Task '{network.Tasks[t].Name}' (Depth) has no label maps in this batch.");
+                double? ignore = network.Tasks[t].IgnoreValue;
+                long n = (long)batch.Count * MultiTaskDataset.PixelLabelChannels(network.Tasks[t]) * pixels;
+                for (long i = 0; i < n; i++)
+                {
+                    float v = maps[i];
+                    if (!float.IsFinite(v) || v <= 0 || (ignore is double iv && v == iv)) continue;
+                    sums[t] += v;
+                    counts[t]++;
+                }
+            }
+        foreach (int t in depthTasks)
+            if (counts[t] > 0) ((FpnLiteHead)network.Decoders[t].Head).SetPredictorBias(sums[t] / counts[t]);
     }
 
     private static (double[] TaskLoss, double Distillation) Step(MultiTaskNetwork network, IMultiTaskBatches data, HostBatch batch,

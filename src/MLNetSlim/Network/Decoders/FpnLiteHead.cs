@@ -64,6 +64,17 @@ public sealed class FpnLiteHead : TaskHead
     /// <summary>Encoder stages used as skip connections, coarse to fine.</summary>
     public IReadOnlyList<int> SkipStages => _skipStages;
 
+    /// <summary>
+    /// Sets every output channel's predictor bias to <paramref name="value"/> (the Training layer sets a depth head's
+    /// bias to the mean training label before training starts: see docs/method.md, "Per-pixel losses and metrics").
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="value"/> is not finite.</exception>
+    internal void SetPredictorBias(double value)
+    {
+        if (!double.IsFinite(value)) throw new ArgumentException($"{GetName()}: predictor bias {value} is not finite.", nameof(value));
+        _predictor.SetBias(value);
+    }
+
     /// <summary>Without the encoder features the head runs only when it has no skips, at full width and batch-norm
     /// context 0; otherwise use the overload that takes them.</summary>
     /// <exception cref="InvalidOperationException">The head has skip connections.</exception>
