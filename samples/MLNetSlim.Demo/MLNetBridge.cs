@@ -23,6 +23,55 @@ public sealed class ImageRow
     }
 }
 
+/// <summary>One labelled image row of a two-task data set: the pixels and one key label per task (key = class + 1;
+/// <see cref="Schema"/> names the label columns after the tasks and declares them keys).</summary>
+public sealed class LabelledImageRow
+{
+    /// <summary>The pixels, (C, H, W) floats.</summary>
+    public float[] Features { get; set; } = [];
+
+    /// <summary>Key of the first task's class (class + 1).</summary>
+    public uint Label0 { get; set; }
+
+    /// <summary>Key of the second task's class (class + 1).</summary>
+    public uint Label1 { get; set; }
+
+    /// <summary>The rows of a two-task classification data set (a missing label becomes key 0, ML.NET's missing key).</summary>
+    /// <exception cref="ArgumentException">Not two classification tasks.</exception>
+    public static IEnumerable<LabelledImageRow> From(MultiTaskDataset data)
+    {
+        Check(data);
+        int size = data.ImageSize;
+        for (int i = 0; i < data.Count; i++)
+            yield return new LabelledImageRow
+            {
+                Features = data.Images.AsSpan(i * size, size).ToArray(),
+                Label0 = (uint)(data.Labels[0][i] + 1),
+                Label1 = (uint)(data.Labels[1][i] + 1),
+            };
+    }
+
+    /// <summary>The schema: Features Vector&lt;Single, C*H*W&gt;, and per task a key column named after the task with
+    /// as many keys as the task has classes.</summary>
+    public static SchemaDefinition Schema(MultiTaskDataset data)
+    {
+        Check(data);
+        SchemaDefinition s = SchemaDefinition.Create(typeof(LabelledImageRow));
+        s[nameof(Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, data.ImageSize);
+        s[nameof(Label0)].ColumnName = data.Tasks[0].Name;
+        s[nameof(Label0)].ColumnType = new KeyDataViewType(typeof(uint), data.Tasks[0].NumClasses);
+        s[nameof(Label1)].ColumnName = data.Tasks[1].Name;
+        s[nameof(Label1)].ColumnType = new KeyDataViewType(typeof(uint), data.Tasks[1].NumClasses);
+        return s;
+    }
+
+    private static void Check(MultiTaskDataset data)
+    {
+        if (data.Tasks.Count != 2 || data.Tasks.Any(t => t.IsPerPixel))
+            throw new ArgumentException($"The demo's labelled view expects two classification tasks; got [{string.Join(", ", data.Tasks.Select(t => $"{t.Name}: {t.Kind}"))}].", nameof(data));
+    }
+}
+
 /// <summary>Result of the save/reload check.</summary>
 /// <param name="Path">The model zip.</param>
 /// <param name="Bytes">Its size.</param>
@@ -43,6 +92,11 @@ public static class MLNetBridge
         ControllableMultiTaskTransformer transformer = ml.Transforms.ApplyControllableMultiTaskModel(model).Fit(view);
         return (transformer, view);
     }
+
+    /// <summary>The test images with their labels as an ML.NET data view (Features and one key column per task, named
+    /// after the task), for the Evaluate catalog methods.</summary>
+    public static IDataView LabelledView(MLContext ml, MultiTaskDataset test) =>
+        ml.Data.LoadFromEnumerable(LabelledImageRow.From(test), LabelledImageRow.Schema(test));
 
     /// <summary>Saves crash-safely with <c>mlContext.Model.SaveAtomic</c> (temporary file, fsync, atomic rename).</summary>
     public static long Save(MLContext ml, ITransformer transformer, DataViewSchema schema, string path) =>
