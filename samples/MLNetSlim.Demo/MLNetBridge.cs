@@ -23,20 +23,21 @@ public sealed class ImageRow
     }
 }
 
-/// <summary>One labelled image row of a two-task data set: the pixels and one key label per task (key = class + 1;
-/// <see cref="Schema"/> names the label columns after the tasks and declares them keys).</summary>
+/// <summary>One labelled image row of a two-task data set: the pixels and one key label per task (<see cref="Schema"/>
+/// names the label columns after the tasks and declares them keys; LoadFromEnumerable stores a key-typed member's
+/// 0-based value v as key v + 1, so the members hold class indices).</summary>
 public sealed class LabelledImageRow
 {
     /// <summary>The pixels, (C, H, W) floats.</summary>
     public float[] Features { get; set; } = [];
 
-    /// <summary>Key of the first task's class (class + 1).</summary>
+    /// <summary>The first task's class index (0-based).</summary>
     public uint Label0 { get; set; }
 
-    /// <summary>Key of the second task's class (class + 1).</summary>
+    /// <summary>The second task's class index (0-based).</summary>
     public uint Label1 { get; set; }
 
-    /// <summary>The rows of a two-task classification data set (a missing label becomes key 0, ML.NET's missing key).</summary>
+    /// <summary>The rows of a two-task classification data set with every label present.</summary>
     /// <exception cref="ArgumentException">Not two classification tasks.</exception>
     public static IEnumerable<LabelledImageRow> From(MultiTaskDataset data)
     {
@@ -46,8 +47,8 @@ public sealed class LabelledImageRow
             yield return new LabelledImageRow
             {
                 Features = data.Images.AsSpan(i * size, size).ToArray(),
-                Label0 = (uint)(data.Labels[0][i] + 1),
-                Label1 = (uint)(data.Labels[1][i] + 1),
+                Label0 = checked((uint)data.Labels[0][i]),
+                Label1 = checked((uint)data.Labels[1][i]),
             };
     }
 
@@ -58,10 +59,11 @@ public sealed class LabelledImageRow
         Check(data);
         SchemaDefinition s = SchemaDefinition.Create(typeof(LabelledImageRow));
         s[nameof(Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, data.ImageSize);
-        s[nameof(Label0)].ColumnName = data.Tasks[0].Name;
-        s[nameof(Label0)].ColumnType = new KeyDataViewType(typeof(uint), data.Tasks[0].NumClasses);
-        s[nameof(Label1)].ColumnName = data.Tasks[1].Name;
-        s[nameof(Label1)].ColumnType = new KeyDataViewType(typeof(uint), data.Tasks[1].NumClasses);
+        SchemaDefinition.Column first = s[nameof(Label0)], second = s[nameof(Label1)]; // (the indexer looks columns up by name)
+        first.ColumnType = new KeyDataViewType(typeof(uint), data.Tasks[0].NumClasses);
+        first.ColumnName = data.Tasks[0].Name;
+        second.ColumnType = new KeyDataViewType(typeof(uint), data.Tasks[1].NumClasses);
+        second.ColumnName = data.Tasks[1].Name;
         return s;
     }
 
