@@ -129,7 +129,7 @@ public static class CompareCommand
         (ControllableMultiTaskModel supernet, double superWall, double superLoop) = TrainSupernet("supernet (CI-KD)", train, calibration, s, 1.0);
         (ControllableMultiTaskModel ablation, double ablWall, double ablLoop) = TrainSupernet("supernet without CI-KD", train, calibration, s, 0.0);
         CostTable costs = supernet.Costs;
-        long served = costs.EncoderOptionCount * (long)Math.Pow(costs.Widths.Count, costs.TaskCount);
+        long served = costs.EncoderOptionCount * (long)Math.Pow(costs.DecoderWidths.Count, costs.TaskCount);
 
         // 2. One static network per configuration.
         var statics = new List<(WidthConfiguration Config, MultiTaskNetwork Network, double Wall, double Loop)>();

@@ -174,7 +174,7 @@ public static class InferenceCommand
     private static List<WidthConfiguration> Configurations(ControllableMultiTaskModel model, string which)
     {
         CostTable costs = model.Costs;
-        WidthSet widths = costs.Widths;
+        WidthSet widths = costs.DecoderWidths;
         if (which == "uniform")
             return widths.Multipliers.Reverse().Select(w => WidthConfiguration.Uniform(w, model.Tasks.Count)).ToList();
         var all = new List<WidthConfiguration>();

@@ -3,7 +3,7 @@ using MLNetSlim.Benchmarks;
 using MLNetSlim.Control;
 
 // Benchmarks of MLNetSlim; see docs/benchmarks.md. Every figure is measured in this one process.
-var root = new RootCommand("MLNetSlim benchmarks: compare (supernet vs alternatives), search (controller latency), mlnet (ML.NET layer overhead), serving (parallel prediction engines over one model), soak (memory over many predictions and trainings), inference (TorchSharp vs ONNX Runtime latency).");
+var root = new RootCommand("MLNetSlim benchmarks: compare (supernet vs alternatives), search (controller latency), calibration (post-statistics and calibration table per decoder width set), mlnet (ML.NET layer overhead), serving (parallel prediction engines over one model), soak (memory over many predictions and trainings), inference (TorchSharp vs ONNX Runtime latency).");
 
 var outOption = new Option<string>("--out") { Description = "Output folder for the .json and .md reports.", DefaultValueFactory = _ => "docs/benchmarks" };
 var dataOption = new Option<string?>("--data") { Description = "Data root (with mnist/ and fashion-mnist/) or a folder with the IDX files; default: $MLNETSLIM_DATA or the cache folder (see docs/data.md)." };
@@ -58,6 +58,20 @@ var search = new Command("search", "Queries/s, p50 and p99 latency of the budget
 };
 search.SetAction(r => SearchCommand.Run(args, r.GetValue(queries), r.GetValue(warmup), r.GetValue(outOption)!));
 root.Add(search);
+
+// calibration
+var calibrationImages = new Option<int>("--images") { Description = "Random images for the post-statistics and the calibration table.", DefaultValueFactory = _ => 1000 };
+var calibrationRounds = new Option<int>("--rounds") { Description = "Interleaved timed rounds (median reported).", DefaultValueFactory = _ => 3 };
+var calibration = new Command("calibration", "Time of the batch-norm post-statistics and the calibration table for decoder width sets of 4, 13 and 29 widths, and the budget-filling decoder pairs each gives.")
+{
+    calibrationImages, calibrationRounds, outOption, threadsOption,
+};
+calibration.SetAction(r =>
+{
+    ApplyThreads(r.GetValue(threadsOption));
+    return CalibrationCommand.Run(args, r.GetValue(calibrationImages), r.GetValue(calibrationRounds), r.GetValue(outOption)!);
+});
+root.Add(calibration);
 
 // mlnet
 var mlTrain = new Option<int>("--train-count") { Description = "Train images for the quickly trained model.", DefaultValueFactory = _ => 2000 };

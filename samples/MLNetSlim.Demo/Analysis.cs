@@ -106,7 +106,7 @@ internal sealed class Analyzer
     public IReadOnlyList<ConfigurationRow> Configurations()
     {
         CostTable costs = _model.Costs;
-        return ConfigurationSpace.Showcase(costs.Widths, costs.TaskCount).Select(x =>
+        return ConfigurationSpace.Showcase(costs.EncoderWidths, costs.DecoderWidths, costs.TaskCount).Select(x =>
         {
             long macs = costs.Macs(x.Configuration);
             return new ConfigurationRow(x.Name, x.Configuration.ToString(), macs, (double)macs / costs.FullMacs,

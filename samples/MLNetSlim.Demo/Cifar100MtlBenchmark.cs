@@ -97,7 +97,7 @@ public static class Cifar100MtlBenchmark
         {
             SearchResult r = model.Search.Search(Budget.FractionOfFull(b), equal);
             int e = model.Costs.EncoderOptionOf(r.Configuration);
-            int[] d = r.Configuration.DecoderWidths.Select(w => model.Costs.Widths.IndexOf(w)).ToArray();
+            int[] d = r.Configuration.DecoderWidths.Select(w => model.Costs.DecoderWidths.IndexOf(w)).ToArray();
             double mean = Enumerable.Range(0, 20).Average(t => testTable.Metric(t, e, d[t]));
             budgets.Add(new BudgetAccuracy(b, r.Configuration.ToString(), (double)r.Macs / model.Costs.FullMacs, mean));
         }

@@ -9,7 +9,25 @@ namespace MLNetSlim.Demo;
 
 /// <summary>Settings of the run command.</summary>
 public sealed record RunSettings(string? Data, int Epochs, string Backbone, string Out, int? TrainCount, int? TestCount, int Seed,
-    double DistillationWeight, int Threads, int PreferenceVectors, IReadOnlyList<string> CommandLine, string Benchmark = "multi-mnist", string? StageChannels = null);
+    double DistillationWeight, int Threads, int PreferenceVectors, IReadOnlyList<string> CommandLine, string Benchmark = "multi-mnist", string? StageChannels = null,
+    string? DecoderWidths = null)
+{
+    /// <summary>The main job's default decoder width set: 0.125 to 1 in steps of 1/32 (29 multipliers; the encoder keeps
+    /// 0.25, 0.5, 0.75, 1). docs/control.md, section 5, says why.</summary>
+    public static double[] FineDecoderWidths() => Enumerable.Range(0, 29).Select(i => 0.125 + i / 32.0).ToArray();
+
+    /// <summary>The decoder width multipliers of --decoder-widths: "fine" (default) = <see cref="FineDecoderWidths"/>,
+    /// "encoder" = the encoder's set (null), or a comma-separated list.</summary>
+    /// <exception cref="ArgumentException">A part is not a number.</exception>
+    public double[]? DecoderWidthMultipliers() => DecoderWidths switch
+    {
+        null or "fine" => FineDecoderWidths(),
+        "encoder" => null,
+        string list => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(x => double.TryParse(x, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v)
+                ? v : throw new ArgumentException($"--decoder-widths: '{x}' is not a number (expected fine, encoder or a list such as 0.25,0.5,0.75,1).")).ToArray(),
+    };
+}
 
 /// <summary>Settings of the evaluate command.</summary>
 public sealed record EvaluateSettings(string Model, string? Data, int? TestCount, int PreferenceVectors, int Seed, int Threads,
@@ -35,6 +53,10 @@ public sealed class RunOptions
     {
         Description = "scenes only: full-width channels of the three backbone stages, comma-separated (default 16,32,64).",
     };
+    private readonly Option<string?> _decoderWidths = new("--decoder-widths")
+    {
+        Description = "multi-mnist only: decoder width multipliers: fine (default: 0.125 to 1 in steps of 1/32), encoder (the encoder's 0.25,0.5,0.75,1) or a comma-separated list.",
+    };
     private readonly Option<string> _benchmark = new("--benchmark")
     {
         Description = "multi-mnist (default): classification on Multi-(Fashion+MNIST); scenes: the dense benchmark on composed scenes " +
@@ -57,14 +79,15 @@ public sealed class RunOptions
     /// <summary>Adds the options to a command.</summary>
     public void AddTo(Command command)
     {
-        foreach (Option o in new Option[] { _data, _epochs, _backbone, _out, _trainCount, _testCount, _seed, _distillation, _threads, _prefs, _benchmark, _stageChannels })
+        foreach (Option o in new Option[] { _data, _epochs, _backbone, _out, _trainCount, _testCount, _seed, _distillation, _threads, _prefs, _benchmark, _stageChannels, _decoderWidths })
             command.Options.Add(o);
     }
 
     /// <summary>Reads the parsed values.</summary>
     public RunSettings Read(ParseResult parse, string command) => new(parse.GetValue(_data), parse.GetValue(_epochs), parse.GetValue(_backbone)!,
         parse.GetValue(_out)!, parse.GetValue(_trainCount), parse.GetValue(_testCount), parse.GetValue(_seed), parse.GetValue(_distillation),
-        parse.GetValue(_threads), parse.GetValue(_prefs), Environment.GetCommandLineArgs(), parse.GetValue(_benchmark)!, parse.GetValue(_stageChannels));
+        parse.GetValue(_threads), parse.GetValue(_prefs), Environment.GetCommandLineArgs(), parse.GetValue(_benchmark)!, parse.GetValue(_stageChannels),
+        parse.GetValue(_decoderWidths));
 }
 
 /// <summary>Option factories and the error boundary of the commands.</summary>

@@ -22,7 +22,8 @@ public sealed record MachineInfo(int Cores, string Os, string CpuModel, string R
 /// <summary>Training summary.</summary>
 public sealed record TrainingInfo(string Backbone, int Epochs, int TrainImages, int TestImages, int Seed, double DistillationWeight,
     int SandwichRandomCount, int BatchSize, double LearningRate,
-    double WallSeconds, IReadOnlyList<string> EpochLines, long FullMacs, long SmallestMacs, int EncoderOptions, IReadOnlyList<double> Widths);
+    double WallSeconds, IReadOnlyList<string> EpochLines, long FullMacs, long SmallestMacs, int EncoderOptions, IReadOnlyList<double> Widths,
+    IReadOnlyList<double>? DecoderWidths = null);
 
 /// <summary>report.json.</summary>
 internal sealed record DemoReport(string Command, string CommandLine, MachineInfo Machine, TrainingInfo? Training, ReloadCheck? Reload,
@@ -68,6 +69,7 @@ internal static class RunCommand
         var options = new ModelOptions
         {
             Backbone = s.Backbone == "resnet" ? BackboneOptions.ResNet() : BackboneOptions.SmallConvNet(),
+            DecoderWidths = s.DecoderWidthMultipliers(),
             Training = new TrainingOptions { Epochs = s.Epochs, Seed = s.Seed, DistillationWeight = s.DistillationWeight, Threads = s.Threads },
         };
         (ControllableMultiTaskModel model, TimeSpan trainTime, List<string> epochLines) = Train(train, options, ct);
@@ -117,7 +119,8 @@ internal static class RunCommand
 
         var training = new TrainingInfo(s.Backbone, s.Epochs, train.Count, test.Count, s.Seed, s.DistillationWeight,
             options.Training.SandwichRandomCount, options.Training.BatchSize, options.Training.LearningRate, trainTime.TotalSeconds, epochLines,
-            model.Costs.FullMacs, model.Costs.SmallestMacs, model.Costs.EncoderOptionCount, model.Costs.Widths.Multipliers);
+            model.Costs.FullMacs, model.Costs.SmallestMacs, model.Costs.EncoderOptionCount, model.Costs.EncoderWidths.Multipliers,
+            model.Costs.DecoderWidths.Multipliers);
         var report = new DemoReport("run", string.Join(' ', s.CommandLine), Machine(), training, reload, tasks, result,
             result.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds, files);
         WriteReports(report, json, md, test.Count);
@@ -134,6 +137,17 @@ internal static class RunCommand
         var lines = new List<string>();
         var clock = Stopwatch.StartNew();
         ControllableMultiTaskModel? model = null;
+        TimeSpan? trainingEnd = null; // end of the last epoch: what follows is post-statistics + the calibration table
+        void AfterTraining()
+        {
+            if (trainingEnd is TimeSpan end)
+            {
+                string line = FormattableString.Invariant(
+                    $"batch-norm post-statistics + calibration table ({CalibrationTable.PassCount(model!.Costs)} passes): {(clock.Elapsed - end).TotalSeconds:0.0} s after {end.TotalSeconds:0.0} s of training");
+                lines.Add(line);
+                AnsiConsole.WriteLine(line);
+            }
+        }
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
             // A log, not a terminal: one line per progress report instead of a live bar.
@@ -141,9 +155,14 @@ internal static class RunCommand
             {
                 AnsiConsole.WriteLine(p.ToString());
                 if (p.IsEpochEnd) lines.Add(p.ToString());
-                if (p.IsEpochEnd && p.Epoch == p.Epochs) AnsiConsole.WriteLine("batch-norm post-statistics + calibration table on held-out training data ...");
+                if (p.IsEpochEnd && (p.Epoch == p.Epochs || p.StoppedEarly))
+                {
+                    trainingEnd = clock.Elapsed;
+                    AnsiConsole.WriteLine("batch-norm post-statistics + calibration table on held-out training data ...");
+                }
             });
             model = ModelTrainer.Train(train, null, options, log, ct);
+            AfterTraining();
             return (model, clock.Elapsed, lines);
         }
         AnsiConsole.Progress()
@@ -165,13 +184,18 @@ internal static class RunCommand
                             $"epoch {p.Epoch}/{p.Epochs} done | task loss {losses} | CI-KD {p.DistillationLoss:0.0000} | lr {p.LearningRate:0.#####} | {p.ImagesPerSecond:0} img/s | {p.Elapsed.TotalSeconds:0.0} s");
                         lines.Add(line);
                         AnsiConsole.MarkupLine(Markup.Escape(line));
-                        if (p.Epoch == p.Epochs) task.Description = "batch-norm post-statistics + calibration table on held-out training data";
+                        if (p.Epoch == p.Epochs || p.StoppedEarly)
+                        {
+                            trainingEnd = clock.Elapsed;
+                            task.Description = "batch-norm post-statistics + calibration table on held-out training data";
+                        }
                     }
                 });
                 model = ModelTrainer.Train(train, null, options, sink, ct);
                 task.Value = task.MaxValue;
                 task.StopTask();
             });
+        AfterTraining();
         return (model!, clock.Elapsed, lines);
     }
 
@@ -214,7 +238,7 @@ internal static class RunCommand
         {
             sb.AppendLine(ci, $"- Data: Multi-(Fashion+MNIST), {t.TrainImages} training images (10 % held out for calibration), {t.TestImages} test images");
             sb.AppendLine(ci, $"- Training: backbone {t.Backbone}, {t.Epochs} epoch(s), seed {t.Seed}, sandwich rule with {t.SandwichRandomCount} random configuration(s) per step, batch {t.BatchSize}, learning rate {t.LearningRate}, CI-KD weight {t.DistillationWeight}, wall time {t.WallSeconds:0.0} s (incl. batch-norm post-statistics and the calibration table)");
-            sb.AppendLine(ci, $"- Cost: full network {Tables.MMacs(t.FullMacs)} MMACs/image, smallest {Tables.MMacs(t.SmallestMacs)}; widths {string.Join(", ", t.Widths)}; {t.EncoderOptions} encoder options");
+            sb.AppendLine(ci, $"- Cost: full network {Tables.MMacs(t.FullMacs)} MMACs/image, smallest {Tables.MMacs(t.SmallestMacs)}; widths {string.Join(", ", t.Widths)}; {t.EncoderOptions} encoder options; decoder widths {string.Join(", ", t.DecoderWidths ?? t.Widths)}");
             foreach (string line in t.EpochLines) sb.AppendLine(ci, $"  - {line}");
         }
         if (report.Reload is ReloadCheck r)
@@ -249,7 +273,7 @@ public static class EvaluateCommand
         if (!tasks.SequenceEqual(MultiFashionMnist.Tasks.Select(t => t.Name)))
             throw new InvalidOperationException($"The model's tasks are [{string.Join(", ", tasks)}]; this demo evaluates Multi-(Fashion+MNIST) models (digit, fashion).");
         AnsiConsole.MarkupLine($"Loaded [bold]{Markup.Escape(Path.GetFullPath(s.Model))}[/]: tasks {string.Join(", ", tasks)}, " +
-                               $"full network {Tables.MMacs(model.Costs.FullMacs)} MMACs/image, {model.Costs.EncoderOptionCount} encoder options x {model.Costs.Widths.Count} widths.");
+                               $"full network {Tables.MMacs(model.Costs.FullMacs)} MMACs/image, {model.Costs.EncoderOptionCount} encoder options x {model.Costs.DecoderWidths.Count} decoder widths.");
 
         DataFolders folders = await Cli.EnsureDataAsync(s.Data, ct).ConfigureAwait(false);
         MultiTaskDataset test = Cli.LoadSplit(folders, DataSplit.Test, s.TestCount, 0, "--test-count");

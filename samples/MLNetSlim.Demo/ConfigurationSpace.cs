@@ -28,7 +28,7 @@ public static class ConfigurationSpace
         ArgumentNullException.ThrowIfNull(costs);
         ArgumentNullException.ThrowIfNull(table);
         table.EnsureMatches(costs);
-        int tCount = costs.TaskCount, wCount = costs.Widths.Count;
+        int tCount = costs.TaskCount, wCount = costs.DecoderWidths.Count;
         long full = costs.FullMacs;
         int perEncoder = checked((int)Math.Pow(wCount, tCount));
         var points = new List<ConfigurationPoint>(costs.EncoderOptionCount * perEncoder);
@@ -80,17 +80,24 @@ public static class ConfigurationSpace
     /// second-largest width with decoders alternating smallest/largest; for 2 tasks at {0.25, .., 1}:
     /// "enc=0.5 dec=1,0.25" and "enc=0.75 dec=0.25,1"). Duplicates are dropped.
     /// </summary>
-    public static IReadOnlyList<(string Name, WidthConfiguration Configuration)> Showcase(WidthSet widths, int taskCount)
+    public static IReadOnlyList<(string Name, WidthConfiguration Configuration)> Showcase(WidthSet widths, int taskCount) =>
+        Showcase(widths, widths, taskCount);
+
+    /// <summary>The showcase configurations of a network whose decoders run on their own width set (the encoder's
+    /// widths from <paramref name="encoderWidths"/>, the decoders' smallest and largest from
+    /// <paramref name="decoderWidths"/>).</summary>
+    public static IReadOnlyList<(string Name, WidthConfiguration Configuration)> Showcase(WidthSet encoderWidths, WidthSet decoderWidths, int taskCount)
     {
-        ArgumentNullException.ThrowIfNull(widths);
+        ArgumentNullException.ThrowIfNull(encoderWidths);
+        ArgumentNullException.ThrowIfNull(decoderWidths);
         ArgumentOutOfRangeException.ThrowIfLessThan(taskCount, 1);
-        double lo = widths.Smallest, hi = widths.Largest;
-        double encLow = widths[Math.Min(1, widths.Count - 1)], encHigh = widths[Math.Max(0, widths.Count - 2)];
+        double lo = decoderWidths.Smallest, hi = decoderWidths.Largest;
+        double encLow = encoderWidths[Math.Min(1, encoderWidths.Count - 1)], encHigh = encoderWidths[Math.Max(0, encoderWidths.Count - 2)];
         double[] Alternate(double first, double second) => Enumerable.Range(0, taskCount).Select(t => t % 2 == 0 ? first : second).ToArray();
         var list = new List<(string, WidthConfiguration)>
         {
-            ("full", WidthConfiguration.Uniform(hi, taskCount)),
-            ("smallest", WidthConfiguration.Uniform(lo, taskCount)),
+            ("full", WidthConfiguration.Uniform(1.0, taskCount)),
+            ("smallest", new WidthConfiguration([encoderWidths.Smallest], Enumerable.Repeat(lo, taskCount))),
             ("mixed A", new WidthConfiguration(encLow, Alternate(hi, lo))),
             ("mixed B", new WidthConfiguration(encHigh, Alternate(lo, hi))),
         };

@@ -226,7 +226,7 @@ internal static class ScenesCommand
     private static IReadOnlyList<SceneConfigurationRow> Showcase(ControllableMultiTaskModel model, MultiTaskDataset test)
     {
         CostTable costs = model.Costs;
-        return ConfigurationSpace.Showcase(costs.Widths, costs.TaskCount).Select(x =>
+        return ConfigurationSpace.Showcase(costs.EncoderWidths, costs.DecoderWidths, costs.TaskCount).Select(x =>
         {
             TaskMetrics[] m = NetworkEvaluator.Metrics(model.Network, test, x.Configuration, 64, model.Device);
             long macs = costs.Macs(x.Configuration);

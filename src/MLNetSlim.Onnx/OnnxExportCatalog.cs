@@ -110,7 +110,7 @@ public static class OnnxExportCatalog
     /// <summary>Every configuration of <paramref name="costs"/>: each encoder option with each combination of decoder widths.</summary>
     internal static IEnumerable<WidthConfiguration> AllConfigurations(CostTable costs)
     {
-        int tasks = costs.TaskCount, widths = costs.Widths.Count;
+        int tasks = costs.TaskCount, widths = costs.DecoderWidths.Count;
         for (int e = 0; e < costs.EncoderOptionCount; e++)
         {
             var d = new int[tasks];

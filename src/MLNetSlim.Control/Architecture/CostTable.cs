@@ -14,31 +14,42 @@ public sealed class CostTable
     private ResolvedConfiguration? _full, _smallest; // immutable once made; a race makes an equal copy
 
     /// <summary>Creates a cost table.</summary>
-    /// <param name="widths">The width set.</param>
+    /// <param name="decoderWidths">The decoder width set: decoder width index d runs decoders at multiplier
+    /// <c>decoderWidths[d]</c>. It may be finer than the encoder's (docs/control.md, section 5).</param>
     /// <param name="taskNames">Task names in task order.</param>
     /// <param name="encoderOptions">The encoder width vectors the network can run (one multiplier, or one per stage).</param>
     /// <param name="encoderMacs">MACs of the encoder for each encoder option.</param>
     /// <param name="decoderMacs">MACs of decoder t at encoder option e and decoder width index d: [t][e][d].</param>
     /// <exception cref="ArgumentException">Sizes disagree.</exception>
-    public CostTable(WidthSet widths, IReadOnlyList<string> taskNames, IReadOnlyList<double[]> encoderOptions,
+    /// <remarks>The encoder width set (<see cref="EncoderWidths"/>) is the set of multipliers the encoder options use.</remarks>
+    public CostTable(WidthSet decoderWidths, IReadOnlyList<string> taskNames, IReadOnlyList<double[]> encoderOptions,
         long[] encoderMacs, long[][][] decoderMacs)
     {
-        Widths = widths;
+        ArgumentNullException.ThrowIfNull(decoderWidths);
+        ArgumentNullException.ThrowIfNull(encoderOptions);
+        DecoderWidths = decoderWidths;
         TaskNames = taskNames.ToArray();
         _encoderOptions = encoderOptions.Select(o => (double[])o.Clone()).ToArray();
         _encoderMacs = (long[])encoderMacs.Clone();
         _decoderMacs = decoderMacs;
+        if (_encoderOptions.Length == 0 || _encoderOptions.Any(o => o.Length == 0))
+            throw new ArgumentException("A cost table needs at least one encoder option, each with at least one multiplier.", nameof(encoderOptions));
+        EncoderWidths = new WidthSet(_encoderOptions.SelectMany(o => o).Distinct().ToArray());
         if (_encoderMacs.Length != _encoderOptions.Length)
             throw new ArgumentException($"{_encoderMacs.Length} encoder costs for {_encoderOptions.Length} encoder options.", nameof(encoderMacs));
         if (decoderMacs.Length != TaskNames.Count)
             throw new ArgumentException($"{decoderMacs.Length} decoder cost tables for {TaskNames.Count} tasks.", nameof(decoderMacs));
         foreach (long[][] perTask in decoderMacs)
-            if (perTask.Length != _encoderOptions.Length || perTask.Any(r => r.Length != widths.Count))
-                throw new ArgumentException("Each task's decoder cost table must be [encoder options][width set size].", nameof(decoderMacs));
+            if (perTask.Length != _encoderOptions.Length || perTask.Any(r => r.Length != decoderWidths.Count))
+                throw new ArgumentException("Each task's decoder cost table must be [encoder options][decoder width set size].", nameof(decoderMacs));
     }
 
-    /// <summary>The width set.</summary>
-    public WidthSet Widths { get; }
+    /// <summary>The decoder width set: what decoder width indices index (ascending multipliers). Equal to
+    /// <see cref="EncoderWidths"/> unless the network was built with a separate, e.g. finer, decoder set.</summary>
+    public WidthSet DecoderWidths { get; }
+
+    /// <summary>The encoder width set: the multipliers the encoder options are made of.</summary>
+    public WidthSet EncoderWidths { get; }
 
     /// <summary>Task names in task order.</summary>
     public IReadOnlyList<string> TaskNames { get; }
@@ -74,7 +85,7 @@ public sealed class CostTable
 
     /// <summary>The configuration with encoder option e and decoder width indices d.</summary>
     public WidthConfiguration Configuration(int encoderOption, IReadOnlyList<int> decoderWidthIndices) =>
-        new(_encoderOptions[encoderOption], decoderWidthIndices.Select(i => Widths[i]));
+        new(_encoderOptions[encoderOption], decoderWidthIndices.Select(i => DecoderWidths[i]));
 
     /// <summary>
     /// The configuration with encoder option <paramref name="encoderOption"/> and decoder width indices
@@ -93,8 +104,8 @@ public sealed class CostTable
         for (int t = 0; t < d.Length; t++)
         {
             d[t] = decoderWidthIndices[t];
-            if ((uint)d[t] >= (uint)Widths.Count)
-                throw new ArgumentOutOfRangeException(nameof(decoderWidthIndices), d[t], $"Decoder width index of task {t} is outside [0, {Widths.Count}).");
+            if ((uint)d[t] >= (uint)DecoderWidths.Count)
+                throw new ArgumentOutOfRangeException(nameof(decoderWidthIndices), d[t], $"Decoder width index of task {t} is outside [0, {DecoderWidths.Count}).");
         }
         return new ResolvedConfiguration(encoderOption, d, SumMacs(encoderOption, d), Configuration(encoderOption, d));
     }
@@ -108,10 +119,10 @@ public sealed class CostTable
     public ResolvedConfiguration Resolve(WidthConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        configuration.Validate(Widths, TaskCount, _encoderOptions[0].Length);
+        configuration.Validate(EncoderWidths, DecoderWidths, TaskCount, _encoderOptions[0].Length);
         int e = EncoderOptionOf(configuration);
         var d = new int[TaskCount];
-        for (int t = 0; t < d.Length; t++) d[t] = Widths.IndexOf(configuration.DecoderWidths[t]);
+        for (int t = 0; t < d.Length; t++) d[t] = DecoderWidths.IndexOf(configuration.DecoderWidths[t]);
         return new ResolvedConfiguration(e, d, SumMacs(e, d), Configuration(e, d));
     }
 
@@ -121,7 +132,7 @@ public sealed class CostTable
     {
         if ((uint)configuration.EncoderOption >= (uint)_encoderOptions.Length || configuration.TaskCount != TaskCount) return false;
         for (int t = 0; t < TaskCount; t++)
-            if ((uint)configuration.DecoderWidthIndex(t) >= (uint)Widths.Count) return false;
+            if ((uint)configuration.DecoderWidthIndex(t) >= (uint)DecoderWidths.Count) return false;
         return true;
     }
 
@@ -139,18 +150,19 @@ public sealed class CostTable
     public long Macs(WidthConfiguration configuration) => Resolve(configuration).Macs;
 
     /// <summary>The full configuration (every multiplier 1.0), resolved.</summary>
-    public ResolvedConfiguration Full => _full ??= At(FullOption(), Enumerable.Repeat(Widths.Count - 1, TaskCount).ToArray());
+    public ResolvedConfiguration Full => _full ??= At(FullOption(), Enumerable.Repeat(DecoderWidths.Count - 1, TaskCount).ToArray());
 
-    /// <summary>The smallest configuration (every multiplier at the smallest width), resolved.</summary>
+    /// <summary>The smallest configuration (the encoder at its smallest width, every decoder at the smallest decoder
+    /// width), resolved.</summary>
     public ResolvedConfiguration Smallest => _smallest ??= At(SmallestOption(), new int[TaskCount]);
 
     /// <summary>MACs of the full configuration (every multiplier 1.0).</summary>
     public long FullMacs => Full.Macs;
 
-    /// <summary>MACs of the smallest configuration (every multiplier at the smallest width).</summary>
+    /// <summary>MACs of the smallest configuration (see <see cref="Smallest"/>).</summary>
     public long SmallestMacs => Smallest.Macs;
 
     private int FullOption() => EncoderOptionOf(WidthConfiguration.Uniform(1.0, TaskCount));
 
-    private int SmallestOption() => EncoderOptionOf(WidthConfiguration.Uniform(Widths.Smallest, TaskCount));
+    private int SmallestOption() => EncoderOptionOf(WidthConfiguration.Uniform(EncoderWidths.Smallest, TaskCount));
 }

@@ -46,18 +46,27 @@ public sealed class WidthConfiguration : IEquatable<WidthConfiguration>
     /// <summary>Checks every multiplier against <paramref name="widths"/> and the counts against the network.</summary>
     /// <exception cref="ArgumentException">Names the part and the width set when a multiplier is not in it, or when
     /// the number of tasks or encoder stages is wrong.</exception>
-    public void Validate(WidthSet widths, int taskCount, int encoderStages)
+    public void Validate(WidthSet widths, int taskCount, int encoderStages) => Validate(widths, widths, taskCount, encoderStages);
+
+    /// <summary>Checks the encoder multipliers against <paramref name="encoderWidths"/>, the decoder multipliers
+    /// against <paramref name="decoderWidths"/> (a network may run its decoders on a finer set than its encoder) and
+    /// the counts against the network.</summary>
+    /// <exception cref="ArgumentException">Names the part and the width set when a multiplier is not in it, or when
+    /// the number of tasks or encoder stages is wrong.</exception>
+    public void Validate(WidthSet encoderWidths, WidthSet decoderWidths, int taskCount, int encoderStages)
     {
+        ArgumentNullException.ThrowIfNull(encoderWidths);
+        ArgumentNullException.ThrowIfNull(decoderWidths);
         if (_decoders.Length != taskCount)
             throw new ArgumentException($"Configuration {this} has {_decoders.Length} decoder widths; the network has {taskCount} tasks.");
         if (_encoder.Length != 1 && _encoder.Length != encoderStages)
             throw new ArgumentException($"Configuration {this} has {_encoder.Length} encoder widths; expected 1 or {encoderStages} (one per stage).");
         for (int i = 0; i < _encoder.Length; i++)
-            if (!widths.Contains(_encoder[i]))
-                throw new ArgumentException($"Encoder width {F(_encoder[i])} (stage {i}) is not in the width set {widths}.");
+            if (!encoderWidths.Contains(_encoder[i]))
+                throw new ArgumentException($"Encoder width {F(_encoder[i])} (stage {i}) is not in the {(encoderWidths.Equals(decoderWidths) ? "" : "encoder ")}width set {encoderWidths}.");
         for (int t = 0; t < _decoders.Length; t++)
-            if (!widths.Contains(_decoders[t]))
-                throw new ArgumentException($"Decoder width {F(_decoders[t])} of task {t} is not in the width set {widths}.");
+            if (!decoderWidths.Contains(_decoders[t]))
+                throw new ArgumentException($"Decoder width {F(_decoders[t])} of task {t} is not in the {(encoderWidths.Equals(decoderWidths) ? "" : "decoder ")}width set {decoderWidths}.");
     }
 
     /// <summary>Parses the <see cref="ToString"/> form "enc=0.5 dec=1,0.25" (per-stage encoder: "enc=0.5,0.75,...").</summary>

@@ -64,7 +64,7 @@ public sealed class CalibrationTable
         if (metric.Length != _taskNames.Length)
             throw new ArgumentException($"{metric.Length} metric tables for {_taskNames.Length} tasks.", nameof(metric));
         _widths = widths.Multipliers.ToArray();
-        Widths = widths;
+        DecoderWidths = widths;
         int encoderOptions = metric[0]?.Length ?? 0;
         if (encoderOptions == 0) throw new ArgumentException("The metric table has no encoder options.", nameof(metric));
         if (fullEncoderOption < 0 || fullEncoderOption >= encoderOptions)
@@ -114,11 +114,11 @@ public sealed class CalibrationTable
     /// <summary>Number of encoder options.</summary>
     public int EncoderOptionCount { get; }
 
-    /// <summary>Number of decoder widths (the width set's size).</summary>
+    /// <summary>Number of decoder widths (the decoder width set's size).</summary>
     public int WidthCount => _widths.Length;
 
-    /// <summary>The width set the decoder width indices refer to.</summary>
-    public WidthSet Widths { get; }
+    /// <summary>The decoder width set the decoder width indices refer to (<see cref="CostTable.DecoderWidths"/>).</summary>
+    public WidthSet DecoderWidths { get; }
 
     /// <summary>Index of the full encoder option (every multiplier 1.0).</summary>
     public int FullEncoderOption { get; }
@@ -167,7 +167,7 @@ public sealed class CalibrationTable
     {
         ArgumentNullException.ThrowIfNull(costs);
         ArgumentNullException.ThrowIfNull(evaluate);
-        int tasks = costs.TaskCount, options = costs.EncoderOptionCount, widths = costs.Widths.Count;
+        int tasks = costs.TaskCount, options = costs.EncoderOptionCount, widths = costs.DecoderWidths.Count;
         var metric = new double[tasks][][];
         for (int t = 0; t < tasks; t++)
         {
@@ -182,7 +182,7 @@ public sealed class CalibrationTable
                     throw new ArgumentException($"The evaluator returned {m.Length} metrics at encoder option {e}, width index {d}; the network has {tasks} tasks.", nameof(evaluate));
                 for (int t = 0; t < tasks; t++) metric[t][e][d] = m[t];
             }
-        return new CalibrationTable(costs.TaskNames, higherIsBetter, costs.Widths, metric, FullEncoderOptionOf(costs));
+        return new CalibrationTable(costs.TaskNames, higherIsBetter, costs.DecoderWidths, metric, FullEncoderOptionOf(costs));
     }
 
     /// <summary>
@@ -201,7 +201,7 @@ public sealed class CalibrationTable
 
     /// <summary>The number of evaluation passes <see cref="Calibrate(CostTable, IReadOnlyList{bool}, Func{int, int, double[]})"/>
     /// makes: #encoder options x #widths.</summary>
-    public static long PassCount(CostTable costs) => (long)costs.EncoderOptionCount * costs.Widths.Count;
+    public static long PassCount(CostTable costs) => (long)costs.EncoderOptionCount * costs.DecoderWidths.Count;
 
     /// <summary>Index of the encoder option whose multipliers are all 1.0.</summary>
     /// <exception cref="InvalidOperationException">There is none.</exception>
@@ -220,8 +220,8 @@ public sealed class CalibrationTable
         ArgumentNullException.ThrowIfNull(costs);
         if (!costs.TaskNames.SequenceEqual(_taskNames, StringComparer.Ordinal))
             throw new ArgumentException($"Calibration tasks [{string.Join(", ", _taskNames)}] differ from the network's [{string.Join(", ", costs.TaskNames)}].");
-        if (!costs.Widths.Equals(Widths))
-            throw new ArgumentException($"Calibration width set {Widths} differs from the network's {costs.Widths}.");
+        if (!costs.DecoderWidths.Equals(DecoderWidths))
+            throw new ArgumentException($"Calibration decoder width set {DecoderWidths} differs from the network's {costs.DecoderWidths}.");
         if (costs.EncoderOptionCount != EncoderOptionCount)
             throw new ArgumentException($"Calibration has {EncoderOptionCount} encoder options; the network has {costs.EncoderOptionCount}.");
         if (FullEncoderOptionOf(costs) != FullEncoderOption)

@@ -66,14 +66,14 @@ public sealed class ConfigurationSearch : IConfigurationController
         ArgumentNullException.ThrowIfNull(calibration);
         calibration.EnsureMatches(costs);
         if (latency is not null && !ReferenceEquals(latency.Costs, costs) && (latency.Costs.TaskCount != costs.TaskCount
-            || latency.Costs.EncoderOptionCount != costs.EncoderOptionCount || !latency.Costs.Widths.Equals(costs.Widths)))
+            || latency.Costs.EncoderOptionCount != costs.EncoderOptionCount || !latency.Costs.DecoderWidths.Equals(costs.DecoderWidths)))
             throw new ArgumentException("The latency table was built for a different network.", nameof(latency));
         _options = options ?? new SearchOptions();
         _options.Validate();
         Costs = costs;
         Calibration = calibration;
         Latency = latency;
-        int eCount = costs.EncoderOptionCount, tCount = costs.TaskCount, wCount = costs.Widths.Count;
+        int eCount = costs.EncoderOptionCount, tCount = costs.TaskCount, wCount = costs.DecoderWidths.Count;
         _p = new double[eCount][][];
         _f = new double[eCount][][];
         for (int e = 0; e < eCount; e++)
@@ -103,7 +103,7 @@ public sealed class ConfigurationSearch : IConfigurationController
                 }
             }
         }
-        _enumerate = Math.Pow(wCount, tCount) <= _options.EnumerationLimit;
+        _enumerate = wCount <= ushort.MaxValue + 1 && Math.Pow(wCount, tCount) <= _options.EnumerationLimit;
         _encoderOrder = Enumerable.Range(0, eCount).OrderBy(e => costs.EncoderMacs(e)).ThenBy(e => e).ToArray();
         _macIndex = new ModelIndex(this, new CostModel(costs, null));
         _msIndex = latency is null ? null : new ModelIndex(this, new CostModel(costs, latency));
@@ -207,7 +207,7 @@ public sealed class ConfigurationSearch : IConfigurationController
     {
         ModelIndex idx = IndexFor(budget.Unit);
         double capacity = CheckedCapacity(idx, budget);
-        int eCount = Costs.EncoderOptionCount, tCount = Costs.TaskCount, wCount = Costs.Widths.Count;
+        int eCount = Costs.EncoderOptionCount, tCount = Costs.TaskCount, wCount = Costs.DecoderWidths.Count;
         var candidates = new List<(int E, int[] D, double Cost)>();
         bool exact = eCount * Math.Pow(wCount, tCount) <= _options.ParetoEnumerationLimit;
         if (exact)
@@ -284,13 +284,13 @@ public sealed class ConfigurationSearch : IConfigurationController
     private sealed class Scratch
     {
         public double[] Prim = [], Sec = [];
-        public byte[] Choice = [];
+        public ushort[] Choice = []; // decoder width index per (task, cell); a byte held only 256 widths
         public int[] Rounded = [];
 
         public void Ensure(int cells, int tasks, int widths)
         {
             if (Prim.Length < cells) { Prim = new double[cells]; Sec = new double[cells]; }
-            if (Choice.Length < cells * tasks) Choice = new byte[cells * tasks];
+            if (Choice.Length < cells * tasks) Choice = new ushort[cells * tasks];
             if (Rounded.Length < tasks * widths) Rounded = new int[tasks * widths];
         }
     }
@@ -302,7 +302,7 @@ public sealed class ConfigurationSearch : IConfigurationController
     /// rounded cost 0 (its cheapest). In place, q descending.
     /// </summary>
     private static void Knapsack(int tasks, int widths, int[] rounded, Func<int, int, double> value, Func<int, int, double>? secondary,
-        int cells, double[] prim, double[] sec, byte[]? choice)
+        int cells, double[] prim, double[] sec, ushort[]? choice)
     {
         Array.Clear(prim, 0, cells);
         Array.Clear(sec, 0, cells);
@@ -313,7 +313,7 @@ public sealed class ConfigurationSearch : IConfigurationController
         for (int t = 0; t < tasks; t++)
         {
             for (int d = 0; d < widths; d++) { v[d] = value(t, d); s[d] = secondary?.Invoke(t, d) ?? 0; r[d] = rounded[t * widths + d]; }
-            Span<byte> ch = choice is null ? Span<byte>.Empty : choice.AsSpan(t * cells, cells);
+            Span<ushort> ch = choice is null ? Span<ushort>.Empty : choice.AsSpan(t * cells, cells);
             for (int q = cells - 1; q >= 0; q--)
             {
                 double bp = double.NegativeInfinity, bs = double.NegativeInfinity;
@@ -332,7 +332,7 @@ public sealed class ConfigurationSearch : IConfigurationController
                 }
                 primSpan[q] = bp;
                 secSpan[q] = bs;
-                if (!ch.IsEmpty) ch[q] = (byte)bd;
+                if (!ch.IsEmpty) ch[q] = (ushort)bd;
             }
         }
     }
@@ -353,7 +353,7 @@ public sealed class ConfigurationSearch : IConfigurationController
         private readonly ConfigurationSearch _s;
         // Enumeration (per encoder option, configurations sorted by cost):
         private readonly double[][]? _enumCost;
-        private readonly byte[][]? _enumWidths;   // [e][k*T + t]
+        private readonly ushort[][]? _enumWidths; // [e][k*T + t] (a byte held only 256 widths)
         private readonly double[][]? _enumF;      // [e][k*T + t] = P~
         private readonly double[][]? _enumSumF;   // [e][k]
         private readonly double[][]? _enumBestMean; // [e][k] = max over the first k+1 of mean raw P
@@ -370,7 +370,7 @@ public sealed class ConfigurationSearch : IConfigurationController
             {
                 int n = (int)Math.Pow(wCount, tCount);
                 _enumCost = new double[eCount][];
-                _enumWidths = new byte[eCount][];
+                _enumWidths = new ushort[eCount][];
                 _enumF = new double[eCount][];
                 _enumSumF = new double[eCount][];
                 _enumBestMean = new double[eCount][];
@@ -381,7 +381,7 @@ public sealed class ConfigurationSearch : IConfigurationController
                     for (int k = 0; k < n; k++) { Decode(k, wCount, d); cost[k] = model.Cost(e, d); }
                     int[] order = Enumerable.Range(0, n).OrderBy(k => cost[k]).ThenBy(k => k).ToArray();
                     _enumCost[e] = new double[n];
-                    _enumWidths[e] = new byte[n * tCount];
+                    _enumWidths[e] = new ushort[n * tCount];
                     _enumF[e] = new double[n * tCount];
                     _enumSumF[e] = new double[n];
                     _enumBestMean[e] = new double[n];
@@ -394,7 +394,7 @@ public sealed class ConfigurationSearch : IConfigurationController
                         double mean = 0, sumF = 0;
                         for (int t = 0; t < tCount; t++)
                         {
-                            _enumWidths[e][i * tCount + t] = (byte)d[t];
+                            _enumWidths[e][i * tCount + t] = (ushort)d[t];
                             double f = s._f[e][t][d[t]];
                             _enumF[e][i * tCount + t] = f;
                             sumF += f;

@@ -15,7 +15,7 @@ internal sealed class CostModel
         IsLatency = latency is not null;
         E = costs.EncoderOptionCount;
         T = costs.TaskCount;
-        W = costs.Widths.Count;
+        W = costs.DecoderWidths.Count;
         Enc = new double[E];
         Dec = new double[E][][];
         MinDec = new double[E][];

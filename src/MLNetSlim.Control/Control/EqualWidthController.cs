@@ -34,8 +34,8 @@ internal sealed class EqualWidthController : IConfigurationController
         _mean = new double[costs.EncoderOptionCount][];
         for (int e = 0; e < costs.EncoderOptionCount; e++)
         {
-            _mean[e] = new double[costs.Widths.Count];
-            for (int d = 0; d < costs.Widths.Count; d++)
+            _mean[e] = new double[costs.DecoderWidths.Count];
+            for (int d = 0; d < costs.DecoderWidths.Count; d++)
             {
                 double s = 0;
                 for (int t = 0; t < costs.TaskCount; t++) s += calibration.Relative(t, e, d);
@@ -72,7 +72,7 @@ internal sealed class EqualWidthController : IConfigurationController
         double bestV = double.NegativeInfinity, bestCost = double.NegativeInfinity, smallest = double.PositiveInfinity;
         var d = new int[Costs.TaskCount];
         for (int e = 0; e < Costs.EncoderOptionCount; e++)
-            for (int w = 0; w < Costs.Widths.Count; w++)
+            for (int w = 0; w < Costs.DecoderWidths.Count; w++)
             {
                 Array.Fill(d, w);
                 double c = m.Cost(e, d);

@@ -46,7 +46,7 @@ internal sealed class ExhaustiveCalibration
         ArgumentNullException.ThrowIfNull(costs);
         ArgumentNullException.ThrowIfNull(higherIsBetter);
         ArgumentNullException.ThrowIfNull(evaluate);
-        int t = costs.TaskCount, w = costs.Widths.Count, eCount = costs.EncoderOptionCount;
+        int t = costs.TaskCount, w = costs.DecoderWidths.Count, eCount = costs.EncoderOptionCount;
         double total = eCount * Math.Pow(w, t);
         if (total > maxConfigurations)
             throw new ArgumentException($"Exhaustive calibration needs {total} passes, more than the limit of {maxConfigurations}.", nameof(maxConfigurations));

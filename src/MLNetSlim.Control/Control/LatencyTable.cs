@@ -47,7 +47,7 @@ public sealed class LatencyTable
         Costs = costs;
         if (encoderMs.Length != costs.EncoderOptionCount)
             throw new ArgumentException($"{encoderMs.Length} encoder latencies for {costs.EncoderOptionCount} encoder options.", nameof(encoderMs));
-        if (decoderMs.Length != costs.TaskCount || decoderMs.Any(p => p is null || p.Length != costs.EncoderOptionCount || p.Any(r => r is null || r.Length != costs.Widths.Count)))
+        if (decoderMs.Length != costs.TaskCount || decoderMs.Any(p => p is null || p.Length != costs.EncoderOptionCount || p.Any(r => r is null || r.Length != costs.DecoderWidths.Count)))
             throw new ArgumentException("Decoder latencies must be [tasks][encoder options][widths].", nameof(decoderMs));
         if (encoderMs.Any(v => !double.IsFinite(v) || v < 0) || decoderMs.SelectMany(p => p).SelectMany(r => r).Any(v => !double.IsFinite(v) || v < 0))
             throw new ArgumentException("Latencies must be finite and non-negative.");
@@ -101,9 +101,9 @@ public sealed class LatencyTable
     public double PredictMs(WidthConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        configuration.Validate(Costs.Widths, Costs.TaskCount, Costs.EncoderOption(0).Count);
+        configuration.Validate(Costs.EncoderWidths, Costs.DecoderWidths, Costs.TaskCount, Costs.EncoderOption(0).Count);
         int e = Costs.EncoderOptionOf(configuration);
-        return PredictMs(e, configuration.DecoderWidths.Select(w => Costs.Widths.IndexOf(w)).ToArray());
+        return PredictMs(e, configuration.DecoderWidths.Select(w => Costs.DecoderWidths.IndexOf(w)).ToArray());
     }
 
     /// <summary>
@@ -137,7 +137,7 @@ public sealed class LatencyTable
             Array.Sort(v);
             return repeats % 2 == 1 ? v[repeats / 2] : 0.5 * (v[repeats / 2 - 1] + v[repeats / 2]);
         }
-        int eCount = costs.EncoderOptionCount, tCount = costs.TaskCount, wCount = costs.Widths.Count;
+        int eCount = costs.EncoderOptionCount, tCount = costs.TaskCount, wCount = costs.DecoderWidths.Count;
         var enc = new double[eCount];
         for (int e = 0; e < eCount; e++) { int ee = e; enc[e] = Median(() => measureEncoderMs(ee)); }
         var dec = new double[tCount][][];

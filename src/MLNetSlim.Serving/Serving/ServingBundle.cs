@@ -107,7 +107,7 @@ public sealed class ServingBundle
 
     /// <summary>Whether every configuration of <see cref="Costs"/> is in the bundle (then the full ECMT search serves
     /// it; otherwise the choice is restricted to <see cref="Configurations"/>, see docs/serving.md).</summary>
-    public bool HasEveryConfiguration => Configurations.Count == (long)Costs.EncoderOptionCount * (long)Math.Pow(Costs.Widths.Count, Costs.TaskCount);
+    public bool HasEveryConfiguration => Configurations.Count == (long)Costs.EncoderOptionCount * (long)Math.Pow(Costs.DecoderWidths.Count, Costs.TaskCount);
 
     /// <summary>The ONNX graph of <see cref="Configurations"/>[<paramref name="index"/>] (input <c>Features</c>
     /// (N, C*H*W) float32, outputs <c>Score.T</c> and <c>PredictedLabel.T</c> per task).</summary>
@@ -227,8 +227,8 @@ public sealed class ServingBundle
         w.Write(Budget.Value);
         foreach (double x in TaskWeights) w.Write(x);
         // Cost table.
-        w.Write(Costs.Widths.Count);
-        foreach (double m in Costs.Widths.Multipliers) w.Write(m);
+        w.Write(Costs.DecoderWidths.Count);
+        foreach (double m in Costs.DecoderWidths.Multipliers) w.Write(m);
         w.Write(Costs.EncoderOptionCount);
         for (int e = 0; e < Costs.EncoderOptionCount; e++)
         {
@@ -239,7 +239,7 @@ public sealed class ServingBundle
         }
         for (int t = 0; t < Costs.TaskCount; t++)
             for (int e = 0; e < Costs.EncoderOptionCount; e++)
-                for (int d = 0; d < Costs.Widths.Count; d++)
+                for (int d = 0; d < Costs.DecoderWidths.Count; d++)
                     w.Write(Costs.DecoderMacs(t, e, d));
         Calibration.Write(w);
         w.Write(Configurations.Count);

@@ -86,7 +86,7 @@ internal static class ControllabilityEvaluator
                 if (cost <= budget.Value) within++;
                 util += cost / budget.Value;
                 int e = costs.EncoderOptionOf(c);
-                int[] d = c.DecoderWidths.Select(w => costs.Widths.IndexOf(w)).ToArray();
+                int[] d = c.DecoderWidths.Select(w => costs.DecoderWidths.IndexOf(w)).ToArray();
                 double[] perf = cal.Relative(e, d);
                 performance.Add(perf);
                 uni += MultiTaskMetrics.Uniformity(p, perf.Select(x => Math.Max(0, 1 - x)).ToArray());

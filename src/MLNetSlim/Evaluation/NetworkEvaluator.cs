@@ -55,7 +55,7 @@ internal static class NetworkEvaluator
     /// <exception cref="ArgumentException">Empty data set.</exception>
     public static double[][][] AccuracyTable(MultiTaskNetwork network, IMultiTaskBatches data, int batchSize = 256, string device = "cpu")
     {
-        int tasks = network.Tasks.Count, options = network.EncoderOptions.Count, widths = network.Widths.Count;
+        int tasks = network.Tasks.Count, options = network.EncoderOptions.Count, widths = network.DecoderWidths.Count;
         var metrics = new TaskMetrics[tasks, options, widths];
         for (int t = 0; t < tasks; t++)
             for (int e = 0; e < options; e++)

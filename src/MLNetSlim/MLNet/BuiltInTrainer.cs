@@ -26,6 +26,7 @@ internal static class BuiltInTrainer
     {
         Backbone = o.BackboneOverride ?? WithStageChannels(o.Backbone == MultiTaskBackbone.ResNet ? BackboneOptions.ResNet() : BackboneOptions.SmallConvNet(), o.StageChannels),
         Widths = o.Widths,
+        DecoderWidths = o.DecoderWidths,
         PyramidChannels = o.PyramidChannels,
         Training = new TrainingOptions
         {

@@ -100,8 +100,24 @@ public sealed partial class ControllableMultiTaskEstimator
         /// <summary>The shared encoder.</summary>
         public MultiTaskBackbone Backbone { get; set; } = MultiTaskBackbone.SmallConvNet;
 
-        /// <summary>Width multipliers the network can run at; distinct, in (0, 1], containing 1.0.</summary>
+        /// <summary>Width multipliers the network can run at (the encoder's, and the decoders' when
+        /// <see cref="DecoderWidths"/> is null); distinct, in (0, 1], containing 1.0.</summary>
         public double[] Widths { get; set; } = { 0.25, 0.5, 0.75, 1.0 };
+
+        /// <summary>
+        /// Width multipliers of the task decoders, or null (default) for <see cref="Widths"/>. A decoder set finer than
+        /// the encoder's gives the task-weight control more distinct trade-offs per budget: with 2 tasks and the
+        /// default encoder widths, 0.125 to 1 in steps of 1/32 (29 values, what the main job uses) gives 8-21
+        /// budget-filling decoder pairs at 30-70 % of full MACs where the default gives 1-3 (docs/control.md, section 5).
+        /// Costs grow linearly with
+        /// its size: #encoder options x #decoder widths batch-norm contexts per decoder layer and calibration passes;
+        /// a serving bundle with every configuration holds #encoder options x #decoder widths^#tasks ONNX graphs.
+        /// Distinct, in (0, 1], containing 1.0, at most <see cref="MaxDecoderWidths"/> values.
+        /// </summary>
+        public double[]? DecoderWidths { get; set; }
+
+        /// <summary>The largest number of <see cref="DecoderWidths"/> values (64).</summary>
+        public const int MaxDecoderWidths = 64;
 
         /// <summary>Full-width output channels of each backbone stage, e.g. [16, 32, 64] for a cheaper small conv net;
         /// null (default) keeps the backbone's own ([32, 64, 128] for both backbones). Same number of stages as the
@@ -237,7 +253,14 @@ public sealed partial class ControllableMultiTaskEstimator
             if (string.IsNullOrWhiteSpace(FeatureColumnName)) throw new ArgumentException("Options.FeatureColumnName is empty.", nameof(FeatureColumnName));
             if (ImageChannels <= 0 || ImageHeight <= 0 || ImageWidth <= 0)
                 throw new ArgumentException($"Options image shape (C, H, W) = ({ImageChannels}, {ImageHeight}, {ImageWidth}) must be positive.", nameof(ImageChannels));
-            ValidateWidths(Widths);
+            ValidateWidths(Widths, nameof(Widths));
+            if (DecoderWidths is not null)
+            {
+                ValidateWidths(DecoderWidths, nameof(DecoderWidths));
+                if (DecoderWidths.Length > MaxDecoderWidths)
+                    throw new ArgumentException($"Options.DecoderWidths has {DecoderWidths.Length} values; at most {MaxDecoderWidths} are supported " +
+                        "(each adds #encoder options batch-norm contexts per decoder layer and calibration passes).", nameof(DecoderWidths));
+            }
             if (StageChannels is not null && (StageChannels.Length != 3 || StageChannels.Any(c => c < 1)))
                 throw new ArgumentException($"Options.StageChannels must hold 3 positive channel counts (one per backbone stage), got [{string.Join(", ", StageChannels)}].", nameof(StageChannels));
             if (PyramidChannels < 1) throw new ArgumentException($"Options.PyramidChannels must be positive, got {PyramidChannels}.", nameof(PyramidChannels));
@@ -265,18 +288,18 @@ public sealed partial class ControllableMultiTaskEstimator
             if (!deviceOk) throw new ArgumentException($"Options.Device must be \"cpu\", \"cuda\" or \"cuda:N\", got \"{Device}\".", nameof(Device));
         }
 
-        private static void ValidateWidths(double[]? widths)
+        private static void ValidateWidths(double[]? widths, string name)
         {
             string list = widths is null ? "null" : "[" + string.Join(", ", widths.Select(w => w.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
             if (widths is null || widths.Length == 0)
-                throw new ArgumentException("Options.Widths needs at least one width multiplier, e.g. [0.25, 0.5, 0.75, 1.0].", nameof(Widths));
+                throw new ArgumentException($"Options.{name} needs at least one width multiplier, e.g. [0.25, 0.5, 0.75, 1.0].", name);
             foreach (double w in widths)
                 if (!(w > 0 && w <= 1))
-                    throw new ArgumentException($"Options.Widths = {list}: {w.ToString(System.Globalization.CultureInfo.InvariantCulture)} is outside (0, 1].", nameof(Widths));
+                    throw new ArgumentException($"Options.{name} = {list}: {w.ToString(System.Globalization.CultureInfo.InvariantCulture)} is outside (0, 1].", name);
             if (widths.Distinct().Count() != widths.Length)
-                throw new ArgumentException($"Options.Widths = {list} must be distinct.", nameof(Widths));
+                throw new ArgumentException($"Options.{name} = {list} must be distinct.", name);
             if (!widths.Contains(1.0))
-                throw new ArgumentException($"Options.Widths = {list} must contain 1.0 (the full network).", nameof(Widths));
+                throw new ArgumentException($"Options.{name} = {list} must contain 1.0 (the full network).", name);
         }
         /// <summary>Bytes of one cached row of <paramref name="tasks"/>: the image floats, and per task one int
         /// (classification) or its label map's L*H*W floats (per-pixel tasks).</summary>

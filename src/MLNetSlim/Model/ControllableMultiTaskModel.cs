@@ -24,8 +24,10 @@ namespace MLNetSlim.Model;
 /// </summary>
 public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
 {
-    /// <summary>Version of the file format written by <see cref="Save(Stream)"/>.</summary>
-    public const int FormatVersion = 2;
+    /// <summary>Version of the file format written by <see cref="Save(Stream)"/>: 3 (version 2's layout; the network
+    /// options may name a separate decoder width set, <see cref="NetworkOptions.DecoderWidths"/>, which a version-2
+    /// reader would ignore and then fail on the weights).</summary>
+    public const int FormatVersion = 3;
 
     private static readonly byte[] Magic = "MLNSLIM1"u8.ToArray();
     private readonly Device _device;
@@ -242,7 +244,7 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
     /// temporary files of earlier interrupted saves are removed.</summary>
     public void Save(string path) => AtomicFile.Write(path, Save);
 
-    /// <summary>Reads a model written by <see cref="Save(Stream)"/> (format version 2, or 1 from older releases).</summary>
+    /// <summary>Reads a model written by <see cref="Save(Stream)"/> (format version 3, or 2 or 1 from older releases).</summary>
     /// <param name="stream">The stream.</param>
     /// <param name="device">Torch device to run on: "cpu", "cuda" or "cuda:N".</param>
     /// <exception cref="InvalidModelFileException">Not a model stream, damaged (checksum), truncated, a newer format
@@ -260,7 +262,7 @@ public sealed class ControllableMultiTaskModel : IMultiTaskModel, IDisposable
         if (got < head.Length)
             throw new InvalidModelFileException(null, null, "the file is truncated inside its format version.");
         int version = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(head.AsSpan(Magic.Length));
-        if (version == FormatVersion)
+        if (version == FormatVersion || version == 2) // 2 and 3 share the layout; 3 may carry NetworkOptions.DecoderWidths
         {
             byte[] payload = Checksummed.Read(stream, "model stream");
             using var ms = new MemoryStream(payload, writable: false);

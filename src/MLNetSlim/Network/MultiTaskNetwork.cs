@@ -17,7 +17,8 @@ public sealed class MultiTaskNetwork : nn.Module
 {
     private readonly SlimmableStage[] _encoder;
     private readonly TaskDecoder[] _decoders;
-    private readonly WidthSet _widths;
+    private readonly WidthSet _encoderWidths;
+    private readonly WidthSet _decoderWidths; // decoder width indices index it
     private readonly CostTable _costs;
 
     /// <summary>Builds the network with freshly initialised weights (seed torch first for reproducibility).</summary>
@@ -26,12 +27,13 @@ public sealed class MultiTaskNetwork : nn.Module
     {
         options.Validate();
         Options = options;
-        _widths = options.WidthSet();
+        _encoderWidths = options.EncoderWidthSet();
+        _decoderWidths = options.DecoderWidthSet();
         var b = options.Backbone;
         int encoderStages = b.EncoderStageCount;
-        EncoderOptions = EnumerateEncoderOptions(_widths, encoderStages, options.PerStageEncoderWidths);
+        EncoderOptions = EnumerateEncoderOptions(_encoderWidths, encoderStages, options.PerStageEncoderWidths);
         int encoderContexts = EncoderOptions.Count;
-        int decoderContexts = encoderContexts * _widths.Count;
+        int decoderContexts = encoderContexts * _decoderWidths.Count;
 
         _encoder = new SlimmableStage[encoderStages];
         int channels = options.Channels;
@@ -69,8 +71,12 @@ public sealed class MultiTaskNetwork : nn.Module
     /// <summary>The tasks, in decoder order.</summary>
     public IReadOnlyList<TaskDefinition> Tasks => Options.Tasks;
 
-    /// <summary>The width set.</summary>
-    public WidthSet Widths => _widths;
+    /// <summary>The encoder width set.</summary>
+    public WidthSet EncoderWidths => _encoderWidths;
+
+    /// <summary>The decoder width set (decoder width indices refer to it); equal to <see cref="EncoderWidths"/> unless
+    /// <see cref="NetworkOptions.DecoderWidths"/> sets a separate one.</summary>
+    public WidthSet DecoderWidths => _decoderWidths;
 
     /// <summary>Number of stages in the shared encoder.</summary>
     public int EncoderStageCount => _encoder.Length;
@@ -87,8 +93,19 @@ public sealed class MultiTaskNetwork : nn.Module
     /// <summary>The full configuration (every multiplier 1.0).</summary>
     public WidthConfiguration FullConfiguration => WidthConfiguration.Uniform(1.0, Tasks.Count);
 
-    /// <summary>The smallest configuration (every multiplier at the smallest width).</summary>
-    public WidthConfiguration SmallestConfiguration => WidthConfiguration.Uniform(_widths.Smallest, Tasks.Count);
+    /// <summary>The smallest configuration (the encoder at its smallest width, every decoder at the smallest decoder
+    /// width).</summary>
+    public WidthConfiguration SmallestConfiguration =>
+        new([_encoderWidths.Smallest], Enumerable.Repeat(_decoderWidths.Smallest, Tasks.Count));
+
+    /// <summary>Checks <paramref name="configuration"/>'s multipliers against the encoder and decoder width sets and
+    /// its counts against the network.</summary>
+    /// <exception cref="ArgumentException">It does not fit; the message names the part and the set.</exception>
+    public void Validate(WidthConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        configuration.Validate(_encoderWidths, _decoderWidths, Tasks.Count, _encoder.Length);
+    }
 
     /// <summary>
     /// Runs the network at <paramref name="configuration"/> (multipliers): resolves it against <see cref="CostTable"/>
@@ -119,7 +136,7 @@ public sealed class MultiTaskNetwork : nn.Module
         if (!_costs.Fits(configuration))
             throw new ArgumentException($"Configuration {configuration} (encoder option {configuration.EncoderOption}, decoder width indices " +
                 $"[{string.Join(", ", configuration.DecoderWidthIndices)}]) does not fit this network ({EncoderOptions.Count} encoder options, " +
-                $"{_widths.Count} widths, {Tasks.Count} tasks).", nameof(configuration));
+                $"{_decoderWidths.Count} decoder widths, {Tasks.Count} tasks).", nameof(configuration));
         int e = configuration.EncoderOption;
         Tensor[] features = ForwardEncoderStages(images, e);
         var outputs = new Tensor[_decoders.Length];
@@ -144,14 +161,14 @@ public sealed class MultiTaskNetwork : nn.Module
     {
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(configuration);
-        configuration.Validate(_widths, Tasks.Count, _encoder.Length);
+        Validate(configuration);
         int e = _costs.EncoderOptionOf(configuration);
         IReadOnlyList<EncoderFeature> features = AppendEncoderStagesTo(graph, images, e);
         var outputs = new string[_decoders.Length];
         for (int t = 0; t < _decoders.Length; t++)
         {
-            int d = _widths.IndexOf(configuration.DecoderWidths[t]);
-            outputs[t] = _decoders[t].AppendTo(graph, $"decoder{t}", features, _widths[d], DecoderContext(e, d), Options.Height, Options.Width);
+            int d = _decoderWidths.IndexOf(configuration.DecoderWidths[t]);
+            outputs[t] = _decoders[t].AppendTo(graph, $"decoder{t}", features, _decoderWidths[d], DecoderContext(e, d), Options.Height, Options.Width);
         }
         return outputs;
     }
@@ -200,9 +217,9 @@ public sealed class MultiTaskNetwork : nn.Module
         ArgumentOutOfRangeException.ThrowIfNegative(task);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(task, _decoders.Length);
         ArgumentOutOfRangeException.ThrowIfNegative(widthIndex);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(widthIndex, _widths.Count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(widthIndex, _decoderWidths.Count);
         int channels = EncoderOutputShape(encoderOption).Channels;
-        return _decoders[task].AppendTo(graph, $"decoder{task}", encoderOutput, channels, _widths[widthIndex],
+        return _decoders[task].AppendTo(graph, $"decoder{task}", encoderOutput, channels, _decoderWidths[widthIndex],
             DecoderContext(encoderOption, widthIndex), Options.Height, Options.Width);
     }
 
@@ -247,7 +264,7 @@ public sealed class MultiTaskNetwork : nn.Module
     /// width index <paramref name="widthIndex"/>; <paramref name="images"/> only gives the output size (H, W).
     /// </summary>
     public Tensor ForwardDecoder(int task, IReadOnlyList<Tensor> encoderFeatures, int encoderOption, int widthIndex, Tensor images) =>
-        _decoders[task].forward(encoderFeatures, _widths[widthIndex], DecoderContext(encoderOption, widthIndex),
+        _decoders[task].forward(encoderFeatures, _decoderWidths[widthIndex], DecoderContext(encoderOption, widthIndex),
             (int)images.shape[2], (int)images.shape[3]);
 
     /// <summary>
@@ -260,7 +277,7 @@ public sealed class MultiTaskNetwork : nn.Module
     {
         using var scope = NewDisposeScope();
         Tensor[] features = ForwardEncoderStages(images, encoderOption);
-        for (int d = 0; d < _widths.Count; d++)
+        for (int d = 0; d < _decoderWidths.Count; d++)
             for (int t = 0; t < _decoders.Length; t++)
             {
                 using Tensor output = ForwardDecoder(t, features, encoderOption, d, images);
@@ -273,7 +290,7 @@ public sealed class MultiTaskNetwork : nn.Module
     public long Macs(WidthConfiguration configuration) => _costs.Macs(configuration);
 
     /// <summary>Batch-norm context of a decoder at encoder option e and decoder width index d.</summary>
-    internal int DecoderContext(int encoderOption, int decoderWidthIndex) => encoderOption * _widths.Count + decoderWidthIndex;
+    internal int DecoderContext(int encoderOption, int decoderWidthIndex) => encoderOption * _decoderWidths.Count + decoderWidthIndex;
 
     /// <summary>All batch-norm layers of the network.</summary>
     internal IEnumerable<SlimmableBatchNorm2d> BatchNorms() => modules().OfType<SlimmableBatchNorm2d>();
@@ -304,10 +321,10 @@ public sealed class MultiTaskNetwork : nn.Module
         {
             decoderMacs[t] = new long[EncoderOptions.Count][];
             for (int e = 0; e < EncoderOptions.Count; e++)
-                decoderMacs[t][e] = _widths.Multipliers
+                decoderMacs[t][e] = _decoderWidths.Multipliers
                     .Select(wd => _decoders[t].Macs(encoderOut[e], wd)).ToArray();
         }
-        return new CostTable(_widths, Tasks.Select(t => t.Name).ToArray(), EncoderOptions, encoderMacs, decoderMacs);
+        return new CostTable(_decoderWidths, Tasks.Select(t => t.Name).ToArray(), EncoderOptions, encoderMacs, decoderMacs);
     }
 
     private static IReadOnlyList<double[]> EnumerateEncoderOptions(WidthSet widths, int stages, bool perStage)

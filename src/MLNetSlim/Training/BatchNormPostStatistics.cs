@@ -33,7 +33,7 @@ internal static class BatchNormPostStatistics
     public static void Compute(MultiTaskNetwork network, IMultiTaskBatches data, int images, int batchSize, Device device,
         IReadOnlyList<WidthConfiguration>? configurations = null)
     {
-        foreach (WidthConfiguration c in configurations ?? []) c.Validate(network.Widths, network.Tasks.Count, network.EncoderStageCount);
+        foreach (WidthConfiguration c in configurations ?? []) network.Validate(c);
         int n = Math.Min(images, data.Count);
         if (n < 2) throw new ArgumentException("Batch-norm post-statistics need at least 2 images.", nameof(images));
         List<SlimmableBatchNorm2d> norms = network.BatchNorms().ToList();

@@ -10,8 +10,13 @@ public sealed class ModelOptions
     /// <summary>The backbone and the encoder/decoder split. Default: the small conv net.</summary>
     public BackboneOptions Backbone { get; set; } = BackboneOptions.SmallConvNet();
 
-    /// <summary>Width multipliers. Default 0.25, 0.5, 0.75, 1.0.</summary>
+    /// <summary>Encoder width multipliers (and the decoders' when <see cref="DecoderWidths"/> is null). Default 0.25,
+    /// 0.5, 0.75, 1.0.</summary>
     public double[] Widths { get; set; } = [0.25, 0.5, 0.75, 1.0];
+
+    /// <summary>Decoder width multipliers, or null (default) for <see cref="Widths"/>; see
+    /// <see cref="NetworkOptions.DecoderWidths"/>.</summary>
+    public double[]? DecoderWidths { get; set; }
 
     /// <summary>One encoder multiplier per stage (W^S encoder options) instead of one for all stages.</summary>
     public bool PerStageEncoderWidths { get; set; }
@@ -40,6 +45,7 @@ public sealed class ModelOptions
         Width = width,
         Backbone = Backbone,
         Widths = Widths,
+        DecoderWidths = DecoderWidths,
         PerStageEncoderWidths = PerStageEncoderWidths,
         PyramidChannels = PyramidChannels,
         PyramidSkips = PyramidSkips,

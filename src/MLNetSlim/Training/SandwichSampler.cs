@@ -6,7 +6,8 @@ namespace MLNetSlim.Training;
 /// <summary>
 /// Draws the width configurations of one training step by the sandwich rule (Yu &amp; Huang, "Universally Slimmable
 /// Networks", ICCV 2019): the full configuration, the smallest one, and k random ones. In the random ones the encoder
-/// option and every decoder width are drawn independently and uniformly (ECMT), so every decoder learns to work at every
+/// option and every decoder width (from the decoder width set, which may be finer than the encoder's) are drawn
+/// independently and uniformly (ECMT), so every decoder learns to work at every
 /// width on top of every encoder width. Seeded.
 /// </summary>
 internal sealed class SandwichSampler
@@ -38,7 +39,7 @@ internal sealed class SandwichSampler
         for (int i = 0; i < _randomCount; i++)
         {
             int e = _encoderOptions[_random.Next(_encoderOptions.Length)];
-            int[] d = Enumerable.Range(0, costs.TaskCount).Select(_ => _random.Next(costs.Widths.Count)).ToArray();
+            int[] d = Enumerable.Range(0, costs.TaskCount).Select(_ => _random.Next(costs.DecoderWidths.Count)).ToArray();
             list.Add(costs.Configuration(e, d));
         }
         return list;

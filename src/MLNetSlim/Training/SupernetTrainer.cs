@@ -60,7 +60,7 @@ internal static class SupernetTrainer
         TorchRuntime.PrepareForTraining();
         CheckData(network, train);
         options.Validate(network.Tasks.Count);
-        options.FixedConfiguration?.Validate(network.Widths, network.Tasks.Count, network.EncoderStageCount);
+        if (options.FixedConfiguration is not null) network.Validate(options.FixedConfiguration);
         if (options.EarlyStoppingPatience > 0 && validation is null)
             throw new ArgumentException($"TrainingOptions.EarlyStoppingPatience = {options.EarlyStoppingPatience} needs validation data (the per-epoch metrics it watches); none were given.", nameof(validation));
         Device device = TorchDevice.Resolve(options.Device);

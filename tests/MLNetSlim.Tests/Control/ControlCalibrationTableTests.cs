@@ -27,7 +27,7 @@ public class ControlCalibrationTableTests
         Assert.AreEqual(4, passes); // 2 encoder options x 2 widths
         Assert.AreEqual(4L, CalibrationTable.PassCount(costs));
         ExhaustiveCalibration exhaustive = ExhaustiveCalibration.Evaluate(costs, [true, false], c =>
-            Independent(costs, costs.EncoderOptionOf(c), c.DecoderWidths.Select(w => costs.Widths.IndexOf(w)).ToArray()));
+            Independent(costs, costs.EncoderOptionOf(c), c.DecoderWidths.Select(w => costs.DecoderWidths.IndexOf(w)).ToArray()));
         Assert.AreEqual(8, exhaustive.ConfigurationCount); // 2 x 2^2
         Assert.AreEqual(0.0, exhaustive.MaxAbsoluteError(table)); // exactly zero
     }
@@ -40,7 +40,7 @@ public class ControlCalibrationTableTests
         double[] Interacting(int e, IReadOnlyList<int> d) => [0.5 + 0.2 * e + 0.1 * d[0] + 0.05 * d[1], 2.0 - 0.3 * e - 0.4 * d[1]];
         CalibrationTable table = CalibrationTable.Calibrate(costs, [true, false], (e, d) => Interacting(e, [d, d]));
         ExhaustiveCalibration exhaustive = ExhaustiveCalibration.Evaluate(costs, [true, false], c =>
-            Interacting(costs.EncoderOptionOf(c), c.DecoderWidths.Select(w => costs.Widths.IndexOf(w)).ToArray()));
+            Interacting(costs.EncoderOptionOf(c), c.DecoderWidths.Select(w => costs.DecoderWidths.IndexOf(w)).ToArray()));
         // e.g. e=1, d=(1,0): exhaustive 0.8/0.85, per-factor P(1,1) = 1: error 0.05/0.85 = 0.0588.
         Assert.AreEqual(0.05 / 0.85, exhaustive.MaxAbsoluteError(table), 1e-12);
     }

@@ -9,9 +9,9 @@ public class ControlConfigurationSearchTests
 {
     /// <summary>Cheapest configuration's MACs (CostTable.SmallestMacs assumes the smallest width is an encoder option).</summary>
     internal static long Smallest(CostTable c) => Enumerable.Range(0, c.EncoderOptionCount)
-        .Min(e => c.EncoderMacs(e) + Enumerable.Range(0, c.TaskCount).Sum(t => Enumerable.Range(0, c.Widths.Count).Min(d => c.DecoderMacs(t, e, d))));
+        .Min(e => c.EncoderMacs(e) + Enumerable.Range(0, c.TaskCount).Sum(t => Enumerable.Range(0, c.DecoderWidths.Count).Min(d => c.DecoderMacs(t, e, d))));
 
-    private static Budget RandomFraction(Random rng, CostTable costs)
+    internal static Budget RandomFraction(Random rng, CostTable costs)
     {
         double min = (Smallest(costs) + 1.0) / costs.FullMacs;
         return Budget.FractionOfFull(min + (1 - min) * rng.NextDouble());
@@ -97,9 +97,9 @@ public class ControlConfigurationSearchTests
     }
 
     /// <summary>Brute force of both stages over every configuration, with the documented tie-breaking.</summary>
-    private static (int E, int[] D, double Objective) BruteForce(CostTable costs, ConfigurationSearch s, double capacity, double[] p)
+    internal static (int E, int[] D, double Objective) BruteForce(CostTable costs, ConfigurationSearch s, double capacity, double[] p)
     {
-        int tCount = costs.TaskCount, w = costs.Widths.Count, n = (int)Math.Pow(w, tCount);
+        int tCount = costs.TaskCount, w = costs.DecoderWidths.Count, n = (int)Math.Pow(w, tCount);
         var d = new int[tCount];
         // Stage 1: best equal-weight mean per encoder option; candidates within the tolerance of the best; of them,
         // lexicographically: preferences can act (some decoder can widen, or all fit at their widest), larger mean,
@@ -144,7 +144,7 @@ public class ControlConfigurationSearchTests
         return (bestE, bestD, bestObj);
     }
 
-    private static double Objective(ConfigurationSearch s, SearchResult r, double[] p) =>
+    internal static double Objective(ConfigurationSearch s, SearchResult r, double[] p) =>
         Enumerable.Range(0, p.Length).Sum(t => p[t] * s.EnvelopeRelative(t, r.EncoderOption, r.DecoderWidthIndices[t]));
 
     [TestMethod]

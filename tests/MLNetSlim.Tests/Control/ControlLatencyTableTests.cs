@@ -19,7 +19,7 @@ public class ControlLatencyTableTests
         double Whole(WidthConfiguration cfg)
         {
             int e = c.EncoderOptionOf(cfg);
-            double dec = Enumerable.Range(0, 3).Sum(t => c.DecoderMacs(t, e, c.Widths.IndexOf(cfg.DecoderWidths[t])) / 1e6);
+            double dec = Enumerable.Range(0, 3).Sum(t => c.DecoderMacs(t, e, c.DecoderWidths.IndexOf(cfg.DecoderWidths[t])) / 1e6);
             return c.EncoderMacs(e) / 1e6 + 1.02 * dec + 0.05;
         }
         var all = new List<WidthConfiguration>();

@@ -6,12 +6,14 @@ namespace MLNetSlim.Tests.Control;
 /// <summary>Random synthetic tables for controller tests.</summary>
 internal static class ControlTestTables
 {
-    /// <summary>Encoder options {0.5, 0.75, 1.0}, width set {0.25, 0.5, 0.75, 1}, random MACs (increasing in width)
-    /// and random relative metrics (noisy, not monotone in width).</summary>
-    public static (CostTable Costs, CalibrationTable Calibration) Random(int tasks, int seed)
+    /// <summary>Encoder options {0.5, 0.75, 1.0}, decoder width set {0.25, 0.5, 0.75, 1} (or
+    /// <paramref name="decoderWidths"/>), random MACs (increasing in width) and random relative metrics (noisy, not
+    /// monotone in width).</summary>
+    public static (CostTable Costs, CalibrationTable Calibration) Random(int tasks, int seed, WidthSet? decoderWidths = null)
     {
         var rng = new Random(seed);
-        WidthSet widths = WidthSet.Default;
+        WidthSet widths = decoderWidths ?? WidthSet.Default;
+        int w = widths.Count;
         double[][] options = [[0.5], [0.75], [1.0]];
         long[] enc = [1_000_000 + rng.Next(100_000), 2_000_000 + rng.Next(100_000), 4_000_000];
         var dec = new long[tasks][][];
@@ -25,12 +27,12 @@ internal static class ControlTestTables
             higher[t] = rng.Next(3) != 0;
             for (int e = 0; e < 3; e++)
             {
-                dec[t][e] = new long[4];
-                metric[t][e] = new double[4];
-                for (int d = 0; d < 4; d++)
+                dec[t][e] = new long[w];
+                metric[t][e] = new double[w];
+                for (int d = 0; d < w; d++)
                 {
                     dec[t][e][d] = (long)(b * options[e][0] * widths[d]) + rng.Next(1000);
-                    double q = 0.4 + 0.2 * e + 0.1 * d + 0.08 * rng.NextDouble();
+                    double q = 0.4 + 0.2 * e + (w == 4 ? 0.1 * d : 0.3 * d / (w - 1)) + 0.08 * rng.NextDouble();
                     metric[t][e][d] = higher[t] ? q : 1.0 / q;
                 }
             }

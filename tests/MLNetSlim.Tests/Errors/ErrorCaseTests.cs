@@ -709,4 +709,29 @@ public class ErrorCaseTests
             o.ShuffleBufferRows = -1;
             _ = new MLContext(1).MulticlassClassification.Trainers.ControllableMultiTask(o);
         });
+    // ---- decoder widths (issue 12) ----------------------------------------------------------------------------------
+
+    private static void WithDecoderWidths(double[] widths)
+    {
+        ControllableMultiTaskEstimator.Options o = Options();
+        o.DecoderWidths = widths;
+        _ = new ControllableMultiTaskEstimator(new MLContext(1), o);
+    }
+
+    [TestMethod]
+    public void E66_DecoderWidths_Empty() =>
+        Assert.AreEqual("DecoderWidths", ((ArgumentException)ErrorTable.Verify("E66", () => WithDecoderWidths([]))).ParamName);
+
+    [TestMethod]
+    public void E67_DecoderWidths_OutsideZeroOne() => ErrorTable.Verify("E67", () => WithDecoderWidths([0.5, 1.0, 1.5]));
+
+    [TestMethod]
+    public void E68_DecoderWidths_Without1() => ErrorTable.Verify("E68", () => WithDecoderWidths([0.25, 0.5]));
+
+    [TestMethod]
+    public void E69_DecoderWidths_Duplicated() => ErrorTable.Verify("E69", () => WithDecoderWidths([0.5, 0.5, 1.0]));
+
+    [TestMethod]
+    public void E70_DecoderWidths_TooMany() =>
+        ErrorTable.Verify("E70", () => WithDecoderWidths(Enumerable.Range(1, 65).Select(i => i / 65.0).ToArray()));
 }

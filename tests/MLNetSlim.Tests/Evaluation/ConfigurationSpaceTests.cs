@@ -26,7 +26,7 @@ public class ConfigurationSpaceTests
             Assert.AreEqual(p.EncoderOption, costs.EncoderOptionOf(p.Configuration));
             for (int t = 0; t < 2; t++)
             {
-                Assert.AreEqual(costs.Widths.IndexOf(p.Configuration.DecoderWidths[t]), p.DecoderWidthIndices[t]);
+                Assert.AreEqual(costs.DecoderWidths.IndexOf(p.Configuration.DecoderWidths[t]), p.DecoderWidthIndices[t]);
                 Assert.AreEqual(table.Metric(t, p.EncoderOption, p.DecoderWidthIndices[t]), p.Metrics[t]);
             }
         }

@@ -57,7 +57,7 @@ public class ControllabilityEvaluatorTests
             .Select(_ => Enumerable.Range(0, own.EncoderOptionCount).Select(_ => Enumerable.Repeat(0.7, own.WidthCount).ToArray()).ToArray())
             .ToArray();
         var flatTable = new CalibrationTable(own.TaskNames, Enumerable.Range(0, own.TaskCount).Select(own.HigherIsBetter).ToArray(),
-            own.Widths, flat, own.FullEncoderOption);
+            own.DecoderWidths, flat, own.FullEncoderOption);
         ControllabilityComparison scored = ControllabilityEvaluator.Compare(search, baseline, budgets, 50, seed: 2, evaluation: flatTable);
         foreach ((ControllabilityReport before, ControllabilityReport after) in new[] { (plain.Search, scored.Search), (plain.Baseline, scored.Baseline) })
         {

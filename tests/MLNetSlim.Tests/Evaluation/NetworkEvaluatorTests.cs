@@ -35,7 +35,7 @@ public class NetworkEvaluatorTests
         double[][][] table = NetworkEvaluator.AccuracyTable(net, data, 128);
         var seen = new HashSet<double>();
         for (int e = 0; e < net.EncoderOptions.Count; e++)
-            for (int d = 0; d < net.Widths.Count; d++)
+            for (int d = 0; d < net.DecoderWidths.Count; d++)
             {
                 WidthConfiguration c = net.CostTable.Configuration(e, [d, d]);
                 double[] direct = NetworkEvaluator.Accuracy(net, data, c, 128);

@@ -29,6 +29,8 @@ public class GoldenModelTests
         new object[] { "model-v1-resnet" },
         new object[] { "model-v2-smallconvnet" }, // format 2: the payload in an integrity frame (length + SHA-256)
         new object[] { "model-v2-resnet" },
+        new object[] { "model-v3-smallconvnet" }, // format 3: a decoder width set separate from the encoder's (0.125 to 1 in steps of 1/8)
+        new object[] { "model-v3-resnet" },
     };
 
     /// <summary>ML.NET zips holding a transformer of each transformer-record version.</summary>
@@ -36,6 +38,7 @@ public class GoldenModelTests
     {
         new object[] { "model-v1-smallconvnet" }, // transformer record 1.1
         new object[] { "model-v2-smallconvnet" }, // transformer record 1.3 (integrity frames)
+        new object[] { "model-v3-smallconvnet" }, // transformer record 1.3 holding a format-3 model stream
     };
 
     private static string GoldenDirectory => Path.Combine(AppContext.BaseDirectory, "Golden");
@@ -147,18 +150,23 @@ public class GoldenModelTests
         }
         string dir = SourceDirectory();
         int v = ControllableMultiTaskModel.FormatVersion;
-        WriteGolden(dir, $"model-v{v}-smallconvnet", OnnxTestModels.SmallConvNet(), seed: 21, withZip: true);
-        WriteGolden(dir, $"model-v{v}-resnet", OnnxTestModels.ResNet(), seed: 22, withZip: false);
+        // Format 3 added a decoder width set separate from the encoder's: its golden files use one (0.125 to 1 in steps
+        // of 1/8, encoder 0.25 to 1 in steps of 1/4).
+        WriteGolden(dir, $"model-v{v}-smallconvnet", OnnxTestModels.SmallConvNet(), seed: 21 + 10 * (v - 2), withZip: true, GoldenDecoderWidths);
+        WriteGolden(dir, $"model-v{v}-resnet", OnnxTestModels.ResNet(), seed: 22 + 10 * (v - 2), withZip: false, GoldenDecoderWidths);
     }
+
+    private static readonly double[] GoldenDecoderWidths = [0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0];
 
     private static string SourceDirectory([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
 
-    private static void WriteGolden(string dir, string name, MLNetSlim.Network.Backbones.BackboneOptions backbone, int seed, bool withZip)
+    private static void WriteGolden(string dir, string name, MLNetSlim.Network.Backbones.BackboneOptions backbone, int seed, bool withZip,
+        double[]? decoderWidths = null)
     {
         string modelPath = Path.Combine(dir, name + ".mlnslim"), jsonPath = Path.Combine(dir, name + ".expected.json"), zipPath = Path.Combine(dir, name + ".zip");
         foreach (string p in new[] { modelPath, jsonPath, zipPath })
             if (File.Exists(p)) throw new InvalidOperationException($"{p} exists: golden files are never regenerated.");
-        using ControllableMultiTaskModel model = OnnxTestModels.Model(backbone, seed);
+        using ControllableMultiTaskModel model = OnnxTestModels.Model(backbone, seed, decoderWidths);
         const int rows = 4;
         float[] images = OnnxTestModels.RandomImages(rows, seed + 100);
         int size = OnnxTestModels.Size;
@@ -166,7 +174,9 @@ public class GoldenModelTests
         string[] tasks = model.Tasks.Select(t => t.Name).ToArray();
         Dictionary<string, float[][]> Scores(float[][] flat) => tasks.Select((t, i) => (t, Enumerable.Range(0, rows)
             .Select(r => flat[i].AsSpan(r * model.Tasks[i].NumClasses, model.Tasks[i].NumClasses).ToArray()).ToArray())).ToDictionary(p => p.t, p => p.Item2);
-        Prediction[] predictions = OnnxTestModels.Configurations
+        WidthConfiguration[] configurations = decoderWidths is null ? OnnxTestModels.Configurations
+            : [.. OnnxTestModels.Configurations, WidthConfiguration.Parse("enc=0.5 dec=0.125,0.875"), WidthConfiguration.Parse("enc=0.75 dec=0.625,0.375")];
+        Prediction[] predictions = configurations
             .Select(c => new Prediction(c.ToString(), Scores(model.Predict(images, rows, c)))).ToArray();
         var searches = new[] { (0.3, new[] { 1.0, 1.0 }), (0.5, new[] { 0.9, 0.1 }), (0.5, new[] { 0.1, 0.9 }), (0.8, new[] { 1.0, 0.0 }) }
             .Select(s => new SearchCase(s.Item1, s.Item2, model.SelectConfiguration(Budget.FractionOfFull(s.Item1), s.Item2).ToString())).ToArray();

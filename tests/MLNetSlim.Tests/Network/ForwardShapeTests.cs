@@ -38,7 +38,7 @@ public class ForwardShapeTests
         CostTable costs = net.CostTable;
         int configurations = 0;
         for (int e = 0; e < costs.EncoderOptionCount; e++)
-            foreach (int[] d in perStage ? Enumerable.Range(0, 4).Select(w => new[] { w, 3 - w, w }) : AllDecoderWidths(costs.Widths.Count, 3))
+            foreach (int[] d in perStage ? Enumerable.Range(0, 4).Select(w => new[] { w, 3 - w, w }) : AllDecoderWidths(costs.DecoderWidths.Count, 3))
             {
                 WidthConfiguration c = costs.Configuration(e, d);
                 using MultiTaskOutput output = net.forward(x, c);

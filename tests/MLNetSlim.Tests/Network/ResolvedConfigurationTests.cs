@@ -27,8 +27,8 @@ public class ResolvedConfigurationTests
         using MultiTaskNetwork net = Tiny();
         CostTable costs = net.CostTable;
         for (int e = 0; e < costs.EncoderOptionCount; e++)
-            for (int d0 = 0; d0 < costs.Widths.Count; d0++)
-                for (int d1 = 0; d1 < costs.Widths.Count; d1++)
+            for (int d0 = 0; d0 < costs.DecoderWidths.Count; d0++)
+                for (int d1 = 0; d1 < costs.DecoderWidths.Count; d1++)
                 {
                     ResolvedConfiguration r = costs.At(e, [d0, d1]);
                     Assert.AreEqual(r, costs.Resolve(r.Widths));

@@ -119,7 +119,7 @@ public class OnnxRuntimeServingTests
         float[][] expected = model.Predict(images, n, c);
         for (int t = 0; t < 2; t++)
         {
-            using var decoder = new InferenceSession(MultiTaskOnnxExporter.DecoderOnly(net, t, e, net.Widths.IndexOf(c.DecoderWidths[t])));
+            using var decoder = new InferenceSession(MultiTaskOnnxExporter.DecoderOnly(net, t, e, net.DecoderWidths.IndexOf(c.DecoderWidths[t])));
             using IDisposableReadOnlyCollection<OrtValue> score = decoder.Run(new RunOptions(), new[] { MultiTaskOnnxExporter.FeaturesName }, new[] { features.First() },
                 new[] { "Score." + model.Tasks[t].Name });
             Assert.IsTrue(MaxError(expected[t], score.First().GetTensorDataAsSpan<float>().ToArray()) <= Tolerance, $"task {t}");

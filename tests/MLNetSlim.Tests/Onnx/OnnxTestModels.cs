@@ -53,11 +53,11 @@ internal static class OnnxTestModels
         return x;
     }
 
-    public static MultiTaskNetwork Network(BackboneOptions backbone, int seed, TaskDefinition[]? tasks = null)
+    public static MultiTaskNetwork Network(BackboneOptions backbone, int seed, TaskDefinition[]? tasks = null, double[]? decoderWidths = null)
     {
         tasks ??= Tasks;
         manual_seed(seed);
-        var network = new MultiTaskNetwork(new NetworkOptions { Tasks = tasks, Channels = C, Height = H, Width = W, Backbone = backbone });
+        var network = new MultiTaskNetwork(new NetworkOptions { Tasks = tasks, Channels = C, Height = H, Width = W, Backbone = backbone, DecoderWidths = decoderWidths });
         using (no_grad())
             foreach ((string name, TorchSharp.Modules.Parameter p) in network.named_parameters())
                 if (name.Contains("bn", StringComparison.Ordinal))
@@ -78,9 +78,9 @@ internal static class OnnxTestModels
     }
 
     /// <summary>A model with a made-up calibration table (better with width), enough for the search to choose.</summary>
-    public static ControllableMultiTaskModel Model(BackboneOptions backbone, int seed)
+    public static ControllableMultiTaskModel Model(BackboneOptions backbone, int seed, double[]? decoderWidths = null)
     {
-        MultiTaskNetwork network = Network(backbone, seed);
+        MultiTaskNetwork network = Network(backbone, seed, decoderWidths: decoderWidths);
         CalibrationTable calibration = CalibrationTable.Calibrate(network.CostTable, new[] { true, true },
             (e, d) => new[] { 0.5 + 0.1 * e + 0.05 * d, 0.6 + 0.05 * e + 0.08 * d });
         return ControllableMultiTaskModel.FromNetwork(network, calibration);

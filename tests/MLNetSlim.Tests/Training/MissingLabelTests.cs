@@ -104,7 +104,7 @@ public class MissingLabelTests
         MultiTaskDataset evenRows = data.Subset(even), oddRows = data.Subset(odd);
         Assert.IsTrue(evenRows.Labels[0].All(y => y >= 0) && oddRows.Labels[1].All(y => y >= 0));
         for (int e = 0; e < net.EncoderOptions.Count; e++)
-            for (int d = 0; d < net.Widths.Count; d++)
+            for (int d = 0; d < net.DecoderWidths.Count; d++)
             {
                 WidthConfiguration c = net.CostTable.Configuration(e, [d, d]);
                 double referenceA = NetworkEvaluator.Metrics(net, evenRows, c, 64)[0].Primary;
