@@ -155,17 +155,18 @@ var stSmall = new Option<int>("--small-rows") { Description = "Rows of the small
 var stSize = new Option<int>("--size") { Description = "Image side S of the 3xSxS images.", DefaultValueFactory = _ => 224 };
 var stBatch = new Option<int>("--batch-size") { Description = "Training batch size of the lazy runs.", DefaultValueFactory = _ => 8 };
 var stThroughput = new Option<int>("--throughput-rows") { Description = "Multi-(Fashion+MNIST) training images of the streaming vs in-memory throughput.", DefaultValueFactory = _ => 6000 };
+var stRounds = new Option<int>("--rounds") { Description = "Interleaved rounds (in memory, streamed) of the throughput comparison; medians.", DefaultValueFactory = _ => 5 };
 var stPart = new Option<string?>("--part") { Description = "Internal: run one part (lazy) in this process.", Hidden = true };
 var stPartRows = new Option<int>("--part-rows") { Hidden = true };
 var streamingCmd = new Command("streaming", "Peak RSS and managed heap of one streamed training epoch on a lazily generated IDataView of 3x224x224 images at two row counts (fresh process each), and streaming vs in-memory training throughput on Multi-(Fashion+MNIST).")
 {
-    stLarge, stSmall, stSize, stBatch, stThroughput, stPart, stPartRows, dataOption, outOption, seedOption, threadsOption,
+    stLarge, stSmall, stSize, stBatch, stThroughput, stRounds, stPart, stPartRows, dataOption, outOption, seedOption, threadsOption,
 };
 streamingCmd.SetAction(r =>
 {
     ApplyThreads(r.GetValue(threadsOption));
     return StreamingCommand.Run(args, new StreamingSettings(r.GetValue(stLarge), r.GetValue(stSmall), r.GetValue(stSize), r.GetValue(stBatch),
-        r.GetValue(stThroughput), r.GetValue(dataOption), r.GetValue(outOption)!, r.GetValue(seedOption), r.GetValue(stPart), r.GetValue(stPartRows)));
+        r.GetValue(stThroughput), r.GetValue(dataOption), r.GetValue(outOption)!, r.GetValue(seedOption), r.GetValue(stPart), r.GetValue(stPartRows), r.GetValue(stRounds)));
 });
 root.Add(streamingCmd);
 

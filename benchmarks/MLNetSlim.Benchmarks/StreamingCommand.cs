@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Microsoft.ML;
@@ -14,18 +15,24 @@ namespace MLNetSlim.Benchmarks;
 
 /// <summary>Settings of the streaming benchmark.</summary>
 public sealed record StreamingSettings(int LargeRows, int SmallRows, int Size, int BatchSize, int ThroughputRows, string? Data, string OutDir,
-    int Seed, string? Part, int PartRows);
+    int Seed, string? Part, int PartRows, int Rounds = 5);
 
-/// <summary>One streamed training run in its own process.</summary>
+/// <summary>One streamed training run in its own process. Peaks are sampled every 100 ms: the managed heap as
+/// GC.GetTotalMemory (live and not yet collected objects), the GC's committed memory, glibc malloc's bytes in use and
+/// held (mallinfo2: libtorch's tensors and everything else native), TorchSharp's live tensor count; gen-2 collections
+/// over the run; VmHWM (peak RSS) from /proc/self/status at the end.</summary>
 public sealed record StreamingRun(int Rows, int Channels, int Height, int Width, int BatchSize, double Seconds, double ImagesPerSecond,
-    double PeakRssMb, double PeakManagedHeapMb, double MaterialisedMb);
+    double PeakRssMb, double PeakManagedHeapMb, double MaterialisedMb, double PeakGcCommittedMb = 0, double PeakNativeInUseMb = 0,
+    double PeakNativeHeldMb = 0, long PeakLiveTensors = 0, int Gen2Collections = 0, int ShuffleBufferRows = 0);
 
 /// <summary>The streaming report (docs/benchmarks/streaming.json).</summary>
 public sealed record StreamingReport(MachineInfo Machine, string Backbone, StreamingRun Large, StreamingRun Small,
     [property: System.Text.Json.Serialization.JsonPropertyName("peak_rss_mb")] double PeakRssMb,
     [property: System.Text.Json.Serialization.JsonPropertyName("rss_growth_15k_over_1k5")] double RssGrowth,
     double InMemoryImagesPerSecond, double StreamingImagesPerSecond, int ThroughputRows,
-    [property: System.Text.Json.Serialization.JsonPropertyName("streaming_over_inmemory")] double StreamingOverInMemory);
+    [property: System.Text.Json.Serialization.JsonPropertyName("streaming_over_inmemory")] double StreamingOverInMemory,
+    int ThroughputRounds, IReadOnlyList<double> InMemoryRounds, IReadOnlyList<double> StreamingRounds, IReadOnlyList<double> RatioRounds,
+    IReadOnlyList<string> Load);
 
 /// <summary>
 /// Bounded memory of streaming training (issue 10): one epoch of the estimator's Fit on a lazily generated IDataView of
@@ -47,11 +54,19 @@ public static class StreamingCommand
             return 0;
         }
         MachineInfo machine = MachineInfo.Current(args);
+        var load = new List<string>();
+        void Load(string when) => load.Add($"{DateTime.UtcNow:HH:mm:ss}Z {when}: {MachineInfo.CurrentLoadAverage()}");
+        Load("start");
         StreamingRun small = Child(s, s.SmallRows);
+        Load($"after the {s.SmallRows:N0}-row run");
+        Throughputs t = Throughput(s); // before the long run, so that a run cut short still printed it
+        Load("after the throughput rounds");
+        Console.WriteLine($"[throughput] medians: in memory {Median(t.InMemory):0.0}, streamed {Median(t.Streaming):0.0} images/s; streaming_over_inmemory {Median(t.Ratios):0.000} (rounds {string.Join(", ", t.Ratios.Select(x => x.ToString("0.000", CultureInfo.InvariantCulture)))})");
         StreamingRun large = s.LargeRows == s.SmallRows ? small : Child(s, s.LargeRows);
-        (double inMemory, double streaming) = Throughput(s);
+        Load($"end (after the {s.LargeRows:N0}-row run)");
+        double inMemory = Median(t.InMemory), streaming = Median(t.Streaming);
         var report = new StreamingReport(machine, "ResNet stem 8, stages [8, 16, 32] x 1 block, widths {0.5, 1}", large, small, large.PeakRssMb,
-            large.PeakRssMb / small.PeakRssMb, inMemory, streaming, s.ThroughputRows, streaming / inMemory);
+            large.PeakRssMb / small.PeakRssMb, inMemory, streaming, s.ThroughputRows, Median(t.Ratios), s.Rounds, t.InMemory, t.Streaming, t.Ratios, load);
         var ci = CultureInfo.InvariantCulture;
         var md = new StringBuilder();
         md.AppendLine("# Streaming training: bounded memory").AppendLine();
@@ -66,11 +81,16 @@ public static class StreamingCommand
                       "one block each, the smallest width set {0.5, 1}, sandwich = full + smallest + 1 random configuration) so that " +
                       "the 15,000-row epoch takes about 20 minutes or less on an idle 2-core machine. The default ResNet (stages of 64-512 channels) " +
                       "ran at 0.3-0.5 images/s at 224x224 here, which would make one such epoch take 8-14 hours.").AppendLine();
-        md.AppendLine("| rows | image | materialised | seconds | images/s | peak RSS | peak managed heap |").AppendLine("|---:|---|---:|---:|---:|---:|---:|");
+        md.AppendLine("| rows | image | materialised | seconds | images/s | peak RSS | peak managed heap | peak GC committed | peak malloc in use / held | peak live tensors | gen-2 GCs | shuffle buffer |")
+            .AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (StreamingRun r in new[] { small, large }.Distinct())
-            md.AppendLine(ci, $"| {r.Rows:N0} | {r.Channels}x{r.Height}x{r.Width} | {r.MaterialisedMb:N0} MB | {r.Seconds:0.0} | {r.ImagesPerSecond:0.0} | {r.PeakRssMb:N0} MB | {r.PeakManagedHeapMb:N0} MB |");
+            md.AppendLine(ci, $"| {r.Rows:N0} | {r.Channels}x{r.Height}x{r.Width} | {r.MaterialisedMb:N0} MB | {r.Seconds:0.0} | {r.ImagesPerSecond:0.0} | {r.PeakRssMb:N0} MB | {r.PeakManagedHeapMb:N0} MB | " +
+                              $"{r.PeakGcCommittedMb:N0} MB | {r.PeakNativeInUseMb:N0} / {r.PeakNativeHeldMb:N0} MB | {r.PeakLiveTensors:N0} | {r.Gen2Collections} | {r.ShuffleBufferRows} rows ({r.ShuffleBufferRows * (double)r.Channels * r.Height * r.Width * sizeof(float) / (1 << 20):N0} MB) |");
         md.AppendLine().AppendLine(ci, $"peak_rss_mb = {report.PeakRssMb:0}; rss_growth_15k_over_1k5 = {report.RssGrowth:0.000} (rows {large.Rows:N0} over {small.Rows:N0}).").AppendLine();
-        md.AppendLine(ci, $"Throughput on Multi-(Fashion+MNIST) ({s.ThroughputRows:N0} training images, SmallConvNet, 1 epoch, batch 128, no hold-out): 3 interleaved rounds (in memory, streamed), medians: in memory {inMemory:0.0} images/s, streamed {streaming:0.0} images/s; streaming_over_inmemory = {report.StreamingOverInMemory:0.000}.");
+        md.AppendLine(ci, $"Throughput on Multi-(Fashion+MNIST) ({s.ThroughputRows:N0} training images, SmallConvNet, 1 epoch, batch 128, no hold-out): one warm-up fit, then {s.Rounds} interleaved rounds " +
+                          $"(in memory, streamed, alternating which goes first), medians: in memory {inMemory:0.0} images/s, streamed {streaming:0.0} images/s; " +
+                          $"streaming_over_inmemory = {report.StreamingOverInMemory:0.000} (median of the per-round ratios: {string.Join(", ", t.Ratios.Select(x => x.ToString("0.000", ci)))}).").AppendLine();
+        md.AppendLine("Load average (1, 5, 15 min) during the run: " + string.Join("; ", load) + ".");
         (string json, string mdPath) = ReportFiles.Write(s.OutDir, "streaming", report, md.ToString());
         Console.WriteLine(md.ToString());
         Console.WriteLine($"wrote {json} and {mdPath}");
@@ -125,18 +145,24 @@ public static class StreamingCommand
         double images = 0;
         o.Progress = new Sink(p =>
         {
-            Console.WriteLine($"[{rows}] {p}");
+            // The memory so far on every progress line: a long run shows whether it stays flat before it ends.
+            Console.WriteLine($"[{rows}] {p} | {DateTime.UtcNow:HH:mm:ss}Z RSS {RssMb("VmRSS:"):N0} MB, peak {RssMb("VmHWM:"):N0} MB, managed {GC.GetTotalMemory(false) >> 20:N0} MB, load {MachineInfo.CurrentLoadAverage()}");
             if (p.IsEpochEnd) images = p.ImagesPerSecond;
         });
-        using var heap = new HeapSampler();
+        int gen2 = GC.CollectionCount(2);
+        using var memory = new MemorySampler();
         var clock = Stopwatch.StartNew();
         ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(new LazyImageDataView(rows, 3, size, size));
         double seconds = clock.Elapsed.TotalSeconds;
-        return new StreamingRun(rows, 3, size, size, batchSize, seconds, images, PeakRssMb(), heap.PeakMb,
-            (double)rows * 3 * size * size * sizeof(float) / (1 << 20));
+        memory.Sample();
+        return new StreamingRun(rows, 3, size, size, batchSize, seconds, images, PeakRssMb(), memory.PeakManagedMb,
+            (double)rows * 3 * size * size * sizeof(float) / (1 << 20), memory.PeakCommittedMb, memory.PeakNativeInUseMb, memory.PeakNativeHeldMb,
+            memory.PeakLiveTensors, GC.CollectionCount(2) - gen2, o.EffectiveShuffleBufferRows(rows, 3L * size * size * sizeof(float) + 2 * sizeof(int)));
     }
 
-    private static (double InMemory, double Streaming) Throughput(StreamingSettings s)
+    private sealed record Throughputs(List<double> InMemory, List<double> Streaming, List<double> Ratios);
+
+    private static Throughputs Throughput(StreamingSettings s)
     {
         MultiTaskDataset data = MultiFashionMnist.Load(DataSplit.Train, s.ThroughputRows, s.Seed, s.Data, s.Data);
         double Train(int limitMb)
@@ -157,19 +183,22 @@ public static class StreamingCommand
             double ips = 0;
             o.Progress = new Sink(p => { if (p.IsEpochEnd) ips = p.ImagesPerSecond; });
             ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(new LazyImageDataView(data));
-            Console.WriteLine($"[throughput] {(limitMb == 0 ? "streamed" : "in memory")}: {ips:0.0} images/s");
+            Console.WriteLine($"[throughput] {(limitMb == 0 ? "streamed" : "in memory")}: {ips:0.0} images/s (load {MachineInfo.CurrentLoadAverage()})");
             return ips;
         }
         Train(1024); // warm-up (JIT, allocator)
-        // Interleaved (in memory, streamed) x 3, so that a change of machine load hits both alike; medians.
-        var inMemory = new List<double>();
-        var streaming = new List<double>();
-        for (int round = 0; round < 3; round++)
+        // Interleaved rounds, alternating which goes first, so that a change of machine load hits both alike; medians.
+        var result = new Throughputs([], [], []);
+        for (int round = 0; round < s.Rounds; round++)
         {
-            inMemory.Add(Train(1024));
-            streaming.Add(Train(0));
+            double inMemory, streaming;
+            if (round % 2 == 0) { inMemory = Train(1024); streaming = Train(0); }
+            else { streaming = Train(0); inMemory = Train(1024); }
+            result.InMemory.Add(inMemory);
+            result.Streaming.Add(streaming);
+            result.Ratios.Add(streaming / inMemory);
         }
-        return (Median(inMemory), Median(streaming));
+        return result;
     }
 
     private static double Median(List<double> values)
@@ -179,11 +208,14 @@ public static class StreamingCommand
     }
 
     /// <summary>VmHWM of this process in MB (peak resident set).</summary>
-    private static double PeakRssMb()
+    private static double PeakRssMb() => RssMb("VmHWM:");
+
+    /// <summary>A /proc/self/status memory line (VmHWM: peak resident set, VmRSS: now) in MB.</summary>
+    private static double RssMb(string field)
     {
         foreach (string line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return double.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024;
+            if (line.StartsWith(field, StringComparison.Ordinal))
+                return double.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024;
         return Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024);
     }
 
@@ -192,30 +224,60 @@ public static class StreamingCommand
         public void Report(TrainingProgress value) => action(value);
     }
 
-    /// <summary>Samples the managed heap size every 100 ms (no forced collection).</summary>
-    private sealed class HeapSampler : IDisposable
+    /// <summary>Samples every 100 ms (no forced collection): the managed heap (GC.GetTotalMemory, including garbage
+    /// not yet collected), the GC's committed bytes, glibc malloc's bytes in use and held (mallinfo2; 0 where it is
+    /// missing) and TorchSharp's live tensor count; keeps the peaks.</summary>
+    private sealed class MemorySampler : IDisposable
     {
         private readonly Timer _timer;
-        private long _peak;
+        private readonly object _gate = new();
+        private bool _noMallinfo;
 
-        public HeapSampler() => _timer = new Timer(_ => Sample(), null, 0, 100);
+        public MemorySampler() => _timer = new Timer(_ => Sample(), null, 0, 100);
 
-        public double PeakMb
+        public double PeakManagedMb { get; private set; }
+
+        public double PeakCommittedMb { get; private set; }
+
+        public double PeakNativeInUseMb { get; private set; }
+
+        public double PeakNativeHeldMb { get; private set; }
+
+        public long PeakLiveTensors { get; private set; }
+
+        public void Sample()
         {
-            get
+            lock (_gate)
             {
-                Sample();
-                return Interlocked.Read(ref _peak) / (1024.0 * 1024);
+                const double Mb = 1 << 20;
+                PeakManagedMb = Math.Max(PeakManagedMb, GC.GetTotalMemory(false) / Mb);
+                PeakCommittedMb = Math.Max(PeakCommittedMb, GC.GetGCMemoryInfo().TotalCommittedBytes / Mb);
+                PeakLiveTensors = Math.Max(PeakLiveTensors, TorchSharp.torch.Tensor.TotalCount);
+                if (_noMallinfo) return;
+                try
+                {
+                    MallInfo2 m = mallinfo2();
+                    PeakNativeInUseMb = Math.Max(PeakNativeInUseMb, (m.Uordblks + m.Hblkhd) / Mb);
+                    PeakNativeHeldMb = Math.Max(PeakNativeHeldMb, (m.Arena + m.Hblkhd) / Mb);
+                }
+                catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+                {
+                    _noMallinfo = true;
+                }
             }
         }
 
-        private void Sample()
+        public void Dispose() => _timer.Dispose();
+
+        /// <summary>glibc's struct mallinfo2 (all size_t): arena = bytes of the heaps (all arenas), hblkhd = bytes in
+        /// mmapped blocks, uordblks = bytes in use in the heaps.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        private struct MallInfo2
         {
-            long now = GC.GetTotalMemory(false);
-            long seen;
-            while (now > (seen = Interlocked.Read(ref _peak)) && Interlocked.CompareExchange(ref _peak, now, seen) != seen) { }
+            public nuint Arena, Ordblks, Smblks, Hblks, Hblkhd, Usmblks, Fsmblks, Uordblks, Fordblks, Keepcost;
         }
 
-        public void Dispose() => _timer.Dispose();
+        [DllImport("libc", EntryPoint = "mallinfo2")]
+        private static extern MallInfo2 mallinfo2();
     }
 }

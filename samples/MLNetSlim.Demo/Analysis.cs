@@ -1,8 +1,10 @@
 using System.Diagnostics;
+using Microsoft.ML;
 using MLNetSlim.Control;
 using MLNetSlim.Data;
 using MLNetSlim.Evaluation;
 using MLNetSlim.Architecture;
+using MLNetSlim.MLNet;
 using MLNetSlim.Model;
 using MLNetSlim.Training;
 
@@ -138,6 +140,31 @@ internal sealed class Analyzer
             ControllabilityBudgets, preferenceVectors, alpha, seed, cmp);
     }
 
+    /// <summary>Section c through ML.NET: <c>mlContext.MulticlassClassification.EvaluateControllability</c> on the labelled
+    /// test view, at the budgets <see cref="ControllabilityBudgets"/> and <paramref name="preferenceVectors"/> seeded
+    /// Dirichlet(0.2) preferences; its per-budget figures of the search and of the preference-blind baseline, as the
+    /// report's comparison (the same figures as <see cref="Controllability(CalibrationTable, int, int)"/> on the same model:
+    /// both score the queries with the accuracy table measured on the test images; a test checks they are equal).</summary>
+    public static ControllabilitySection Controllability(MLContext ml, ControllableMultiTaskTransformer transformer, IDataView labelledTest,
+        int testImages, int preferenceVectors, int seed)
+    {
+        const double alpha = 0.2;
+        string[] tasks = transformer.Tasks.Select(t => t.Name).ToArray();
+        Budget[] budgets = ControllabilityBudgets.Select(Budget.FractionOfFull).ToArray();
+        IReadOnlyDictionary<string, double>[] preferences = ControllabilityEvaluator.Preferences(tasks.Length, preferenceVectors, seed, alpha)
+            .Select(p => (IReadOnlyDictionary<string, double>)tasks.Select((t, i) => (t, p[i])).ToDictionary(x => x.t, x => x.Item2, StringComparer.Ordinal))
+            .ToArray();
+        ControllabilityEvaluation e = ml.MulticlassClassification.EvaluateControllability(labelledTest, transformer, budgets, preferences, seed: seed);
+        ControllabilityReport Report(ControllabilityFigures? f) => f is null
+            ? throw new InvalidOperationException("The transformer's model has no calibration table, so there are no controllability figures.")
+            : new ControllabilityReport(f.Controller, tasks.Length, f.PerBudget.Sum(b => b.Queries), preferenceVectors, alpha, seed, f.BudgetAdherence,
+                f.MeanBudgetUtilisation, f.MeanSpearman, f.MeanUniformity, f.MeanHypervolume,
+                f.PerBudget.Select(b => new BudgetControllability(b.Budget.ToString(), b.Budget.Unit.ToString(), b.Budget.Value, b.Queries,
+                    b.BudgetAdherence, b.MeanBudgetUtilisation, b.MeanSpearman, b.MeanUniformity, b.Hypervolume, b.DistinctConfigurations)).ToArray());
+        return new ControllabilitySection("model calibration (held-out training data)", $"test set ({testImages} images)",
+            ControllabilityBudgets, preferenceVectors, alpha, seed, new ControllabilityComparison(Report(e.Search), Report(e.Baseline)));
+    }
+
     /// <summary>All E x W^T configurations with test accuracy from the per-factor test table, cross-checked against every
     /// configuration evaluated directly so far.</summary>
     public ConfigurationSpaceSection Space(CalibrationTable testTable)
@@ -177,8 +204,10 @@ internal sealed class Analyzer
         return rows;
     }
 
-    /// <summary>Runs everything: the test calibration table, a, b, c, the sweep and the whole space.</summary>
-    public AnalysisResult Run(int preferenceVectors, int seed, Action<string> status)
+    /// <summary>Runs everything: the test calibration table, a, b, c, the sweep and the whole space. Section c comes
+    /// from <paramref name="controllability"/> when given (the main job: through ML.NET's catalog method), else from
+    /// <see cref="Controllability(CalibrationTable, int, int)"/>.</summary>
+    public AnalysisResult Run(int preferenceVectors, int seed, Action<string> status, Func<ControllabilitySection>? controllability = null)
     {
         var clock = Stopwatch.StartNew();
         status($"Test calibration table ({CalibrationTable.PassCount(_model.Costs)} passes over {_test.Count} test images)");
@@ -188,7 +217,7 @@ internal sealed class Analyzer
         status("Budget x preference");
         IReadOnlyList<BudgetPreferenceRow> b = BudgetPreference();
         status("Controllability");
-        ControllabilitySection c = Controllability(testTable, preferenceVectors, seed);
+        ControllabilitySection c = controllability?.Invoke() ?? Controllability(testTable, preferenceVectors, seed);
         status("Preference sweeps at budgets of 30, 50 and 70 % of full MACs");
         BudgetSweep[] sweeps = ControllabilityBudgets.Select(budget => new BudgetSweep(budget, Sweep(budget))).ToArray();
         IReadOnlyList<SweepRow> sweep = sweeps.Single(x => x.Budget == 0.5).Rows;

@@ -100,8 +100,10 @@ internal static class RunCommand
 
         ct.ThrowIfCancellationRequested();
         var analyzer = new Analyzer(model, test);
+        IDataView labelledTest = MLNetBridge.LabelledView(ml, test);
         AnalysisResult result = AnsiConsole.Status().Start("Measuring...", ctx =>
-            analyzer.Run(s.PreferenceVectors, s.Seed, text => ctx.Status(Markup.Escape($"measuring: {text} ..."))));
+            analyzer.Run(s.PreferenceVectors, s.Seed, text => ctx.Status(Markup.Escape($"measuring: {text} ...")),
+                () => Analyzer.Controllability(ml, transformer, labelledTest, test.Count, s.PreferenceVectors, s.Seed)));
         ct.ThrowIfCancellationRequested();
 
         PrintSections(result, tasks, test.Count, includeConfigurations: true, includeSweep: true);
@@ -280,8 +282,10 @@ public static class EvaluateCommand
         {
             string outDir = Path.GetFullPath(s.Out);
             Directory.CreateDirectory(outDir);
+            IDataView labelled = MLNetBridge.LabelledView(ml, test);
             AnalysisResult result = AnsiConsole.Status().Start("Measuring...", ctx =>
-                analyzer.Run(s.PreferenceVectors, s.Seed, text => ctx.Status(Markup.Escape($"measuring: {text} ..."))));
+                analyzer.Run(s.PreferenceVectors, s.Seed, text => ctx.Status(Markup.Escape($"measuring: {text} ...")),
+                    () => Analyzer.Controllability(ml, transformer, labelled, test.Count, s.PreferenceVectors, s.Seed)));
             ct.ThrowIfCancellationRequested();
             RunCommand.PrintSections(result, tasks, test.Count, includeConfigurations: true, includeSweep: true);
             string png1 = Path.Combine(outDir, "accuracy-vs-macs.png"), png2 = Path.Combine(outDir, "preference-control.png");
@@ -296,12 +300,10 @@ public static class EvaluateCommand
         }
         (IReadOnlyList<BudgetPreferenceRow> b, ControllabilitySection c) = AnsiConsole.Status().Start("Measuring...", ctx =>
         {
-            ctx.Status($"Test calibration table ({CalibrationTable.PassCount(model.Costs)} passes over {test.Count} test images)");
-            CalibrationTable testTable = ModelTrainer.Calibrate(model.Network, test, model.Device);
             ctx.Status("Budget x preference");
             IReadOnlyList<BudgetPreferenceRow> rows = analyzer.BudgetPreference();
-            ctx.Status("Controllability");
-            return (rows, analyzer.Controllability(testTable, s.PreferenceVectors, s.Seed));
+            ctx.Status($"Controllability (mlContext.MulticlassClassification.EvaluateControllability: {CalibrationTable.PassCount(model.Costs)} passes over {test.Count} test images)");
+            return (rows, Analyzer.Controllability(ml, transformer, MLNetBridge.LabelledView(ml, test), test.Count, s.PreferenceVectors, s.Seed));
         });
         Tables.Print(Tables.BudgetPreference(b, tasks, test.Count));
         Tables.Print(Tables.Controllability(c));

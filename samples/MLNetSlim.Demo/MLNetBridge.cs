@@ -23,6 +23,57 @@ public sealed class ImageRow
     }
 }
 
+/// <summary>One labelled image row of a two-task data set: the pixels and one key label per task (<see cref="Schema"/>
+/// names the label columns after the tasks and declares them keys; LoadFromEnumerable stores a key-typed member's
+/// 0-based value v as key v + 1, so the members hold class indices).</summary>
+public sealed class LabelledImageRow
+{
+    /// <summary>The pixels, (C, H, W) floats.</summary>
+    public float[] Features { get; set; } = [];
+
+    /// <summary>The first task's class index (0-based).</summary>
+    public uint Label0 { get; set; }
+
+    /// <summary>The second task's class index (0-based).</summary>
+    public uint Label1 { get; set; }
+
+    /// <summary>The rows of a two-task classification data set with every label present.</summary>
+    /// <exception cref="ArgumentException">Not two classification tasks.</exception>
+    public static IEnumerable<LabelledImageRow> From(MultiTaskDataset data)
+    {
+        Check(data);
+        int size = data.ImageSize;
+        for (int i = 0; i < data.Count; i++)
+            yield return new LabelledImageRow
+            {
+                Features = data.Images.AsSpan(i * size, size).ToArray(),
+                Label0 = checked((uint)data.Labels[0][i]),
+                Label1 = checked((uint)data.Labels[1][i]),
+            };
+    }
+
+    /// <summary>The schema: Features Vector&lt;Single, C*H*W&gt;, and per task a key column named after the task with
+    /// as many keys as the task has classes.</summary>
+    public static SchemaDefinition Schema(MultiTaskDataset data)
+    {
+        Check(data);
+        SchemaDefinition s = SchemaDefinition.Create(typeof(LabelledImageRow));
+        s[nameof(Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, data.ImageSize);
+        SchemaDefinition.Column first = s[nameof(Label0)], second = s[nameof(Label1)]; // (the indexer looks columns up by name)
+        first.ColumnType = new KeyDataViewType(typeof(uint), data.Tasks[0].NumClasses);
+        first.ColumnName = data.Tasks[0].Name;
+        second.ColumnType = new KeyDataViewType(typeof(uint), data.Tasks[1].NumClasses);
+        second.ColumnName = data.Tasks[1].Name;
+        return s;
+    }
+
+    private static void Check(MultiTaskDataset data)
+    {
+        if (data.Tasks.Count != 2 || data.Tasks.Any(t => t.IsPerPixel))
+            throw new ArgumentException($"The demo's labelled view expects two classification tasks; got [{string.Join(", ", data.Tasks.Select(t => $"{t.Name}: {t.Kind}"))}].", nameof(data));
+    }
+}
+
 /// <summary>Result of the save/reload check.</summary>
 /// <param name="Path">The model zip.</param>
 /// <param name="Bytes">Its size.</param>
@@ -43,6 +94,11 @@ public static class MLNetBridge
         ControllableMultiTaskTransformer transformer = ml.Transforms.ApplyControllableMultiTaskModel(model).Fit(view);
         return (transformer, view);
     }
+
+    /// <summary>The test images with their labels as an ML.NET data view (Features and one key column per task, named
+    /// after the task), for the Evaluate catalog methods.</summary>
+    public static IDataView LabelledView(MLContext ml, MultiTaskDataset test) =>
+        ml.Data.LoadFromEnumerable(LabelledImageRow.From(test), LabelledImageRow.Schema(test));
 
     /// <summary>Saves crash-safely with <c>mlContext.Model.SaveAtomic</c> (temporary file, fsync, atomic rename).</summary>
     public static long Save(MLContext ml, ITransformer transformer, DataViewSchema schema, string path) =>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using MLNetSlim.Architecture;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -37,12 +38,28 @@ internal sealed class HostBatch
     /// <summary>Images in the batch.</summary>
     public int Count { get; }
 
-    /// <summary>The images as an (N, C, H, W) float32 tensor on <paramref name="device"/>.</summary>
+    /// <summary>The full-capacity batch whose arrays this batch uses (itself unless made by <see cref="WithCount"/>):
+    /// what goes back to a <see cref="HostBatchPool"/>.</summary>
+    public HostBatch Buffer => _buffer ?? this;
+
+    private HostBatch? _buffer;
+
+    /// <summary>The images as an (N, C, H, W) float32 tensor on <paramref name="device"/>: a copy in libtorch's own
+    /// memory, so the batch's arrays can be reused as soon as the tensor exists (TorchSharp's <c>tensor(float[])</c>
+    /// would clone the array into a second pinned managed array that lives as long as the tensor).</summary>
     public Tensor ImageTensor(int channels, int height, int width, Device device)
     {
         int size = channels * height * width;
-        float[] data = Images.Length == (long)Count * size ? Images : Images.AsSpan(0, Count * size).ToArray();
-        return To(tensor(data, new long[] { Count, channels, height, width }), device);
+        return To(NativeCopy(Images.AsSpan(0, Count * size), new long[] { Count, channels, height, width }), device);
+    }
+
+    /// <summary>A float32 CPU tensor of <paramref name="shape"/> holding a copy of <paramref name="values"/> (libtorch's
+    /// allocator, no managed array).</summary>
+    internal static Tensor NativeCopy(ReadOnlySpan<float> values, long[] shape)
+    {
+        Tensor t = empty(shape, ScalarType.Float32);
+        MemoryMarshal.AsBytes(values).CopyTo(t.bytes);
+        return t;
     }
 
     /// <summary>Task <paramref name="task"/>'s labels on <paramref name="device"/>: (N) int64 for classification,
@@ -62,12 +79,11 @@ internal sealed class HostBatch
         int size = l * height * width;
         if (definition.Kind == TaskKind.Segmentation)
         {
-            var classes = new long[(long)Count * size];
-            for (long j = 0; j < classes.Length; j++) classes[j] = (long)maps[j];
-            return To(tensor(classes, new long[] { Count, height, width }), device);
+            // Class indices (or the ignore value) held as floats; float -> int64 truncates like the (long) cast.
+            using Tensor values = NativeCopy(maps.AsSpan(0, Count * size), new long[] { Count, height, width });
+            return To(values.to_type(ScalarType.Int64), device);
         }
-        float[] data = maps.Length == (long)Count * size ? maps : maps.AsSpan(0, Count * size).ToArray();
-        return To(tensor(data, new long[] { Count, l, height, width }), device);
+        return To(NativeCopy(maps.AsSpan(0, Count * size), new long[] { Count, l, height, width }), device);
     }
 
     /// <summary>An empty batch buffer of <paramref name="capacity"/> rows for <paramref name="tasks"/> at (C, H, W):
@@ -86,7 +102,19 @@ internal sealed class HostBatch
     }
 
     /// <summary>The same arrays as a batch of the first <paramref name="count"/> rows.</summary>
-    public HostBatch WithCount(int count) => new(Images, ClassLabels, PixelLabels, count);
+    public HostBatch WithCount(int count) => new(Images, ClassLabels, PixelLabels, count) { _buffer = Buffer };
+
+    /// <summary>A copy of the first <see cref="Count"/> rows (images of <paramref name="imageSize"/> = C*H*W floats) in
+    /// arrays of their own, for a caller that keeps a batch after its enumeration moved on (see
+    /// <see cref="IMultiTaskBatches.Batches"/>).</summary>
+    public HostBatch Copy(int imageSize)
+    {
+        HostBatch copy = new(new float[(long)Count * imageSize],
+            ClassLabels.Select(c => c is null ? null : new int[Count]).ToArray(),
+            PixelLabels.Select(m => m is null ? null : new float[(long)Count * (m.Length / (Images.Length / imageSize))]).ToArray(), Count);
+        for (int i = 0; i < Count; i++) CopyRow(i, copy, i, imageSize);
+        return copy;
+    }
 
     /// <summary>Copies row <paramref name="from"/> (image and every task's label) into slot <paramref name="to"/> of
     /// <paramref name="target"/>, a batch of the same tasks and image size.</summary>
@@ -139,7 +167,9 @@ internal interface IMultiTaskBatches
     /// <summary>
     /// One pass over the images in batches of <paramref name="batchSize"/>: in source order when
     /// <paramref name="shuffle"/> is null, else in an order drawn from it; at most <paramref name="take"/> images;
-    /// the last partial batch is left out when <paramref name="dropLast"/>.
+    /// the last partial batch is left out when <paramref name="dropLast"/>. A batch is valid until the enumeration
+    /// moves on: its arrays are then reused for a later batch (<see cref="HostBatchPool"/>); keep a
+    /// <see cref="HostBatch.Copy"/> to hold on to one.
     /// </summary>
     IEnumerable<HostBatch> Batches(int batchSize, Random? shuffle, bool dropLast, int take = int.MaxValue);
 }
@@ -179,12 +209,29 @@ internal sealed class InMemoryBatches : IMultiTaskBatches
             order = _order;
         }
         int n = Math.Min(take, Count);
+        if (n <= 0) yield break;
+        HostBatchPool pool = PoolFor(Math.Min(batchSize, n));
         for (int start = 0; start < n; start += batchSize)
         {
             int count = Math.Min(batchSize, n - start);
             if (count < batchSize && dropLast) yield break;
-            yield return Gather(Data, order.AsSpan(start, count));
+            HostBatch buffer = pool.Rent();
+            GatherInto(Data, order.AsSpan(start, count), buffer);
+            HostBatch batch = count == buffer.Count ? buffer : buffer.WithCount(count);
+            yield return batch;
+            pool.Return(batch); // the caller moved on
         }
+    }
+
+    private HostBatchPool? _pool;
+
+    /// <summary>The batch buffers of this data set for batches of <paramref name="capacity"/> rows (kept across passes).</summary>
+    private HostBatchPool PoolFor(int capacity)
+    {
+        HostBatchPool? pool = _pool;
+        if (pool is null || pool.Capacity != capacity)
+            _pool = pool = new HostBatchPool(Tasks, capacity, Channels, Height, Width, retained: 2);
+        return pool;
     }
 
     /// <summary>Reads every batch of <paramref name="source"/> (in source order) into one in-memory data set.</summary>
@@ -196,7 +243,7 @@ internal sealed class InMemoryBatches : IMultiTaskBatches
         foreach (HostBatch b in source.Batches(256, null, dropLast: false))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            batches.Add(b);
+            batches.Add(b.Copy(size)); // the source reuses b's arrays once the enumeration moves on
             n += b.Count;
         }
         HostBatch all = HostBatch.Allocate(source.Tasks, n, source.Channels, source.Height, source.Width);
@@ -210,28 +257,32 @@ internal sealed class InMemoryBatches : IMultiTaskBatches
     /// <summary>The images and labels at <paramref name="indices"/>, in that order, as one batch.</summary>
     public static HostBatch Gather(MultiTaskDataset data, ReadOnlySpan<int> indices)
     {
+        HostBatch batch = HostBatch.Allocate(data.Tasks, indices.Length, data.Channels, data.Height, data.Width);
+        GatherInto(data, indices, batch);
+        return batch;
+    }
+
+    /// <summary>Copies the images and labels at <paramref name="indices"/>, in that order, into the first slots of
+    /// <paramref name="target"/> (a buffer of at least as many rows for the same tasks and image size).</summary>
+    public static void GatherInto(MultiTaskDataset data, ReadOnlySpan<int> indices, HostBatch target)
+    {
         int size = data.ImageSize, tasks = data.Tasks.Count;
-        var images = new float[(long)indices.Length * size];
+        float[] images = target.Images;
         for (int i = 0; i < indices.Length; i++)
             Array.Copy(data.Images, (long)indices[i] * size, images, (long)i * size, size);
-        var classLabels = new int[]?[tasks];
-        var pixelLabels = new float[]?[tasks];
         for (int t = 0; t < tasks; t++)
         {
             if (data.PixelLabels[t] is float[] maps)
             {
                 int mapSize = MultiTaskDataset.PixelLabelChannels(data.Tasks[t]) * data.Height * data.Width;
-                var batch = new float[(long)indices.Length * mapSize];
+                float[] batch = target.PixelLabels[t]!;
                 for (int i = 0; i < indices.Length; i++) Array.Copy(maps, (long)indices[i] * mapSize, batch, (long)i * mapSize, mapSize);
-                pixelLabels[t] = batch;
             }
             else
             {
-                var batch = new int[indices.Length];
+                int[] batch = target.ClassLabels[t]!;
                 for (int i = 0; i < indices.Length; i++) batch[i] = data.Labels[t][indices[i]];
-                classLabels[t] = batch;
             }
         }
-        return new HostBatch(images, classLabels, pixelLabels, indices.Length);
     }
 }

@@ -173,7 +173,11 @@ public sealed partial class ControllableMultiTaskEstimator
         /// <summary>Rows in the shuffle buffer when training streams (see <see cref="InMemoryCacheLimitMB"/>): each epoch
         /// reads the rows in source order; the first fill the buffer, then each row read replaces a randomly drawn
         /// buffered row (seeded by <see cref="Seed"/>), which goes to the next batch. 0 (default): as many rows as fit in
-        /// 256 MB, at least <see cref="BatchSize"/> and at most 10,000.</summary>
+        /// 256 MB, or in a quarter of <see cref="InMemoryCacheLimitMB"/> when that is smaller (the memory granted to
+        /// data), at least <see cref="BatchSize"/> and at most 10,000 (e.g. 435 rows of 3x224x224 floats, 10,000 of
+        /// 28x28). The buffer is allocated once and reused by every epoch; a row moves at most about the buffer size away
+        /// from its source position, so data sorted by class should be shuffled once at the source (or given a buffer as
+        /// large as the data). Memory measured with it: docs/benchmarks.md, "streaming".</summary>
         public int ShuffleBufferRows { get; set; }
 
         /// <summary>Fraction of the training rows held out to measure the calibration table when
@@ -304,7 +308,10 @@ public sealed partial class ControllableMultiTaskEstimator
 
         /// <summary>The shuffle buffer's rows for streamed training.</summary>
         internal int EffectiveShuffleBufferRows(long rows, long rowBytes) => ShuffleBufferRows > 0 ? ShuffleBufferRows
-            : (int)Math.Min(Math.Max(1, rows), Math.Max(BatchSize, Math.Min(10_000, (256L << 20) / Math.Max(1, rowBytes))));
+            : (int)Math.Min(Math.Max(1, rows), Math.Max(BatchSize, Math.Min(10_000, ShuffleBufferBytes / Math.Max(1, rowBytes))));
+
+        /// <summary>The default shuffle buffer's size in bytes: 256 MB, or a quarter of the cache limit when smaller.</summary>
+        private long ShuffleBufferBytes => InMemoryCacheLimitMB > 0 ? Math.Min(256L << 20, ((long)InMemoryCacheLimitMB << 20) / 4) : 256L << 20;
 
         /// <summary>Images for the batch-norm post-statistics (internal: tests and benchmarks); null: the trainer's default.</summary>
         [JsonIgnore]

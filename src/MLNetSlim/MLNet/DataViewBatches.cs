@@ -16,7 +16,9 @@ namespace MLNetSlim.MLNet;
 /// about the buffer size away from its source position between epochs, which is the usual streaming trade-off; a
 /// buffer at least as large as the data is a full shuffle.</item>
 /// <item>A background reader fills the next batches while the current step runs (bounded prefetch of
-/// <see cref="PrefetchBatches"/> batches; the reader blocks when they are full).</item>
+/// <see cref="PrefetchBatches"/> batches; the reader blocks when they are full). Batch buffers are recycled
+/// (<see cref="HostBatchPool"/>: a batch goes back when the consumer moves on), and the shuffle buffer is allocated once
+/// and kept for later passes, so a pass allocates no per-batch arrays.</item>
 /// <item>Every row is checked as it is read (<see cref="DataViewConversion.RowReader"/>): the features vector's length,
 /// finite values, label-map sizes and values; a missing key label (key 0) is no error but class index
 /// <see cref="MultiTaskDataset.MissingLabel"/>, ignored by the task's loss and metrics.
@@ -86,6 +88,8 @@ internal sealed class DataViewBatches : IMultiTaskBatches
         // The reader draws from its own Random (seeded from the caller's), so the pass is reproducible whatever the
         // thread timing; the caller's Random advances once per pass.
         int? seed = shuffle?.Next();
+        int capacity = (int)Math.Max(1, Math.Min(batchSize, Math.Min((long)take, Count)));
+        HostBatchPool pool = PoolFor(capacity);
         using var queue = new BlockingCollection<HostBatch>(PrefetchBatches);
         using var stop = new CancellationTokenSource();
         Exception? failure = null;
@@ -93,7 +97,7 @@ internal sealed class DataViewBatches : IMultiTaskBatches
         {
             try
             {
-                Read(queue, batchSize, seed is int s ? new Random(s) : null, dropLast, take, stop.Token);
+                Read(queue, pool, batchSize, seed is int s ? new Random(s) : null, dropLast, take, stop.Token);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -114,6 +118,7 @@ internal sealed class DataViewBatches : IMultiTaskBatches
                 if (_canceled?.Invoke() == true) throw new OperationCanceledException("Training was cancelled (MLContext.CancelExecution).");
                 if (!queue.TryTake(out HostBatch? batch, Timeout.Infinite)) break;
                 yield return batch;
+                pool.Return(batch); // the consumer moved on
             }
             reader.Wait();
             if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
@@ -125,7 +130,24 @@ internal sealed class DataViewBatches : IMultiTaskBatches
         }
     }
 
-    private void Read(BlockingCollection<HostBatch> queue, int batchSize, Random? shuffle, bool dropLast, int take, CancellationToken stop)
+    private HostBatchPool? _pool;
+    private HostBatch? _shuffleBuffer;
+
+    /// <summary>Batch buffers of <paramref name="capacity"/> rows, kept across passes: the prefetched batches, the one
+    /// being filled, the one in use and one more.</summary>
+    private HostBatchPool PoolFor(int capacity)
+    {
+        HostBatchPool? pool = _pool;
+        if (pool is null || pool.Capacity != capacity)
+            _pool = pool = new HostBatchPool(Tasks, capacity, Channels, Height, Width, retained: PrefetchBatches + 2);
+        return pool;
+    }
+
+    /// <summary>Batch buffers allocated by this source so far (tests: a pass over any number of rows allocates only a
+    /// few).</summary>
+    internal int BatchBuffersCreated => _pool?.Created ?? 0;
+
+    private void Read(BlockingCollection<HostBatch> queue, HostBatchPool batches, int batchSize, Random? shuffle, bool dropLast, int take, CancellationToken stop)
     {
         int size = Channels * Height * Width;
         var reader = new DataViewConversion.RowReader(_data.Schema, _options, Tasks, _argument);
@@ -133,22 +155,33 @@ internal sealed class DataViewBatches : IMultiTaskBatches
         reader.Bind(cursor);
 
         int bufferRows = shuffle is null ? 0 : _shuffleBufferRows;
-        HostBatch? pool = bufferRows > 0 ? HostBatch.Allocate(Tasks, bufferRows, Channels, Height, Width) : null;
+        // The shuffle buffer is allocated on the first shuffled pass and reused by the later ones (one pass at a time:
+        // a concurrent pass takes it out and allocates its own).
+        HostBatch? buffer = bufferRows > 0 ? Interlocked.Exchange(ref _shuffleBuffer, null) ?? HostBatch.Allocate(Tasks, bufferRows, Channels, Height, Width) : null;
         HostBatch scratch = HostBatch.Allocate(Tasks, 1, Channels, Height, Width);
         int pooled = 0;
 
-        HostBatch batch = HostBatch.Allocate(Tasks, batchSize, Channels, Height, Width);
+        HostBatch batch = batches.Rent();
         int inBatch = 0, emitted = 0;
 
         void Emit(HostBatch from, int index)
         {
+            if (inBatch == batch.Count)
+            {
+                // The buffers hold min(batch size, Count) rows; a source with more rows than Count said needs a full one
+                // (not pooled: the pool takes back only its own size).
+                HostBatch bigger = HostBatch.Allocate(Tasks, batchSize, Channels, Height, Width);
+                for (int i = 0; i < inBatch; i++) batch.CopyRow(i, bigger, i, size);
+                batches.Return(batch);
+                batch = bigger;
+            }
             from.CopyRow(index, batch, inBatch, size);
             inBatch++;
             emitted++;
             if (inBatch == batchSize)
             {
                 queue.Add(batch, stop);
-                batch = HostBatch.Allocate(Tasks, batchSize, Channels, Height, Width);
+                batch = batches.Rent();
                 inBatch = 0;
             }
         }
@@ -159,24 +192,26 @@ internal sealed class DataViewBatches : IMultiTaskBatches
             row++;
             stop.ThrowIfCancellationRequested();
             if (_include is not null && (row >= _include.Length || _include[row] != _includeValue)) continue;
-            if (pool is not null && pooled < bufferRows)
+            if (buffer is not null && pooled < bufferRows)
             {
-                if (reader.Read(row, pool, pooled)) pooled++;
+                if (reader.Read(row, buffer, pooled)) pooled++;
                 continue;
             }
             if (!reader.Read(row, scratch, 0)) continue;
-            if (pool is null) { Emit(scratch, 0); continue; }
+            if (buffer is null) { Emit(scratch, 0); continue; }
             int j = shuffle!.Next(bufferRows);
-            Emit(pool, j);
-            scratch.CopyRow(0, pool, j, size);
+            Emit(buffer, j);
+            scratch.CopyRow(0, buffer, j, size);
         }
         // Empty the buffer in random order.
         for (int left = pooled; left > 0 && emitted < take; left--)
         {
             int j = shuffle!.Next(left);
-            Emit(pool!, j);
-            pool!.CopyRow(left - 1, pool, j, size); // move the last live row into the hole
+            Emit(buffer!, j);
+            buffer!.CopyRow(left - 1, buffer, j, size); // move the last live row into the hole
         }
         if (inBatch > 0 && !dropLast) queue.Add(batch.WithCount(inBatch), stop);
+        else batches.Return(batch);
+        if (buffer is not null) _shuffleBuffer = buffer;
     }
 }

@@ -680,6 +680,35 @@ public class ErrorCaseTests
             ml.MulticlassClassification.Trainers.ControllableMultiTask(Options()).Fit(Keyed(ml, Rows(8)));
         });
 
+    [TestMethod]
+    public void E60_EvaluatePerPixel_OnDataThatIsNotTheTransformersOutput() =>
+        ErrorTable.Verify("E60", () =>
+        {
+            var ml = new MLContext(1);
+            IDataView data = DenseTestData.View(ml, DenseTestData.Rows(16));
+            ControllableMultiTaskEstimator.Options o = DenseTestData.Options();
+            o.PostStatisticsImages = 8;
+            ControllableMultiTaskTransformer t = ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(data);
+            ml.MulticlassClassification.EvaluatePerPixel(data, t); // the input, not t.Transform(data)
+        });
+
+    [TestMethod]
+    public void E61_EvaluatePerPixel_WithoutPerPixelTasks() =>
+        ErrorTable.Verify("E61", () =>
+        {
+            var ml = new MLContext(1);
+            var t = new ControllableMultiTaskTransformer(TestModel());
+            ml.MulticlassClassification.EvaluatePerPixel(t.Transform(Keyed(ml, Rows(4))), t);
+        });
+
+    [TestMethod]
+    public void E62_ShuffleBufferRows_Negative() =>
+        ErrorTable.Verify("E62", () =>
+        {
+            ControllableMultiTaskEstimator.Options o = Options();
+            o.ShuffleBufferRows = -1;
+            _ = new MLContext(1).MulticlassClassification.Trainers.ControllableMultiTask(o);
+        });
     // ---- decoder widths (issue 12) ----------------------------------------------------------------------------------
 
     private static void WithDecoderWidths(double[] widths)

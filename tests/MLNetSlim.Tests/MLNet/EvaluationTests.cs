@@ -73,5 +73,15 @@ public class EvaluationTests
         Assert.AreEqual(1.0, r.Search.BudgetAdherence);
         Assert.AreEqual(1.0, r.Baseline.BudgetAdherence);
         Assert.IsTrue(r.Search.MeanHypervolume is >= 0 and <= 1);
+        // Per budget, in the order given; the overall figures are their means (adherence over all queries).
+        foreach (ControllabilityFigures f in new[] { r.Search, r.Baseline })
+        {
+            CollectionAssert.AreEqual(budgets, f.PerBudget.Select(b => b.Budget).ToArray());
+            Assert.IsTrue(f.PerBudget.All(b => b.Queries == 2 && b.BudgetAdherence == 1.0 && b.DistinctConfigurations is >= 1 and <= 2));
+            Assert.AreEqual(f.PerBudget.Average(b => b.MeanSpearman), f.MeanSpearman, 1e-15);
+            Assert.AreEqual(f.PerBudget.Average(b => b.Hypervolume), f.MeanHypervolume, 1e-15);
+            Assert.AreEqual(f.PerBudget.Average(b => b.MeanUniformity), f.MeanUniformity, 1e-15);
+        }
+        Assert.AreEqual(1, r.Search.PerBudget[1].DistinctConfigurations, "the full budget has one configuration");
     }
 }

@@ -159,4 +159,56 @@ public class HostBatchTests
         }
         CollectionAssert.AreEqual(Bits(false), Bits(true));
     }
+
+    [TestMethod]
+    public void BatchTensors_AreBitForBitWhatTheArraysGaveBefore_FromPooledBuffersLongerThanTheBatch()
+    {
+        // ImageTensor / LabelTensor copy straight into libtorch memory (no managed clone); the values must be exactly
+        // those of torch.tensor(array) as before, also from a pooled buffer whose arrays hold more rows than the batch.
+        TaskDefinition[] tasks =
+        [
+            new("seg", TaskKind.Segmentation, 3) { IgnoreValue = 255 },
+            TaskDefinition.PerPixel("depth", TaskKind.Depth),
+            TaskDefinition.PerPixel("normals", TaskKind.Normals),
+            new("side", TaskKind.Classification, 3),
+        ];
+        var rng = new Random(5);
+        var pool = new HostBatchPool(tasks, capacity: 6, 2, H, W, retained: 1);
+        HostBatch buffer = pool.Rent();
+        for (int i = 0; i < buffer.Images.Length; i++) buffer.Images[i] = (float)(rng.NextDouble() * 2 - 1) / 3f;
+        for (int i = 0; i < buffer.PixelLabels[0]!.Length; i++) buffer.PixelLabels[0]![i] = i % 7 == 0 ? 255 : rng.Next(3);
+        for (int i = 0; i < buffer.PixelLabels[1]!.Length; i++) buffer.PixelLabels[1]![i] = i % 5 == 0 ? float.NaN : (float)rng.NextDouble() * 10;
+        for (int i = 0; i < buffer.PixelLabels[2]!.Length; i++) buffer.PixelLabels[2]![i] = (float)rng.NextDouble() - 0.5f;
+        for (int i = 0; i < 6; i++) buffer.ClassLabels[3]![i] = i % 4 - 1;
+        HostBatch batch = buffer.WithCount(4);
+        Assert.AreSame(buffer, batch.Buffer);
+
+        int n = 4, size = 2 * H * W;
+        using Tensor images = batch.ImageTensor(2, H, W, CPU);
+        using Tensor before = tensor(buffer.Images.AsSpan(0, n * size).ToArray(), new long[] { n, 2, H, W });
+        CollectionAssert.AreEqual(new long[] { n, 2, H, W }, images.shape);
+        CollectionAssert.AreEqual(Bits(before.data<float>().ToArray()), Bits(images.data<float>().ToArray()));
+
+        using Tensor seg = batch.LabelTensor(tasks[0], 0, H, W, CPU);
+        long[] segBefore = buffer.PixelLabels[0]!.AsSpan(0, n * H * W).ToArray().Select(v => (long)v).ToArray();
+        Assert.AreEqual(ScalarType.Int64, seg.dtype);
+        CollectionAssert.AreEqual(segBefore, seg.data<long>().ToArray());
+
+        using Tensor depth = batch.LabelTensor(tasks[1], 1, H, W, CPU);
+        CollectionAssert.AreEqual(Bits(buffer.PixelLabels[1]!.AsSpan(0, n * H * W).ToArray()), Bits(depth.data<float>().ToArray()));
+        using Tensor normals = batch.LabelTensor(tasks[2], 2, H, W, CPU);
+        CollectionAssert.AreEqual(new long[] { n, 3, H, W }, normals.shape);
+        CollectionAssert.AreEqual(Bits(buffer.PixelLabels[2]!.AsSpan(0, n * 3 * H * W).ToArray()), Bits(normals.data<float>().ToArray()));
+        using Tensor side = batch.LabelTensor(tasks[3], 3, H, W, CPU);
+        CollectionAssert.AreEqual(new long[] { -1, 0, 1, 2 }, side.data<long>().ToArray());
+
+        // The tensors own their memory: reusing the buffer does not change them.
+        pool.Return(batch);
+        Assert.AreSame(buffer, pool.Rent());
+        Array.Clear(buffer.Images);
+        CollectionAssert.AreEqual(Bits(before.data<float>().ToArray()), Bits(images.data<float>().ToArray()));
+        Assert.AreEqual(1, pool.Created);
+    }
+
+    private static int[] Bits(float[] values) => values.Select(BitConverter.SingleToInt32Bits).ToArray();
 }

@@ -27,6 +27,45 @@ public class PerPixelTests
     private static float[][] Column(IDataView v, string name) => v.GetColumn<float[]>(name).ToArray();
 
     [TestMethod]
+    public void EvaluatePerPixel_EqualsTheCoreMetrics_AndClassificationTasksGetMLNetsMetrics()
+    {
+        (MLContext ml, ControllableMultiTaskTransformer t) = Trained.Value;
+        t.SetControl(Budget.Full, t.Tasks.ToDictionary(x => x.Name, _ => 1.0));
+        IDataView data = View(ml, Rows(40, seed: 11));
+        IDataView scored = t.Transform(data);
+        IReadOnlyDictionary<string, PerPixelMetrics> dense = ml.MulticlassClassification.EvaluatePerPixel(scored, t);
+        CollectionAssert.AreEqual(new[] { "seg", "depth", "edges" }, dense.Keys.ToArray());
+
+        // The core computation (the calibration table's TaskMetrics) on the network's outputs at the same configuration.
+        var model = (MLNetSlim.Model.ControllableMultiTaskModel)t.Model;
+        TaskDefinition[] tasks = DataViewConversion.ResolveTasks(data.Schema, Options());
+        var batches = new DataViewBatches(data, Options(), tasks, 40, 1);
+        MLNetSlim.Evaluation.TaskMetrics[] core = MLNetSlim.Evaluation.NetworkEvaluator.Metrics(model.Network, batches, t.Configuration);
+        void Same(double expected, double actual, string what) => Assert.AreEqual(expected, actual, 1e-9, what);
+        Same(core[0].All["mIoU"], dense["seg"].MeanIoU, "seg mIoU");
+        Same(core[0].All["pixelAccuracy"], dense["seg"].PixelAccuracy, "seg pixel accuracy");
+        Same(core[1].All["RMSE"], dense["depth"].Rmse, "depth RMSE");
+        Same(core[1].All["absRel"], dense["depth"].AbsRel, "depth abs-rel");
+        Same(core[1].All["delta1.25"], dense["depth"].Delta1, "depth delta < 1.25");
+        Same(core[2].All["F"], dense["edges"].F, "edges F");
+        Same(core[2].All["maxF"], dense["edges"].MaxF, "edges max F");
+        Same(core[0].Primary, dense["seg"].Primary, "primary");
+        Assert.AreEqual(40L * Pixels, dense["edges"].Pixels);
+        Assert.IsTrue(double.IsNaN(dense["seg"].Rmse) && double.IsNaN(dense["depth"].MeanIoU), "metrics of other kinds are NaN");
+
+        // Classification tasks: ML.NET's own metrics, per-pixel tasks left out.
+        IReadOnlyDictionary<string, MulticlassClassificationMetrics> classes = ml.MulticlassClassification.EvaluateControllableMultiTask(scored, t);
+        CollectionAssert.AreEqual(new[] { "front" }, classes.Keys.ToArray());
+        Same(core[3].Primary, classes["front"].MicroAccuracy, "front accuracy");
+
+        // The sweep gives both per point.
+        ControllabilityEvaluation sweep = ml.MulticlassClassification.EvaluateControllability(data, t, [Budget.Full],
+            [new Dictionary<string, double> { ["seg"] = 1, ["depth"] = 1, ["edges"] = 1, ["front"] = 1 }]);
+        Assert.AreEqual(dense["depth"].Rmse, sweep.Points[0].PerPixelMetrics["depth"].Rmse, 1e-9);
+        Assert.AreEqual(classes["front"].MicroAccuracy, sweep.Points[0].Metrics["front"].MicroAccuracy, 1e-12);
+    }
+
+    [TestMethod]
     public void Fit_TrainsPerPixelTasks_OutputColumnsHaveTheDocumentedLayout()
     {
         (MLContext ml, ControllableMultiTaskTransformer t) = Trained.Value;

@@ -35,7 +35,8 @@ public class StreamingTests
     {
         var view = new LazyImageDataView(50, 1, 2, 3);
         var source = new DataViewBatches(view, LazyOptions(1, 2, 3), LazyTasks(), 50, shuffleBufferRows: 16);
-        List<HostBatch> inOrder = source.Batches(8, null, dropLast: false).ToList();
+        // (A batch is valid until the enumeration moves on: its buffer is then reused, so keep copies.)
+        List<HostBatch> inOrder = source.Batches(8, null, dropLast: false).Select(b => b.Copy(6)).ToList();
         Assert.AreEqual(7, inOrder.Count);
         Assert.AreEqual(2, inOrder[^1].Count);
         var expected = new float[6];
@@ -128,7 +129,7 @@ public class StreamingTests
         int h = (int)Math.Round(0.2 * 40);
         var mask = new bool[40];
         foreach (int i in order[..h]) mask[i] = true;
-        HostBatch batch = new DataViewBatches(data, o, tasks, h, 1, mask, includeValue: true).Batches(64, null, false).Single();
+        HostBatch batch = new DataViewBatches(data, o, tasks, h, 1, mask, includeValue: true).Batches(64, null, false).Select(b => b.Copy(Size)).Single();
         float[] streamed = batch.Images.AsSpan(0, batch.Count * Size).ToArray();
         // Same rows (the in-memory split lists them in permutation order, the stream in source order).
         CollectionAssert.AreEquivalent(Chunk(inMemory), Chunk(streamed));
@@ -266,6 +267,54 @@ public class StreamingTests
         var e = Assert.ThrowsExactly<InvalidOperationException>(() => ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(view));
         // Per-pixel tasks have no class labels and are not checked; 'front' is.
         StringAssert.Contains(e.Message, "Task 'front' has no labelled row: all 16 rows have a missing label (key value 0) in column 'Front'");
+    }
+
+    [TestMethod]
+    public void AStreamedPass_RecyclesItsBatchBuffers_AndAllocatesNothingPerRow()
+    {
+        // Batch buffers: a few per source (the prefetched batches, the one being filled, the one in use), however many
+        // rows and passes.
+        int Buffers(int rows)
+        {
+            var source = new DataViewBatches(new LazyImageDataView(rows, 1, 2, 3), LazyOptions(1, 2, 3), LazyTasks(), rows, shuffleBufferRows: 16);
+            int seen = 0;
+            foreach (Random? shuffle in new[] { new Random(1), null, new Random(2) })
+                foreach (HostBatch b in source.Batches(8, shuffle, dropLast: false)) seen += b.Count;
+            Assert.AreEqual(3 * rows, seen);
+            return source.BatchBuffersCreated;
+        }
+        int small = Buffers(40), large = Buffers(4000);
+        Assert.IsTrue(small is >= 1 and <= DataViewBatches.PrefetchBatches + 2, $"{small} batch buffers for 3 passes over 40 rows");
+        Assert.IsTrue(large is >= 1 and <= DataViewBatches.PrefetchBatches + 2, $"{large} batch buffers for 3 passes over 4,000 rows");
+
+        // Bytes: a shuffled pass after the first (which allocates the shuffle buffer and the batch buffers) allocates a
+        // constant amount, whatever the row count (every thread counted: the reader runs on its own).
+        long Allocated(int rows)
+        {
+            var source = new DataViewBatches(new LazyImageDataView(rows, 3, 32, 32), LazyOptions(3, 32, 32), LazyTasks(), rows, shuffleBufferRows: 64);
+            foreach (HostBatch _ in source.Batches(16, new Random(1), dropLast: false)) { }
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            foreach (HostBatch _ in source.Batches(16, new Random(2), dropLast: false)) { }
+            return GC.GetTotalAllocatedBytes(precise: true) - before;
+        }
+        Allocated(300); // warm-up (JIT)
+        long few = Allocated(300), many = Allocated(3000);
+        long extraRows = 2700L * 3 * 32 * 32 * sizeof(float); // 33 MB: what one array per batch would add
+        Assert.IsTrue(many - few < extraRows / 20, $"a pass over 3,000 rows allocated {many:N0} bytes, over 300 rows {few:N0} (the extra rows hold {extraRows:N0})");
+    }
+
+    [TestMethod]
+    public void InMemoryPasses_RecycleTheirBatchBuffers()
+    {
+        MultiTaskDataset data = InMemoryBatches.Collect(new DataViewBatches(new LazyImageDataView(500, 1, 4, 4), LazyOptions(1, 4, 4), LazyTasks(), 500, 1), default);
+        var source = new InMemoryBatches(data);
+        foreach (HostBatch _ in source.Batches(16, new Random(1), dropLast: false)) { }
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        int seen = 0;
+        foreach (HostBatch b in source.Batches(16, new Random(2), dropLast: false)) seen += b.Count;
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.AreEqual(500, seen);
+        Assert.IsTrue(allocated < 500L * 16 * sizeof(float) / 2, $"a pass over 500 rows allocated {allocated:N0} bytes (the images hold {500 * 16 * sizeof(float):N0})");
     }
 
     [TestMethod]
