@@ -10,7 +10,7 @@ public class LabelMapPngTests
     [DataRow(1)]
     public void SixteenBitDepth_KeepsItsPrecision(int filter)
     {
-        string path = Path.Combine(Path.GetTempPath(), $"h11-depth16-{Guid.NewGuid():N}.png");
+        string path = Path.Combine(TestData.TempRoot, $"h11-depth16-{Guid.NewGuid():N}.png");
         try
         {
             float[] depth = [51_234, 0, 65_535, 1, 256, 51_233, 12_345, 255];
@@ -30,7 +30,7 @@ public class LabelMapPngTests
     [TestMethod]
     public void EightBitClassIndices_AreExact()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"h11-seg8-{Guid.NewGuid():N}.png");
+        string path = Path.Combine(TestData.TempRoot, $"h11-seg8-{Guid.NewGuid():N}.png");
         try
         {
             float[] classes = Enumerable.Range(0, 21).Select(i => (float)i).Append(255f).Append(0f).Append(20f).ToArray();
@@ -46,7 +46,7 @@ public class LabelMapPngTests
     [TestMethod]
     public void NotAGrayscalePng_AndWrongSize_GetErrorsThatSayWhy()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"h11-bad-{Guid.NewGuid():N}.png");
+        string path = Path.Combine(TestData.TempRoot, $"h11-bad-{Guid.NewGuid():N}.png");
         try
         {
             File.WriteAllBytes(path, [1, 2, 3, 4, 5, 6, 7, 8, 9]);

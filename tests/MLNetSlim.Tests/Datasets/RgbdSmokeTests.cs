@@ -48,7 +48,7 @@ public class RgbdSmokeTests
                 float d = frame.Depth[p];
                 millimetres[y * w + x] = float.IsFinite(d) && d > 0 ? MathF.Round(d * 1000) : 0;
             }
-        string png = Path.Combine(Path.GetTempPath(), $"h11-arc2017-depth-{Guid.NewGuid():N}.png");
+        string png = Path.Combine(TestData.TempRoot, $"h11-arc2017-depth-{Guid.NewGuid():N}.png");
         try
         {
             LabelMapPng.Write(png, millimetres, h, w, 16);

@@ -35,11 +35,33 @@ public static class TestData
             return await Task.Run(() => FashionMnist.Load(key.Item2, folders.FashionMnist));
         })).Value;
 
-    /// <summary>A new empty temporary folder; the caller deletes it.</summary>
+    private static readonly Lazy<string> Root = new(() =>
+    {
+        string root = Path.Combine(Path.GetTempPath(), "mlnetslim-tests-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(root);
+        return root;
+    });
+
+    /// <summary>
+    /// This test run's temporary folder (created on first use under the system temp folder); every test writes its
+    /// temporary files under it and AssemblySetup.Cleanup deletes it when the run ends, so runs leave nothing.
+    /// </summary>
+    public static string TempRoot => Root.Value;
+
+    /// <summary>A new empty temporary folder under <see cref="TempRoot"/>.</summary>
     public static string NewTempFolder()
     {
-        string folder = Path.Combine(Path.GetTempPath(), "mlnetslim-tests-" + Guid.NewGuid().ToString("N"));
+        string folder = Path.Combine(TempRoot, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
         return folder;
+    }
+
+    /// <summary>Deletes <see cref="TempRoot"/> if this run created it.</summary>
+    internal static void DeleteTempRoot()
+    {
+        if (Root.IsValueCreated && Directory.Exists(Root.Value))
+        {
+            Directory.Delete(Root.Value, recursive: true);
+        }
     }
 }

@@ -40,7 +40,7 @@ public class ErrorCaseTests
         return scored;
     }
 
-    private static string Temp(string ext) => Path.Combine(Path.GetTempPath(), $"mlnetslim-err-{Guid.NewGuid():N}{ext}");
+    private static string Temp(string ext) => Path.Combine(TestData.TempRoot, $"mlnetslim-err-{Guid.NewGuid():N}{ext}");
 
     // ---- schema and data -----------------------------------------------------------------------------------------
 

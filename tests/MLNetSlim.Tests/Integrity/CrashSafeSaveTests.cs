@@ -69,7 +69,7 @@ public class CrashSafeSaveTests
         string fa = Fingerprint(a, rows), fb = Fingerprint(b, rows);
         Assert.AreNotEqual(fa, fb);
 
-        string folder = Path.Combine(Path.GetTempPath(), $"mlnetslim-kill-{Guid.NewGuid():N}");
+        string folder = Path.Combine(TestData.TempRoot, $"mlnetslim-kill-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
         string target = Path.Combine(folder, "model.zip");
         string host = typeof(LoadHostRunner).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(x => x.Key == "MLNetSlim.LoadHostPath").Value!;
@@ -128,7 +128,7 @@ public class CrashSafeSaveTests
     [TestMethod]
     public void SaveAtomic_FailingWrite_KeepsTheOldModel_AndLeavesNoTemporary()
     {
-        string folder = Path.Combine(Path.GetTempPath(), $"mlnetslim-fail-{Guid.NewGuid():N}");
+        string folder = Path.Combine(TestData.TempRoot, $"mlnetslim-fail-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
         string target = Path.Combine(folder, "model.bin");
         try

@@ -17,7 +17,7 @@ public class DamagedFileTests
 
     private static string TempFolder()
     {
-        string d = Path.Combine(Path.GetTempPath(), $"mlnetslim-damage-{Guid.NewGuid():N}");
+        string d = Path.Combine(TestData.TempRoot, $"mlnetslim-damage-{Guid.NewGuid():N}");
         Directory.CreateDirectory(d);
         return d;
     }
@@ -197,7 +197,7 @@ public class OlderFormatTests
         var ml = new MLContext(1).AddMLNetSlim();
         (ITransformer chain, IDataView data) = TinyModel.Chain(ml, model);
         ((IEnumerable<ITransformer>)chain).OfType<ControllableMultiTaskTransformer>().Single().SaveFormatVersion = version;
-        string path = Path.Combine(Path.GetTempPath(), $"mlnetslim-old-{Guid.NewGuid():N}.zip");
+        string path = Path.Combine(TestData.TempRoot, $"mlnetslim-old-{Guid.NewGuid():N}.zip");
         try
         {
             ml.Model.SaveAtomic(chain, data.Schema, path);

@@ -73,7 +73,7 @@ public class FuzzTests
     [TestMethod]
     public void IdxReader_2000DamagedFiles_ReadOrThrowInvalidDataExceptionNamingTheFile()
     {
-        string folder = Path.Combine(Path.GetTempPath(), $"mlnetslim-fuzz-{Guid.NewGuid():N}");
+        string folder = Path.Combine(TestData.TempRoot, $"mlnetslim-fuzz-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
         try
         {
@@ -153,7 +153,7 @@ public class FuzzTests
         var ml = new MLContext(1).AddMLNetSlim();
         IDataView raw = Raw(ml, Rows(4));
         ITransformer chain = ml.Transforms.Conversion.MapValueToKey("Shape").Fit(raw).Append(new ControllableMultiTaskTransformer(TestModel()));
-        string folder = Path.Combine(Path.GetTempPath(), $"mlnetslim-fuzz-{Guid.NewGuid():N}");
+        string folder = Path.Combine(TestData.TempRoot, $"mlnetslim-fuzz-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
         try
         {
@@ -200,7 +200,7 @@ public class FuzzTests
         for (int r = 0; r < 24; r++)
             lines.Add($"{Shapes[r % 3]}\t{Sizes[(r / 3) % 2]}\t" + string.Join("\t", Enumerable.Range(0, Size).Select(_ => rng0.NextDouble().ToString("0.###", System.Globalization.CultureInfo.InvariantCulture))));
         byte[] good = System.Text.Encoding.UTF8.GetBytes(string.Join("\n", lines) + "\n");
-        string folder = Path.Combine(Path.GetTempPath(), $"mlnetslim-fuzz-{Guid.NewGuid():N}");
+        string folder = Path.Combine(TestData.TempRoot, $"mlnetslim-fuzz-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
         try
         {

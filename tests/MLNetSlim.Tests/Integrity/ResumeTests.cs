@@ -43,7 +43,7 @@ public class ResumeTests
     {
         MultiTaskDataset data = TinyModel.Data(48); // 6 steps per epoch, 12 in all
         NetworkOptions shape = TinyModel.Options().NetworkFor(data.Tasks, TinyModel.C, TinyModel.H, TinyModel.W);
-        string folder = Path.Combine(Path.GetTempPath(), $"mlnetslim-resume-{Guid.NewGuid():N}");
+        string folder = Path.Combine(TestData.TempRoot, $"mlnetslim-resume-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
         string checkpoint = Path.Combine(folder, "train.ckpt");
         try
@@ -86,7 +86,7 @@ public class ResumeTests
     {
         MultiTaskDataset data = TinyModel.Data(48);
         NetworkOptions shape = TinyModel.Options().NetworkFor(data.Tasks, TinyModel.C, TinyModel.H, TinyModel.W);
-        string folder = Path.Combine(Path.GetTempPath(), $"mlnetslim-resume-{Guid.NewGuid():N}");
+        string folder = Path.Combine(TestData.TempRoot, $"mlnetslim-resume-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
         string checkpoint = Path.Combine(folder, "train.ckpt");
         try

@@ -118,7 +118,7 @@ public class PerPixelTests
     public void SavedModel_LoadedInAFreshProcess_IsSteeredByBudgetAndTaskWeights_LikeInProcess()
     {
         (MLContext ml, ControllableMultiTaskTransformer t) = Trained.Value;
-        string zip = Path.Combine(Path.GetTempPath(), $"mlnetslim-dense-{Guid.NewGuid():N}.zip");
+        string zip = Path.Combine(TestData.TempRoot, $"mlnetslim-dense-{Guid.NewGuid():N}.zip");
         string input = Path.ChangeExtension(zip, ".json");
         Row[] rows = Rows(3, seed: 21);
         try

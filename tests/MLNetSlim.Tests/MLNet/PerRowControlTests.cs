@@ -205,7 +205,7 @@ public class PerRowControlTests
         Assert.AreEqual("B", t.BudgetColumnName);
         Assert.IsNull(t.TaskWeightsColumnName);
         IDataView raw = Raw(ml, Rows(3));
-        string path = Path.Combine(Path.GetTempPath(), $"mlnetslim-{Guid.NewGuid():N}.zip");
+        string path = Path.Combine(TestData.TempRoot, $"mlnetslim-{Guid.NewGuid():N}.zip");
         try
         {
             ml.Model.Save(t, raw.Schema, path);

@@ -17,7 +17,7 @@ public class SaveLoadTests
 {
     public TestContext TestContext { get; set; } = null!;
 
-    private string TempZip() => Path.Combine(Path.GetTempPath(), $"mlnetslim-{Guid.NewGuid():N}.zip");
+    private string TempZip() => Path.Combine(TestData.TempRoot, $"mlnetslim-{Guid.NewGuid():N}.zip");
 
     private static (ITransformer Chain, ControllableMultiTaskTransformer Cmt, IDataView Data) Trained(MLContext ml, Row[] rows)
     {

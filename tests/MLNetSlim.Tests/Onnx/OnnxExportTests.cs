@@ -80,7 +80,7 @@ public class OnnxExportTests
         float[] images = OnnxTestModels.RandomImages(Rows, seed: 99);
         IDataView data = Data(ml, images);
         var transformer = new ControllableMultiTaskTransformer(model);
-        string dir = Path.Combine(Path.GetTempPath(), "mlnetslim-onnx-" + Guid.NewGuid().ToString("N"));
+        string dir = Path.Combine(TestData.TempRoot, "mlnetslim-onnx-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         try
         {
@@ -119,7 +119,7 @@ public class OnnxExportTests
             taskWeights: new Dictionary<string, double> { ["shape"] = 0.9, ["size"] = 0.1 });
         Assert.AreNotEqual(model.Network.FullConfiguration, transformer.Configuration, "the budget must select a smaller configuration");
         ITransformer chain = new TransformerChain<ITransformer>(transformer);
-        string path = Path.Combine(Path.GetTempPath(), $"mlnetslim-onnx-{Guid.NewGuid():N}.onnx");
+        string path = Path.Combine(TestData.TempRoot, $"mlnetslim-onnx-{Guid.NewGuid():N}.onnx");
         try
         {
             ml.Model.ExportToOnnx(chain, path);

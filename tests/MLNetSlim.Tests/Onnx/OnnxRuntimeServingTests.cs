@@ -84,7 +84,7 @@ public class OnnxRuntimeServingTests
         Assert.AreEqual(3, serving.PreparedConfigurations.Count, "one export per configuration the control chose");
 
         // A zip saved from the ONNX Runtime transformer loads back into one.
-        string path = Path.Combine(Path.GetTempPath(), $"mlnetslim-ort-{Guid.NewGuid():N}.zip");
+        string path = Path.Combine(TestData.TempRoot, $"mlnetslim-ort-{Guid.NewGuid():N}.zip");
         try
         {
             ml.Model.Save(fast, data.Schema, path);

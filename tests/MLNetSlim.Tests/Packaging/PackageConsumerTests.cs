@@ -32,7 +32,7 @@ public class PackageConsumerTests
         string root = Metadata("MLNetSlim.RepositoryRoot");
         string configuration = Metadata("MLNetSlim.Configuration");
         string version = $"0.1.0-consumertest.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
-        string work = Path.Combine(Path.GetTempPath(), "mlnetslim-consumer-" + Guid.NewGuid().ToString("N")[..8]);
+        string work = Path.Combine(TestData.TempRoot, "mlnetslim-consumer-" + Guid.NewGuid().ToString("N")[..8]);
         string feed = Path.Combine(work, "feed"), app = Path.Combine(work, "app");
         Directory.CreateDirectory(feed);
         Directory.CreateDirectory(app);

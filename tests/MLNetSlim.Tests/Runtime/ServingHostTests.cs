@@ -21,7 +21,7 @@ public class ServingHostTests
         Row[] rows = Rows(4);
         ControllableMultiTaskTransformer t = new ControllableMultiTaskEstimator(ml, Options(), new FakeTrainer().Run).Fit(Keyed(ml, rows));
         IDataView raw = Raw(ml, rows);
-        string path = Path.Combine(Path.GetTempPath(), $"mlnetslim-{Guid.NewGuid():N}.zip");
+        string path = Path.Combine(TestData.TempRoot, $"mlnetslim-{Guid.NewGuid():N}.zip");
         string input = Path.ChangeExtension(path, ".json");
         try
         {

@@ -113,7 +113,7 @@ public class ServingWithoutTorchSharpTests
 
         // 2. Train with TorchSharp, export the bundle (every configuration), write inputs and requests.
         (MLContext ml, ITransformer model, ControllableMultiTaskTransformer slim) = Train();
-        string work = Path.Combine(Path.GetTempPath(), "mlnetslim-serving-" + Guid.NewGuid().ToString("N")[..8]);
+        string work = Path.Combine(TestData.TempRoot, "mlnetslim-serving-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(work);
         try
         {
@@ -192,7 +192,7 @@ public class ServingWithoutTorchSharpTests
     public void InProcess_PredictionEngine_SubsetBundle_AndBadFiles()
     {
         (MLContext ml, ITransformer model, ControllableMultiTaskTransformer slim) = Train();
-        string work = Path.Combine(Path.GetTempPath(), "mlnetslim-serving-" + Guid.NewGuid().ToString("N")[..8]);
+        string work = Path.Combine(TestData.TempRoot, "mlnetslim-serving-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(work);
         try
         {
