@@ -161,7 +161,7 @@ public class PerPixelOnnxTests
         var ml = new MLContext(seed: 1).AddMLNetSlim();
         IDataView data = Data(ml, OnnxTestModels.RandomImages(Rows, seed: 36));
         var torch = new ControllableMultiTaskTransformer(model) { UseOnnxRuntime = false };
-        string path = Path.Combine(Path.GetTempPath(), $"mlnetslim-perpixel-{Guid.NewGuid():N}.mlnsbundle");
+        string path = Path.Combine(TestData.TempRoot, $"mlnetslim-perpixel-{Guid.NewGuid():N}.mlnsbundle");
         WidthConfiguration full = WidthConfiguration.Uniform(1.0, Tasks.Length), smallest = WidthConfiguration.Uniform(0.25, Tasks.Length);
         try
         {
