@@ -10,6 +10,7 @@ using static MLNetSlim.Benchmarks.ReportFiles;
 using static TorchSharp.torch;
 using MLNetSlim.Architecture;
 using MLNetSlim.Model;
+using MLNetSlim.MLNet;
 
 namespace MLNetSlim.Benchmarks;
 
@@ -31,8 +32,12 @@ public sealed record InferenceSettings(string Configurations, int[] Batches, int
 /// <param name="TorchMs">(a) MultiTaskNetwork.forward on a ready (N, C, H, W) tensor, no_grad.</param>
 /// <param name="FastMs">(b) OnnxRuntimeMultiTaskModel.Predict: floats in, probabilities out (what the transformer calls).</param>
 /// <param name="OrtMs">(c) plain ONNX Runtime: InferenceSession.Run on the exported file with a ready input OrtValue.</param>
+/// <param name="DefaultMs">(d) the transformer's default path: the forward pass a ControllableMultiTaskTransformer with
+/// default settings runs per batch (ONNX Runtime since UseOnnxRuntime became the default).</param>
 /// <param name="FastOverOrt">FastMs / OrtMs.</param>
-public sealed record InferenceResult(string Configuration, long Macs, int Batch, double TorchMs, double FastMs, double OrtMs, double FastOverOrt);
+/// <param name="DefaultOverOrt">DefaultMs / OrtMs.</param>
+public sealed record InferenceResult(string Configuration, long Macs, int Batch, double TorchMs, double FastMs, double OrtMs, double DefaultMs,
+    double FastOverOrt, double DefaultOverOrt);
 
 /// <summary>The `inference` report (inference.json).</summary>
 public sealed record InferenceReport(
@@ -42,14 +47,17 @@ public sealed record InferenceReport(
     [property: JsonPropertyName("smallest_over_full_b1")] double SmallestOverFullB1,
     [property: JsonPropertyName("torch_smallest_over_full_b1")] double TorchSmallestOverFullB1,
     [property: JsonPropertyName("ort_smallest_over_full_b1")] double OrtSmallestOverFullB1,
+    [property: JsonPropertyName("max_default_over_ort")] double MaxDefaultOverOrt,
+    [property: JsonPropertyName("default_path")] string DefaultPath,
     bool MeetsTargets,
     double TotalSeconds,
     IReadOnlyList<InferenceResult> Results);
 
 /// <summary>
 /// `inference`: batch-1 and batch-32 latency of every configuration of the default model (SmallConvNet, two 10-class
-/// tasks, 1x28x28, widths 0.25-1) through (a) the TorchSharp forward, (b) the ONNX Runtime fast path and (c) plain ONNX
-/// Runtime on the exported file; per configuration and batch size (b) and (c) are timed in interleaved rounds, then (a).
+/// tasks, 1x28x28, widths 0.25-1) through (a) the TorchSharp forward, (b) the ONNX Runtime fast path, (c) plain ONNX
+/// Runtime on the exported file and (d) the transformer's default path; per configuration and batch size (b), (c) and
+/// (d) are timed in interleaved rounds, then (a).
 /// </summary>
 public static class InferenceCommand
 {
@@ -69,6 +77,10 @@ public static class InferenceCommand
         using ControllableMultiTaskModel model = DefaultModel(s.Seed);
         var serving = new OnnxRuntimeServingOptions { IntraOpThreads = s.Threads };
         using var fast = new OnnxRuntimeMultiTaskModel(model, serving, ownsModel: false);
+        // (d): a transformer with default settings (UseOnnxRuntime true) and the same thread count.
+        var transformer = new ControllableMultiTaskTransformer(model) { IntraOpThreads = s.Threads };
+        string defaultPath = transformer.InferencePath;
+        AnsiConsole.MarkupLineInterpolated($"[grey]the transformer's default path: {defaultPath}[/]");
         CostTable costs = model.Costs;
         List<WidthConfiguration> configurations = Configurations(model, s.Configurations);
         string dir = Path.Combine(Path.GetTempPath(), "mlnetslim-inference-" + Guid.NewGuid().ToString("N")[..8]);
@@ -98,6 +110,7 @@ public static class InferenceCommand
                     string[] outputNames = model.Tasks.Select(t => MultiTaskOnnxExporter.ScoreOutputPrefix + t.Name).ToArray();
                     OrtValue[] inputs = { input };
                     fast.Prepare(new[] { c });
+                    ResolvedConfiguration resolved = costs.Resolve(c);
                     // (b) and (c) are interleaved with each other only: a TorchSharp pass between them would evict the
                     // caches before whichever ran next and bias the ratio; (a) is timed on its own right after.
                     var onnxActions = new Action[]
@@ -107,11 +120,12 @@ public static class InferenceCommand
                         {
                             using IDisposableReadOnlyCollection<OrtValue> o = session.Run(runOptions, inputNames, inputs, outputNames);
                         },
+                        () => transformer.Forward(images, batch, resolved),
                     };
                     List<double>[] onnx = Timing.Interleaved(onnxActions, rounds, s.Warmup);
                     List<double>[] torch = Timing.Interleaved(new[] { Timing.Forward(model.Network, x, c) }, rounds, s.Warmup);
-                    double torchMs = Timing.Median(torch[0]), fastMs = Timing.Median(onnx[0]), ortMs = Timing.Median(onnx[1]);
-                    results.Add(new InferenceResult(c.ToString(), costs.Macs(c), batch, torchMs, fastMs, ortMs, fastMs / ortMs));
+                    double torchMs = Timing.Median(torch[0]), fastMs = Timing.Median(onnx[0]), ortMs = Timing.Median(onnx[1]), defaultMs = Timing.Median(onnx[2]);
+                    results.Add(new InferenceResult(c.ToString(), costs.Macs(c), batch, torchMs, fastMs, ortMs, defaultMs, fastMs / ortMs, defaultMs / ortMs));
                 }
             }
         }
@@ -129,31 +143,36 @@ public static class InferenceCommand
         }
         double maxFastOverOrt = results.Max(r => r.FastOverOrt);
         double smallestOverFull = Ratio(r => r.FastMs);
-        var report = new InferenceReport(machine, s, maxFastOverOrt, smallestOverFull, Ratio(r => r.TorchMs), Ratio(r => r.OrtMs),
+        double maxDefaultOverOrt = results.Max(r => r.DefaultOverOrt);
+        var report = new InferenceReport(machine, s, maxFastOverOrt, smallestOverFull, Ratio(r => r.TorchMs), Ratio(r => r.OrtMs), maxDefaultOverOrt, defaultPath,
             maxFastOverOrt <= FastOverOrtTarget && smallestOverFull <= SmallestOverFullTarget, total.Elapsed.TotalSeconds, results);
 
-        var table = new Table().AddColumns("configuration", "MACs", "batch", "(a) torch ms", "(b) fast ms", "(c) ORT ms", "(b)/(c)");
+        var table = new Table().AddColumns("configuration", "MACs", "batch", "(a) torch ms", "(b) fast ms", "(c) ORT ms", "(d) default ms", "(b)/(c)", "(d)/(c)");
         foreach (InferenceResult r in results)
-            table.AddRow(r.Configuration, M(r.Macs), r.Batch.ToString(), F(r.TorchMs, "0.000"), F(r.FastMs, "0.000"), F(r.OrtMs, "0.000"), F(r.FastOverOrt, "0.000"));
+            table.AddRow(r.Configuration, M(r.Macs), r.Batch.ToString(), F(r.TorchMs, "0.000"), F(r.FastMs, "0.000"), F(r.OrtMs, "0.000"), F(r.DefaultMs, "0.000"),
+                F(r.FastOverOrt, "0.000"), F(r.DefaultOverOrt, "0.000"));
         AnsiConsole.Write(table);
 
         var md = new StringBuilder()
-            .AppendLine("# Inference latency: TorchSharp, the ONNX Runtime fast path, plain ONNX Runtime")
+            .AppendLine("# Inference latency: TorchSharp, the ONNX Runtime fast path, plain ONNX Runtime, the transformer's default path")
             .AppendLine()
             .Append(machine.ToMarkdown())
             .AppendLine()
-            .AppendLine($"The default model (SmallConvNet, two 10-class tasks, 1x28x28, widths 0.25/0.5/0.75/1, random weights: latency does not depend on them), {(s.Configurations == "all" ? "every configuration" : "the uniform configurations")}; batch sizes {string.Join(", ", s.Batches)}; per configuration and batch (b) and (c) are timed in {s.Rounds} interleaved rounds at batch 1 and {s.RoundsBatched} at larger batches (alternating order) after {s.Warmup} warm-up rounds, then (a) in as many rounds; medians in ms; {s.Threads} intra-op thread(s) for torch and ONNX Runtime.")
+            .AppendLine($"The default model (SmallConvNet, two 10-class tasks, 1x28x28, widths 0.25/0.5/0.75/1, random weights: latency does not depend on them), {(s.Configurations == "all" ? "every configuration" : "the uniform configurations")}; batch sizes {string.Join(", ", s.Batches)}; per configuration and batch (b), (c) and (d) are timed in {s.Rounds} interleaved rounds at batch 1 and {s.RoundsBatched} at larger batches (alternating order) after {s.Warmup} warm-up rounds, then (a) in as many rounds; medians in ms; {s.Threads} intra-op thread(s) for torch and ONNX Runtime.")
             .AppendLine()
-            .AppendLine("(a) `MultiTaskNetwork.forward` on a ready tensor (no_grad); (b) `OnnxRuntimeMultiTaskModel.Predict`, the fast path the transformer calls (floats in, probabilities out, session cached per configuration); (c) `InferenceSession.Run` on the exported file with a ready input.")
+            .AppendLine("(a) `MultiTaskNetwork.forward` on a ready tensor (no_grad); (b) `OnnxRuntimeMultiTaskModel.Predict`, the fast path (floats in, probabilities out, session cached per configuration); (c) `InferenceSession.Run` on the exported file with a ready input; (d) the forward pass a `ControllableMultiTaskTransformer` with default settings runs per batch (what `Transform` cursors and prediction engines call).")
+            .AppendLine()
+            .AppendLine($"The transformer's default path in this run: **{defaultPath}**.")
             .AppendLine()
             .AppendLine($"- `max_fast_over_ort` (max over configurations and batches of (b)/(c), target <= {FastOverOrtTarget}): **{F(maxFastOverOrt, "0.000")}**")
             .AppendLine($"- `smallest_over_full_b1` (fast path, smallest / full at batch 1, target <= {SmallestOverFullTarget}): **{F(smallestOverFull, "0.000")}** (TorchSharp: {F(report.TorchSmallestOverFullB1, "0.000")}, plain ONNX Runtime: {F(report.OrtSmallestOverFullB1, "0.000")})")
+            .AppendLine($"- `max_default_over_ort` (max of (d)/(c): the transformer's default path against plain ONNX Runtime): **{F(maxDefaultOverOrt, "0.000")}**")
             .AppendLine($"- Targets met: {(report.MeetsTargets ? "yes" : "NO")}; run took {F(report.TotalSeconds, "0")} s")
             .AppendLine()
-            .AppendLine("| configuration | MACs | batch | (a) torch ms | (b) fast ms | (c) ORT ms | (b)/(c) | (a)/(b) |")
-            .AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+            .AppendLine("| configuration | MACs | batch | (a) torch ms | (b) fast ms | (c) ORT ms | (d) default ms | (b)/(c) | (d)/(c) | (a)/(d) |")
+            .AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (InferenceResult r in results)
-            md.AppendLine($"| {r.Configuration} | {M(r.Macs)} | {r.Batch} | {F(r.TorchMs, "0.000")} | {F(r.FastMs, "0.000")} | {F(r.OrtMs, "0.000")} | {F(r.FastOverOrt, "0.000")} | {F(r.TorchMs / r.FastMs, "0.00")} |");
+            md.AppendLine($"| {r.Configuration} | {M(r.Macs)} | {r.Batch} | {F(r.TorchMs, "0.000")} | {F(r.FastMs, "0.000")} | {F(r.OrtMs, "0.000")} | {F(r.DefaultMs, "0.000")} | {F(r.FastOverOrt, "0.000")} | {F(r.DefaultOverOrt, "0.000")} | {F(r.TorchMs / r.DefaultMs, "0.00")} |");
         (string json, string mdPath) = Write(s.Out, "inference", report, md.ToString());
         AnsiConsole.MarkupLineInterpolated($"Wrote {json} and {mdPath}. max_fast_over_ort {F(maxFastOverOrt, "0.000")}, smallest_over_full_b1 {F(smallestOverFull, "0.000")}; targets met: {(report.MeetsTargets ? "yes" : "NO")}");
         return 0;

@@ -103,7 +103,7 @@ var infBatches = new Option<string>("--batches") { Description = "Comma-separate
 var infRounds = new Option<int>("--rounds") { Description = "Timed interleaved rounds per configuration at batch size 1.", DefaultValueFactory = _ => 200 };
 var infRoundsBatched = new Option<int>("--rounds-batched") { Description = "Timed interleaved rounds per configuration at batch sizes above 1 (each pass is longer, so fewer rounds give a stable median).", DefaultValueFactory = _ => 60 };
 var infWarmup = new Option<int>("--warmup") { Description = "Untimed rounds first.", DefaultValueFactory = _ => 20 };
-var inference = new Command("inference", "Batch-1 and batch-32 latency of every configuration: TorchSharp forward, the ONNX Runtime fast path, plain ONNX Runtime on the exported file.")
+var inference = new Command("inference", "Batch-1 and batch-32 latency of every configuration: TorchSharp forward, the ONNX Runtime fast path, plain ONNX Runtime on the exported file, the transformer's default path.")
 {
     infConfigs, infBatches, infRounds, infRoundsBatched, infWarmup, threadsOption, outOption, seedOption,
 };

@@ -8,7 +8,7 @@ namespace MLNetSlim.Serving;
 /// run with as little around <see cref="InferenceSession.Run(RunOptions, IReadOnlyCollection{string}, IReadOnlyCollection{OrtValue}, IReadOnlyCollection{string}, IReadOnlyCollection{OrtValue})"/>
 /// as possible: the caller's floats are passed to ONNX Runtime in place (pinned, not copied) and the outputs are written
 /// by ONNX Runtime straight into the result arrays (pre-allocated output values), so the only work besides the graph
-/// is two small allocations per output. Shared by the TorchSharp side's fast path (MLNetSlim.Onnx) and
+/// is two small allocations per output. Shared by the TorchSharp side's ONNX Runtime path (MLNetSlim's Onnx layer) and
 /// <see cref="ServingMultiTaskModel"/>. Thread-safe (ONNX Runtime sessions are).
 /// </summary>
 internal sealed class OnnxSession : IDisposable

@@ -15,8 +15,12 @@ namespace MLNetSlim.Serving;
 /// </summary>
 public sealed class ServingBundle
 {
-    /// <summary>Version of the bundle format written and read by this library.</summary>
-    public const int FormatVersion = 1;
+    /// <summary>Version of the bundle format written by this library (2: version 1 plus the optional latency table);
+    /// it reads this version and every older one.</summary>
+    public const int FormatVersion = 2;
+
+    /// <summary>The first bundle format (no latency table); still read.</summary>
+    internal const int FormatVersion1 = 1;
 
     /// <summary>Largest ONNX graph per configuration accepted on read, bytes (1 GiB).</summary>
     private const int MaxGraphBytes = 1 << 30;
@@ -29,7 +33,8 @@ public sealed class ServingBundle
     /// (the message names which).</exception>
     internal ServingBundle(IReadOnlyList<TaskDefinition> tasks, int channels, int height, int width, CostTable costs,
         CalibrationTable calibration, string featureColumnName, string? budgetColumnName, string? taskWeightsColumnName,
-        Budget budget, IReadOnlyList<double> taskWeights, IReadOnlyList<(WidthConfiguration Configuration, byte[] Onnx)> configurations)
+        Budget budget, IReadOnlyList<double> taskWeights, IReadOnlyList<(WidthConfiguration Configuration, byte[] Onnx)> configurations,
+        BundleLatency? latency = null)
     {
         ArgumentNullException.ThrowIfNull(tasks);
         ArgumentNullException.ThrowIfNull(costs);
@@ -67,7 +72,13 @@ public sealed class ServingBundle
             throw new ArgumentException("A configuration is listed twice.", nameof(configurations));
         Configurations = resolved;
         _graphs = configurations.Select(c => c.Onnx).ToArray();
+        if (latency is not null && !ReferenceEquals(latency.Table.Costs, costs) && !SameShape(latency.Table.Costs, costs))
+            throw new ArgumentException("The latency table belongs to another cost table.", nameof(latency));
+        Latency = latency;
     }
+
+    private static bool SameShape(CostTable a, CostTable b) =>
+        a.TaskCount == b.TaskCount && a.EncoderOptionCount == b.EncoderOptionCount && a.DecoderWidths.Count == b.DecoderWidths.Count;
 
     /// <summary>The tasks, in decoder order.</summary>
     public IReadOnlyList<TaskDefinition> Tasks { get; }
@@ -101,6 +112,10 @@ public sealed class ServingBundle
 
     /// <summary>The exported transformer's task weights, in task order.</summary>
     public IReadOnlyList<double> TaskWeights { get; }
+
+    /// <summary>The batch-1 ONNX Runtime latency table measured when the bundle was written, with the machine it was
+    /// measured on, or null (bundles of format 1, or exported without it). Millisecond budgets use it.</summary>
+    public BundleLatency? Latency { get; }
 
     /// <summary>The configurations this bundle can run (each with its ONNX graph), in the order written.</summary>
     public IReadOnlyList<ResolvedConfiguration> Configurations { get; }
@@ -144,16 +159,16 @@ public sealed class ServingBundle
         if (got < head.Length)
             throw new InvalidModelFileException(null, null, "the file is truncated inside its format version.");
         int version = BinaryPrimitives.ReadInt32LittleEndian(head.AsSpan(Magic.Length));
-        if (version != FormatVersion)
+        if (version < FormatVersion1 || version > FormatVersion)
             throw new InvalidModelFileException(null, null, version > FormatVersion
-                ? $"serving bundle format version {version} is newer than this library reads (version {FormatVersion}); update MLNetSlim.Serving."
-                : $"serving bundle format version {version} is not a valid version (this library reads version {FormatVersion}); the file is damaged.");
+                ? $"serving bundle format version {version} is newer than this library reads (versions {FormatVersion1} to {FormatVersion}); update MLNetSlim.Serving."
+                : $"serving bundle format version {version} is not a valid version (this library reads versions {FormatVersion1} to {FormatVersion}); the file is damaged.");
         byte[] payload = Checksummed.Read(stream, "serving bundle");
         using var ms = new MemoryStream(payload, writable: false);
         using var reader = new BinaryReader(ms, Encoding.UTF8);
         try
         {
-            ServingBundle bundle = ReadPayload(reader);
+            ServingBundle bundle = ReadPayload(reader, version);
             if (ms.Position != ms.Length)
                 throw new InvalidModelFileException(null, "serving bundle", $"{ms.Length - ms.Position} unexpected bytes after the last configuration.");
             return bundle;
@@ -167,17 +182,22 @@ public sealed class ServingBundle
 
     /// <summary>Writes the bundle: magic "MLNSBNDL", int32 format version, then the payload framed with its length and
     /// SHA-256 (docs/model-format.md).</summary>
-    internal void Save(Stream stream)
+    internal void Save(Stream stream) => Save(stream, FormatVersion);
+
+    /// <summary>Writes format <paramref name="formatVersion"/> (tests write version 1 as earlier libraries did; it has
+    /// no latency table).</summary>
+    internal void Save(Stream stream, int formatVersion)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        if (formatVersion is < FormatVersion1 or > FormatVersion) throw new ArgumentOutOfRangeException(nameof(formatVersion));
         stream.Write(Magic);
         Span<byte> version = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32LittleEndian(version, FormatVersion);
+        BinaryPrimitives.WriteInt32LittleEndian(version, formatVersion);
         stream.Write(version);
         Checksummed.Write(stream, payload =>
         {
             using var w = new BinaryWriter(payload, Encoding.UTF8, leaveOpen: true);
-            WritePayload(w);
+            WritePayload(w, formatVersion);
         });
         stream.Flush();
     }
@@ -203,7 +223,7 @@ public sealed class ServingBundle
         }
     }
 
-    private void WritePayload(BinaryWriter w)
+    private void WritePayload(BinaryWriter w, int formatVersion)
     {
         // Ints, longs and doubles little-endian; strings length-prefixed UTF-8 (BinaryWriter).
         w.Write(Tasks.Count);
@@ -249,10 +269,28 @@ public sealed class ServingBundle
             w.Write(_graphs[i].Length);
             w.Write(_graphs[i]);
         }
+        if (formatVersion >= 2)
+        {
+            // Version 2: bool has-latency; then the machine, the UTC time, the overhead, E encoder and T x E x W
+            // decoder latencies (ms, batch 1).
+            w.Write(Latency is not null);
+            if (Latency is not null)
+            {
+                LatencyTable l = Latency.Table;
+                w.Write(Latency.Machine);
+                w.Write(Latency.MeasuredUtc.ToBinary());
+                w.Write(l.OverheadMs);
+                for (int e = 0; e < Costs.EncoderOptionCount; e++) w.Write(l.EncoderMs(e));
+                for (int t = 0; t < Costs.TaskCount; t++)
+                    for (int e = 0; e < Costs.EncoderOptionCount; e++)
+                        for (int d = 0; d < Costs.DecoderWidths.Count; d++)
+                            w.Write(l.DecoderMs(t, e, d));
+            }
+        }
         w.Flush();
     }
 
-    private static ServingBundle ReadPayload(BinaryReader r)
+    private static ServingBundle ReadPayload(BinaryReader r, int version)
     {
         int taskCount = Count(r.ReadInt32(), 10_000, "tasks");
         var tasks = new TaskDefinition[taskCount];
@@ -317,9 +355,40 @@ public sealed class ServingBundle
             if (graph.Length != bytes) throw new EndOfStreamException($"the ONNX graph of {c} is cut short");
             configurations[i] = (c, graph);
         }
-        return new ServingBundle(tasks, channels, height, width, costs, calibration, feature, budgetColumn, weightsColumn, budget, weights, configurations);
+        BundleLatency? latency = null;
+        if (version >= 2 && r.ReadBoolean())
+        {
+            string machine = r.ReadString();
+            DateTime measured = DateTime.FromBinary(r.ReadInt64());
+            double overhead = r.ReadDouble();
+            var encoderMs = new double[encoderOptions];
+            for (int e = 0; e < encoderOptions; e++) encoderMs[e] = r.ReadDouble();
+            var decoderMs = new double[taskCount][][];
+            for (int t = 0; t < taskCount; t++)
+            {
+                decoderMs[t] = new double[encoderOptions][];
+                for (int e = 0; e < encoderOptions; e++)
+                {
+                    decoderMs[t][e] = new double[widthCount];
+                    for (int d = 0; d < widthCount; d++) decoderMs[t][e][d] = r.ReadDouble();
+                }
+            }
+            latency = new BundleLatency(new LatencyTable(costs, encoderMs, decoderMs, overhead), machine, measured);
+        }
+        return new ServingBundle(tasks, channels, height, width, costs, calibration, feature, budgetColumn, weightsColumn, budget, weights, configurations, latency);
     }
 
     private static int Count(int n, int max, string what) =>
         n >= 0 && n <= max ? n : throw new InvalidDataException($"the stored number of {what} ({n}) is impossible");
 }
+
+/// <summary>
+/// A serving bundle's latency table: batch-1 ONNX Runtime latencies (ms) per encoder option and per decoder width
+/// (separable; <see cref="LatencyTable.PredictMs(WidthConfiguration)"/> gives any configuration's), measured when the
+/// bundle was exported, and the machine they were measured on. Millisecond budgets (<c>Budget.Milliseconds</c>) use it;
+/// on a machine unlike <see cref="Machine"/> the figures are only indicative (docs/serving.md).
+/// </summary>
+/// <param name="Table">The latency table.</param>
+/// <param name="Machine">The machine it was measured on ("2 cores, AMD EPYC ..., Linux ..., X64, ONNX Runtime intra-op threads 1").</param>
+/// <param name="MeasuredUtc">When it was measured (UTC).</param>
+public sealed record BundleLatency(LatencyTable Table, string Machine, DateTime MeasuredUtc);

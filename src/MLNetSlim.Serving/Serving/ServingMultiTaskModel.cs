@@ -21,8 +21,9 @@ public sealed class ServingOptions
 /// TorchSharp model, so it picks the same configuration for the same budget and weights. A bundle with a subset picks,
 /// among its configurations whose MACs fit the budget, the one with the highest preference-weighted relative
 /// calibration metric (weights normalised to sum 1; ties: fewer MACs), exhaustively.</para>
-/// <para><b>Budgets.</b> Fractions of full MACs and MACs. Millisecond budgets need a latency table measured on the
-/// serving machine and are not supported here (<see cref="NotSupportedException"/>).</para>
+/// <para><b>Budgets.</b> Fractions of full MACs and MACs; milliseconds when the bundle carries a latency table
+/// (<see cref="ServingBundle.Latency"/>: batch-1 ONNX Runtime latencies measured at export, on the machine it names;
+/// bundles of format 1 or exported without one throw <see cref="NotSupportedException"/>).</para>
 /// <para><b>Threads.</b> <see cref="SelectConfiguration"/> and <see cref="Predict"/> are safe for concurrent calls
 /// (ONNX Runtime sessions are thread-safe).</para>
 /// </remarks>
@@ -42,7 +43,7 @@ public sealed class ServingMultiTaskModel : IDisposable
         Bundle = bundle;
         _options = options ?? new ServingOptions();
         _index = bundle.Configurations.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i);
-        if (bundle.HasEveryConfiguration) _search = new ConfigurationSearch(bundle.Costs, bundle.Calibration);
+        if (bundle.HasEveryConfiguration) _search = new ConfigurationSearch(bundle.Costs, bundle.Calibration, bundle.Latency?.Table);
     }
 
     /// <summary>Loads a bundle file and serves it.</summary>
@@ -64,27 +65,34 @@ public sealed class ServingMultiTaskModel : IDisposable
         _sessions.Where(p => p.Value.IsValueCreated).Select(p => p.Key.Widths).ToArray();
 
     /// <summary>The width configuration for a budget and task preferences (see the remarks for how).</summary>
-    /// <param name="budget">Fraction of full MACs or MACs.</param>
+    /// <param name="budget">Fraction of full MACs, MACs, or milliseconds (with a latency table).</param>
     /// <param name="taskPreferences">Non-negative weights, one per task in task order (need not sum to 1).</param>
     /// <exception cref="BudgetInfeasibleException">The budget is below the cheapest configuration in the bundle (the
     /// message names the smallest feasible budget).</exception>
-    /// <exception cref="NotSupportedException">A millisecond budget.</exception>
+    /// <exception cref="NotSupportedException">A millisecond budget and a bundle without a latency table.</exception>
     /// <exception cref="ArgumentException">Wrong number of weights.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A negative, NaN or infinite weight, or all zero.</exception>
     public ResolvedConfiguration SelectConfiguration(Budget budget, IReadOnlyList<double> taskPreferences)
     {
         ArgumentNullException.ThrowIfNull(taskPreferences);
-        if (budget.Unit == BudgetUnit.Milliseconds)
+        LatencyTable? latency = Bundle.Latency?.Table;
+        if (budget.Unit == BudgetUnit.Milliseconds && latency is null)
             throw new NotSupportedException(
-                $"Budget {budget}: millisecond budgets need a latency table measured on this machine, which a serving bundle does not carry; use a fraction of full MACs or MACs.");
+                $"Budget {budget}: millisecond budgets need a latency table, and this serving bundle does not carry one (format version 1, or exported without it); use a fraction of full MACs or MACs, or export the bundle again with this library.");
         if (_search is not null) return _search.Search(budget, taskPreferences).Selected;
         double[] p = TaskPreferences.Normalize(taskPreferences, Tasks.Count);
-        double limit = budget.Unit == BudgetUnit.Macs ? budget.Value : budget.Value * Costs.FullMacs;
+        double limit = budget.Unit switch
+        {
+            BudgetUnit.Macs => budget.Value,
+            BudgetUnit.Milliseconds => budget.Value,
+            _ => budget.Value * Costs.FullMacs,
+        };
+        double CostOf(ResolvedConfiguration c) => budget.Unit == BudgetUnit.Milliseconds ? latency!.PredictMs(c.EncoderOption, c.DecoderWidthIndices) : c.Macs;
         ResolvedConfiguration? best = null;
         double bestScore = double.NegativeInfinity;
         foreach (ResolvedConfiguration c in Bundle.Configurations)
         {
-            if (c.Macs > limit) continue;
+            if (CostOf(c) > limit) continue;
             double[] relative = Bundle.Calibration.Relative(c.EncoderOption, c.DecoderWidthIndices);
             double score = 0;
             for (int t = 0; t < p.Length; t++) score += p[t] * relative[t];
@@ -95,6 +103,8 @@ public sealed class ServingMultiTaskModel : IDisposable
             }
         }
         if (best is not null) return best;
+        if (budget.Unit == BudgetUnit.Milliseconds)
+            throw new BudgetInfeasibleException(budget, Budget.Milliseconds(Bundle.Configurations.Min(CostOf)), "the fastest configuration in this serving bundle takes longer");
         long smallest = Bundle.Configurations.Min(c => c.Macs);
         Budget feasible = budget.Unit == BudgetUnit.Macs ? Budget.Macs(smallest) : Budget.FractionOfFull((double)smallest / Costs.FullMacs);
         throw new BudgetInfeasibleException(budget, feasible, "the cheapest configuration in this serving bundle costs more");

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetSlim.Architecture;
@@ -9,53 +7,58 @@ namespace MLNetSlim.Serving;
 
 /// <summary>
 /// Serves a <see cref="ServingMultiTaskModel"/> (a serving bundle, ONNX Runtime, no TorchSharp) in ML.NET with the
-/// control and the output columns of the TorchSharp transformer (<c>MLNetSlim.MLNet.ControllableMultiTaskTransformer</c>):
-/// per task T with K classes, <c>Score.T</c> (Vector&lt;Single, K&gt; of class probabilities, SlotNames = class names)
-/// and <c>PredictedLabel.T</c> (Key&lt;UInt32, K&gt;, the arg-max class, KeyValues = class names). Input columns pass
-/// through at the same indices. Works with <c>Transform</c> and <c>mlContext.Model.CreatePredictionEngine</c>.
+/// control and the output columns of the TorchSharp transformer (<c>MLNetSlim.MLNet.ControllableMultiTaskTransformer</c>;
+/// both run the same mapper, so columns, per-row control and error messages are the same): per task T with K classes,
+/// <c>Score.T</c> (Vector&lt;Single, K&gt; of class probabilities, SlotNames = class names) and <c>PredictedLabel.T</c>
+/// (Key&lt;UInt32, K&gt;, the arg-max class, KeyValues = class names); per-pixel tasks: <c>Score.T</c> as a (C, H, W)
+/// Vector&lt;Single&gt; (segmentation: class probabilities per pixel; depth: values; normals: unit vectors; edges:
+/// probabilities) and, for segmentation, <c>PredictedLabel.T</c> as an (H, W) Vector&lt;UInt32&gt; of 0-based classes
+/// (docs/mlnet-integration.md). Input columns pass through at the same indices. Works with <c>Transform</c> and
+/// <c>mlContext.Model.CreatePredictionEngine</c>.
 /// </summary>
 /// <remarks>
 /// <para><b>Control.</b> <see cref="SetControl"/> sets budget and task weights together (one search, one immutable
 /// snapshot swapped atomically); <see cref="Budget"/> and <see cref="TaskWeights"/> are shorthands. The initial control
-/// and the column names are those of the exported transformer.</para>
+/// and the column names are those of the exported transformer (a millisecond budget needs the bundle's latency table,
+/// see <see cref="ServingMultiTaskModel"/>; without one the initial budget is the full network).</para>
 /// <para><b>Per-row control.</b> An input column named <see cref="BudgetColumnName"/> (Single, fraction of full MACs in
 /// (0, 1]) and/or <see cref="TaskWeightsColumnName"/> (Vector&lt;Single&gt;, one weight per task in task order; empty =
 /// the transformer's weights) sets the row's own budget / weights, with the same rules and error messages as the
 /// TorchSharp transformer.</para>
+/// <para><b>Batches.</b> <see cref="Transform"/> reads <see cref="BatchSize"/> rows ahead and runs one ONNX Runtime call
+/// per batch and configuration; the prediction engine path runs one call per row.</para>
 /// <para><b>Threads.</b> No lock around the forward pass; use one prediction engine per thread. Not saved to an ML.NET
 /// zip: the bundle is the serving artefact.</para>
 /// </remarks>
-public sealed class ServingMultiTaskTransformer : ITransformer
+public sealed class ServingMultiTaskTransformer : ITransformer, IMultiTaskScorer
 {
     /// <summary>Prefix of the per-task score columns: <c>Score.&lt;Task&gt;</c>.</summary>
-    public const string ScoreColumnPrefix = "Score.";
+    public const string ScoreColumnPrefix = OutputColumns.ScorePrefix;
 
     /// <summary>Prefix of the per-task predicted label columns: <c>PredictedLabel.&lt;Task&gt;</c>.</summary>
-    public const string PredictedLabelColumnPrefix = "PredictedLabel.";
+    public const string PredictedLabelColumnPrefix = OutputColumns.PredictedLabelPrefix;
 
     /// <summary>Most (budget, weights) answers the per-row configuration cache keeps; when full it starts over.</summary>
-    public const int ConfigurationCacheCapacity = 1024;
+    public const int ConfigurationCacheCapacity = MultiTaskScoring.ConfigurationCacheCapacity;
 
     private readonly object _controlLock = new();
-    private readonly ConcurrentDictionary<string, ResolvedConfiguration> _rowCache = new(StringComparer.Ordinal);
+    private readonly MultiTaskScoring _scoring;
     private volatile Snapshot _control;
+    private int _batchSize = 64;
 
     /// <summary>Serves <paramref name="model"/> with the bundle's column names and control.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> is null.</exception>
-    /// <exception cref="NotSupportedException">A task is not a classification task.</exception>
     public ServingMultiTaskTransformer(ServingMultiTaskModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        foreach (TaskDefinition t in model.Tasks)
-            if (t.Kind != TaskKind.Classification)
-                throw new NotSupportedException($"Task '{t.Name}' is {t.Kind}; the serving transformer supports classification tasks only.");
         Model = model;
         ServingBundle b = model.Bundle;
         FeatureColumnName = b.FeatureColumnName;
         BudgetColumnName = b.BudgetColumnName;
         TaskWeightsColumnName = b.TaskWeightsColumnName;
-        Budget initial = b.Budget.Unit == BudgetUnit.Milliseconds ? Budget.Full : b.Budget;
+        Budget initial = b.Budget.Unit == BudgetUnit.Milliseconds && b.Latency is null ? Budget.Full : b.Budget;
         _control = Select(initial, b.TaskWeights.ToArray());
+        _scoring = new MultiTaskScoring(this);
     }
 
     /// <summary>The served model.</summary>
@@ -75,7 +78,7 @@ public sealed class ServingMultiTaskTransformer : ITransformer
 
     /// <summary>The compute budget. Setting it is <c>SetControl(value, TaskWeights)</c>.</summary>
     /// <exception cref="BudgetInfeasibleException">On set: below the cheapest configuration; the control is unchanged.</exception>
-    /// <exception cref="NotSupportedException">On set: a millisecond budget.</exception>
+    /// <exception cref="NotSupportedException">On set: a millisecond budget and a bundle without a latency table.</exception>
     public Budget Budget
     {
         get => _control.Budget;
@@ -100,12 +103,12 @@ public sealed class ServingMultiTaskTransformer : ITransformer
     }
 
     /// <summary>Sets budget and task weights together, atomically (see the remarks).</summary>
-    /// <param name="budget">Fraction of full MACs or MACs.</param>
+    /// <param name="budget">Fraction of full MACs, MACs, or milliseconds (bundles with a latency table).</param>
     /// <param name="taskWeights">By task name; null for every task 1.0.</param>
     /// <exception cref="BudgetInfeasibleException">Below the cheapest configuration; the control is unchanged.</exception>
     /// <exception cref="ArgumentException">An unknown task name.</exception>
     /// <exception cref="ArgumentOutOfRangeException">Bad weights.</exception>
-    /// <exception cref="NotSupportedException">A millisecond budget.</exception>
+    /// <exception cref="NotSupportedException">A millisecond budget and a bundle without a latency table.</exception>
     public void SetControl(Budget budget, IReadOnlyDictionary<string, double>? taskWeights)
     {
         double[] w = taskWeights is null ? Enumerable.Repeat(1.0, Tasks.Count).ToArray()
@@ -123,43 +126,41 @@ public sealed class ServingMultiTaskTransformer : ITransformer
     /// <summary>MACs per image of the full network.</summary>
     public long FullMacs => Model.Costs.FullMacs;
 
+    /// <summary>Rows per ONNX Runtime call in <see cref="Transform"/> (default 64, at least 1).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">On set: less than 1.</exception>
+    public int BatchSize
+    {
+        get => _batchSize;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _batchSize = value;
+        }
+    }
+
     /// <inheritdoc />
     public bool IsRowToRowMapper => true;
 
-    /// <summary>Input columns plus <c>Score.T</c> and <c>PredictedLabel.T</c> per task.</summary>
+    /// <summary>Input columns plus <c>Score.T</c> and (classification, segmentation) <c>PredictedLabel.T</c> per task.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The features column is missing or not Vector&lt;Single, C*H*W&gt;,
     /// or a per-row control column has the wrong type (the message names the column, expected and actual type).</exception>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        _ = FeatureColumn(inputSchema);
-        _ = ControlColumns(inputSchema);
-        var b = new DataViewSchema.Builder();
-        b.AddColumns(inputSchema);
-        foreach (TaskDefinition t in Tasks)
-        {
-            int k = t.NumClasses;
-            var names = new VBuffer<ReadOnlyMemory<char>>(k, t.ClassNames.Select(n => n.AsMemory()).ToArray());
-            var scoreAnn = new DataViewSchema.Annotations.Builder();
-            scoreAnn.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, k), (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
-            b.AddColumn(ScoreColumnPrefix + t.Name, new VectorDataViewType(NumberDataViewType.Single, k), scoreAnn.ToAnnotations());
-            var labelAnn = new DataViewSchema.Annotations.Builder();
-            labelAnn.Add("KeyValues", new VectorDataViewType(TextDataViewType.Instance, k), (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
-            b.AddColumn(PredictedLabelColumnPrefix + t.Name, new KeyDataViewType(typeof(uint), k), labelAnn.ToAnnotations());
-        }
-        return b.ToSchema();
-    }
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => _scoring.GetOutputSchema(inputSchema, nameof(inputSchema));
 
     /// <summary>The single-row mapper (prediction engines): one forward pass per row.</summary>
     /// <exception cref="ArgumentOutOfRangeException">As <see cref="GetOutputSchema"/>.</exception>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new Mapper(this, inputSchema);
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        return _scoring.GetRowToRowMapper(inputSchema);
+    }
 
-    /// <summary>Lazily scores <paramref name="input"/> (one forward pass per row as it is enumerated).</summary>
+    /// <summary>Lazily scores <paramref name="input"/> (one forward pass per batch and configuration as it is
+    /// enumerated).</summary>
     /// <exception cref="ArgumentOutOfRangeException">As <see cref="GetOutputSchema"/>.</exception>
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return new ScoredView(this, input);
+        return _scoring.Transform(input);
     }
 
     /// <summary>Not supported: the serving bundle is the saved form (export it again with
@@ -174,314 +175,25 @@ public sealed class ServingMultiTaskTransformer : ITransformer
 
     private Snapshot Select(Budget budget, double[] weights) => new(budget, weights, Model.SelectConfiguration(budget, weights));
 
-    private ResolvedConfiguration ResolveRow(Budget budget, double[] weights)
-    {
-        string key = budget.ToString() + "|" + string.Join(",", weights.Select(w => w.ToString("R", CultureInfo.InvariantCulture)));
-        if (_rowCache.TryGetValue(key, out ResolvedConfiguration? c)) return c;
-        c = Model.SelectConfiguration(budget, weights);
-        if (_rowCache.Count >= ConfigurationCacheCapacity) _rowCache.Clear();
-        _rowCache[key] = c;
-        return c;
-    }
+    // ---- the shared scoring mapper (MultiTaskScoring) -------------------------------------------------------------
 
-    private double SmallestFeasibleFraction()
+    int IMultiTaskScorer.Channels => Model.Bundle.Channels;
+
+    int IMultiTaskScorer.Height => Model.Bundle.Height;
+
+    int IMultiTaskScorer.Width => Model.Bundle.Width;
+
+    ScoringControl IMultiTaskScorer.CurrentControl
     {
-        try
+        get
         {
-            Model.SelectConfiguration(Budget.FractionOfFull(double.Epsilon), Enumerable.Repeat(1.0, Tasks.Count).ToArray());
-            return double.Epsilon;
-        }
-        catch (BudgetInfeasibleException e)
-        {
-            return e.SmallestFeasible.Unit == BudgetUnit.FractionOfFullMacs ? e.SmallestFeasible.Value : e.SmallestFeasible.Value / FullMacs;
+            Snapshot c = _control;
+            return new ScoringControl(c.Budget, c.Weights, c.Selected);
         }
     }
 
-    // ---- schema ---------------------------------------------------------------------------------------------------
+    ResolvedConfiguration IMultiTaskScorer.SelectConfiguration(Budget budget, double[] weights) => Model.SelectConfiguration(budget, weights);
 
-    private int ImageSize => Model.Bundle.Channels * Model.Bundle.Height * Model.Bundle.Width;
-
-    private DataViewSchema.Column FeatureColumn(DataViewSchema schema)
-    {
-        ServingBundle b = Model.Bundle;
-        string expected = $"Vector<Single, {ImageSize}> (an image of (C, H, W) = ({b.Channels}, {b.Height}, {b.Width}) in CHW order)";
-        if (schema.GetColumnOrNull(FeatureColumnName) is not DataViewSchema.Column col)
-            throw new ArgumentOutOfRangeException("inputSchema",
-                $"Features column '{FeatureColumnName}' not found; expected {expected}. Input columns: [{string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"{c.Name}: {c.Type}"))}].");
-        if (col.Type is not VectorDataViewType v || v.ItemType != NumberDataViewType.Single || !v.IsKnownSize || v.Size != ImageSize)
-            throw new ArgumentOutOfRangeException("inputSchema", $"Schema mismatch for features column '{FeatureColumnName}': expected {expected}, got {col.Type}.");
-        return col;
-    }
-
-    private (DataViewSchema.Column? Budget, DataViewSchema.Column? Weights) ControlColumns(DataViewSchema schema)
-    {
-        DataViewSchema.Column? budget = null, weights = null;
-        if (!string.IsNullOrEmpty(BudgetColumnName) && schema.GetColumnOrNull(BudgetColumnName) is DataViewSchema.Column b)
-        {
-            if (b.Type != NumberDataViewType.Single)
-                throw new ArgumentOutOfRangeException("inputSchema",
-                    $"Schema mismatch for budget column '{BudgetColumnName}': expected Single (a fraction of the full network's MACs in (0, 1]), got {b.Type}. " +
-                    "Convert it, rename the column, or set BudgetColumnName to another column (null turns per-row budgets off).");
-            budget = b;
-        }
-        if (!string.IsNullOrEmpty(TaskWeightsColumnName) && schema.GetColumnOrNull(TaskWeightsColumnName) is DataViewSchema.Column w)
-        {
-            if (w.Type is not VectorDataViewType v || v.ItemType != NumberDataViewType.Single || (v.IsKnownSize && v.Size != Tasks.Count))
-                throw new ArgumentOutOfRangeException("inputSchema",
-                    $"Schema mismatch for task weights column '{TaskWeightsColumnName}': expected Vector<Single, {Tasks.Count}> or Vector<Single> (one weight per task, in task order), got {w.Type}. " +
-                    "Rename the column, or set TaskWeightsColumnName to another column (null turns per-row weights off).");
-            weights = w;
-        }
-        return (budget, weights);
-    }
-
-    // ---- scoring one row --------------------------------------------------------------------------------------------
-
-    /// <summary>Reads one input row's features and control, runs the forward pass, and serves the output getters.
-    /// One per mapper row or cursor; not thread-safe.</summary>
-    private sealed class RowScorer
-    {
-        private readonly ServingMultiTaskTransformer _parent;
-        private readonly DataViewRow _input;
-        private readonly ValueGetter<VBuffer<float>> _getFeatures;
-        private readonly ValueGetter<float>? _getBudget;
-        private readonly ValueGetter<VBuffer<float>>? _getWeights;
-        private readonly string _budgetName = "", _weightsName = "";
-        private readonly float[] _image;
-        private VBuffer<float> _features, _weightsBuffer;
-        private long _scoredPosition = -1;
-        private float[][] _probs = [];
-
-        public RowScorer(ServingMultiTaskTransformer parent, DataViewRow input)
-        {
-            _parent = parent;
-            _input = input;
-            _getFeatures = input.GetGetter<VBuffer<float>>(parent.FeatureColumn(input.Schema));
-            (DataViewSchema.Column? budget, DataViewSchema.Column? weights) = parent.ControlColumns(input.Schema);
-            if (budget is DataViewSchema.Column b)
-            {
-                _getBudget = input.GetGetter<float>(b);
-                _budgetName = b.Name;
-            }
-            if (weights is DataViewSchema.Column w)
-            {
-                _getWeights = input.GetGetter<VBuffer<float>>(w);
-                _weightsName = w.Name;
-            }
-            _image = new float[parent.ImageSize];
-        }
-
-        public float[] Probabilities(int task)
-        {
-            if (_scoredPosition != _input.Position) Score();
-            return _probs[task];
-        }
-
-        private void Score()
-        {
-            long row = _input.Position;
-            _getFeatures(ref _features);
-            string column = _parent.FeatureColumnName;
-            if (_features.Length != _image.Length)
-                throw new InvalidOperationException($"Row {row} (0-based): features column '{column}' has {_features.Length} values; expected {_image.Length}.");
-            _features.CopyTo(_image);
-            for (int i = 0; i < _image.Length; i++)
-                if (!float.IsFinite(_image[i]))
-                    throw new InvalidOperationException($"Row {row} (0-based): features column '{column}' holds {_image[i].ToString(CultureInfo.InvariantCulture)} at position {i}; " +
-                        "features must be finite numbers. The model cannot score such a row; repair or filter it first.");
-            _probs = _parent.Model.Predict(_image, 1, Resolve(row));
-            _scoredPosition = row;
-        }
-
-        private ResolvedConfiguration Resolve(long row)
-        {
-            Snapshot control = _parent._control; // read once: this row runs at one (budget, weights) pair
-            Budget budget = control.Budget;
-            double[] weights = control.Weights;
-            bool own = false;
-            float rowBudget = 0;
-            if (_getBudget is not null)
-            {
-                _getBudget(ref rowBudget);
-                if (!(rowBudget > 0 && rowBudget <= 1))
-                {
-                    double s = _parent.SmallestFeasibleFraction();
-                    throw new ArgumentOutOfRangeException(_budgetName,
-                        $"Row {row}: the budget column '{_budgetName}' holds {F(rowBudget)}; a per-row budget is a fraction of the full network's MACs, " +
-                        $"valid range [{F(s)}, 1] (the smallest feasible budget is {F(s)}; (0, 1] in general).");
-                }
-                budget = Budget.FractionOfFull(rowBudget);
-                own = true;
-            }
-            if (_getWeights is not null)
-            {
-                _getWeights(ref _weightsBuffer);
-                int n = _weightsBuffer.Length;
-                if (n > 0)
-                {
-                    int tasks = _parent.Tasks.Count;
-                    var w = new double[n];
-                    int i = 0;
-                    foreach (float x in _weightsBuffer.DenseValues()) w[i++] = x;
-                    string vector = "[" + string.Join(", ", w.Select(F)) + "]";
-                    if (n != tasks)
-                        throw new ArgumentOutOfRangeException(_weightsName,
-                            $"Row {row}: the task weights column '{_weightsName}' holds {n} values {vector}; it needs {tasks} (one per task, in task order: " +
-                            $"[{string.Join(", ", _parent.Tasks.Select(t => t.Name))}]) of {TaskPreferences.ValidRange}, or none (an empty vector) to use the transformer's weights.");
-                    if (TaskPreferences.Problem(w) is string problem)
-                        throw new ArgumentOutOfRangeException(_weightsName,
-                            $"Row {row}: the task weights column '{_weightsName}' holds {vector}: {problem}. Valid: {tasks} {TaskPreferences.ValidRange} " +
-                            "(task order), or an empty vector to use the transformer's weights.");
-                    weights = w;
-                    own = true;
-                }
-            }
-            if (!own) return control.Selected;
-            try
-            {
-                return _parent.ResolveRow(budget, weights);
-            }
-            catch (BudgetInfeasibleException e)
-            {
-                throw new BudgetInfeasibleException(_getBudget is not null
-                    ? $"Row {row}: the budget column '{_budgetName}' holds {F(rowBudget)}, below the cost of the cheapest configuration; " +
-                      $"the valid range is [{F(e.SmallestFeasible.Value)}, 1]: the smallest feasible budget is {F(e.SmallestFeasible.Value)} of full MACs."
-                    : $"Row {row}: {e.Message}", e);
-            }
-        }
-
-        private static string F(double x) => x.ToString("R", CultureInfo.InvariantCulture);
-
-        /// <summary>The getter of output column <paramref name="outputIndex"/> (an added column).</summary>
-        public Delegate Getter(int outputIndex, int inputCount)
-        {
-            int task = (outputIndex - inputCount) / 2;
-            if ((outputIndex - inputCount) % 2 == 0)
-            {
-                ValueGetter<VBuffer<float>> score = (ref VBuffer<float> dst) =>
-                {
-                    float[] p = Probabilities(task);
-                    var editor = VBufferEditor.Create(ref dst, p.Length);
-                    p.CopyTo(editor.Values);
-                    dst = editor.Commit();
-                };
-                return score;
-            }
-            ValueGetter<uint> label = (ref uint dst) =>
-            {
-                float[] p = Probabilities(task);
-                int best = 0;
-                for (int i = 1; i < p.Length; i++)
-                    if (p[i] > p[best]) best = i;
-                dst = (uint)best + 1; // 1-based key, lowest index on ties
-            };
-            return label;
-        }
-    }
-
-    private sealed class ScoredRow(DataViewSchema schema, DataViewRow input, RowScorer scorer, Func<int, bool> active) : DataViewRow
-    {
-        public override DataViewSchema Schema => schema;
-
-        public override long Position => input.Position;
-
-        public override long Batch => input.Batch;
-
-        public override ValueGetter<DataViewRowId> GetIdGetter() => input.GetIdGetter();
-
-        public override bool IsColumnActive(DataViewSchema.Column column) => active(column.Index);
-
-        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-        {
-            int n = input.Schema.Count;
-            if (column.Index < n) return input.GetGetter<TValue>(input.Schema[column.Index]);
-            return scorer.Getter(column.Index, n) as ValueGetter<TValue>
-                ?? throw new InvalidOperationException($"Invalid TValue in GetGetter for column '{column.Name}': expected {column.Type.RawType.Name}, got {typeof(TValue).Name}.");
-        }
-    }
-
-    private sealed class Mapper : IRowToRowMapper
-    {
-        private readonly ServingMultiTaskTransformer _parent;
-
-        public Mapper(ServingMultiTaskTransformer parent, DataViewSchema inputSchema)
-        {
-            _parent = parent;
-            InputSchema = inputSchema;
-            OutputSchema = parent.GetOutputSchema(inputSchema);
-        }
-
-        public DataViewSchema InputSchema { get; }
-
-        public DataViewSchema OutputSchema { get; }
-
-        public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns)
-        {
-            int n = InputSchema.Count;
-            var needed = new HashSet<int>(dependingColumns.Where(c => c.Index < n).Select(c => c.Index));
-            if (dependingColumns.Any(c => c.Index >= n))
-            {
-                needed.Add(_parent.FeatureColumn(InputSchema).Index);
-                (DataViewSchema.Column? b, DataViewSchema.Column? w) = _parent.ControlColumns(InputSchema);
-                if (b is DataViewSchema.Column bc) needed.Add(bc.Index);
-                if (w is DataViewSchema.Column wc) needed.Add(wc.Index);
-            }
-            return needed.Order().Select(i => InputSchema[i]);
-        }
-
-        public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns)
-        {
-            var active = new HashSet<int>(activeColumns.Select(c => c.Index));
-            bool needNetwork = active.Any(i => i >= InputSchema.Count);
-            RowScorer? scorer = needNetwork ? new RowScorer(_parent, input) : null;
-            return new ScoredRow(OutputSchema, input, scorer!, active.Contains);
-        }
-    }
-
-    private sealed class ScoredView(ServingMultiTaskTransformer parent, IDataView input) : IDataView
-    {
-        public bool CanShuffle => input.CanShuffle;
-
-        public DataViewSchema Schema { get; } = parent.GetOutputSchema(input.Schema);
-
-        public long? GetRowCount() => input.GetRowCount();
-
-        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
-        {
-            var active = new HashSet<int>(columnsNeeded.Select(c => c.Index));
-            var mapper = new Mapper(parent, input.Schema);
-            IEnumerable<DataViewSchema.Column> inputColumns = mapper.GetDependencies(columnsNeeded.Select(c => Schema[c.Index]));
-            DataViewRowCursor inner = input.GetRowCursor(inputColumns, rand);
-            RowScorer? scorer = active.Any(i => i >= input.Schema.Count) ? new RowScorer(parent, inner) : null;
-            return new Cursor(Schema, inner, scorer, active.Contains);
-        }
-
-        public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
-            [GetRowCursor(columnsNeeded, rand)];
-    }
-
-    private sealed class Cursor(DataViewSchema schema, DataViewRowCursor inner, RowScorer? scorer, Func<int, bool> active) : DataViewRowCursor
-    {
-        private readonly ScoredRow _row = new(schema, inner, scorer!, active);
-
-        public override DataViewSchema Schema => schema;
-
-        public override long Position => inner.Position;
-
-        public override long Batch => inner.Batch;
-
-        public override bool MoveNext() => inner.MoveNext();
-
-        public override ValueGetter<DataViewRowId> GetIdGetter() => inner.GetIdGetter();
-
-        public override bool IsColumnActive(DataViewSchema.Column column) => active(column.Index);
-
-        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) => _row.GetGetter<TValue>(column);
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) inner.Dispose();
-            base.Dispose(disposing);
-        }
-    }
+    float[][] IMultiTaskScorer.Forward(ReadOnlySpan<float> images, int count, ResolvedConfiguration configuration) =>
+        Model.Predict(images, count, configuration);
 }

@@ -198,6 +198,19 @@ public sealed partial class ControllableMultiTaskEstimator
         /// <see cref="EarlyStoppingPatience"/>. Default 0.</summary>
         public double EarlyStoppingMinDelta { get; set; }
 
+        /// <summary>
+        /// Whether the fitted transformer runs its forward passes through ONNX Runtime (default true): each width
+        /// configuration the control picks is exported once (weights sliced, batch norm folded) and cached as an ONNX
+        /// Runtime session; scores equal the TorchSharp forward's within float rounding (parity tests: 1e-4), several
+        /// times faster at batch 1 (docs/benchmarks/inference.md). Used where ONNX Runtime's native library loads (the
+        /// application references <c>Microsoft.ML.OnnxRuntime</c>), the model runs on the CPU and the network exports;
+        /// otherwise the transformer falls back to TorchSharp and <see cref="ControllableMultiTaskTransformer.InferencePath"/>
+        /// says why. False always uses TorchSharp. Training is unaffected. Saved with the options, so a loaded
+        /// transformer starts with the value it was trained with; set
+        /// <see cref="ControllableMultiTaskTransformer.UseOnnxRuntime"/> to change it at run time.
+        /// </summary>
+        public bool UseOnnxRuntime { get; set; } = true;
+
         /// <summary>Rows whose features hold a NaN or infinite value: false (default) makes <c>Fit</c> throw an
         /// <see cref="InvalidOperationException"/> naming the row, the column and the value; true skips them and
         /// reports how many in the MLContext log (and fails only when no row is left).</summary>

@@ -2,7 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetSlim.Data;
-
+using MLNetSlim.Serving;
 using MLNetSlim.Training;
 using MLNetSlim.Architecture;
 using MLNetSlim.Model;
@@ -279,7 +279,7 @@ public sealed partial class ControllableMultiTaskEstimator : IEstimator<Controll
                 : new TaskDefinition(t.Name, t.Kind, t.NumClasses ?? 2, t.ClassNames)).ToArray();
         }
         var b = new DataViewSchema.Builder();
-        ControllableMultiTaskTransformer.AddOutputColumns(b, tasks, _model?.Height ?? _options!.ImageHeight, _model?.Width ?? _options!.ImageWidth);
+        OutputColumns.Add(b, tasks, _model?.Height ?? _options!.ImageHeight, _model?.Width ?? _options!.ImageWidth);
         var added = MLNetInternals.ToShape(b.ToSchema());
         var names = added.Select(c => c.Name).ToHashSet();
         return new SchemaShape(inputSchema.Where(c => !names.Contains(c.Name)).Concat(added));

@@ -7,7 +7,9 @@ using Microsoft.ML.Runtime;
 using MLNetSlim.Control;
 using MLNetSlim.Architecture;
 using MLNetSlim.Model;
+using MLNetSlim.Onnx;
 using MLNetSlim.Runtime;
+using MLNetSlim.Serving;
 using MLNetSlim.Training;
 
 namespace MLNetSlim.MLNet;
@@ -44,6 +46,11 @@ namespace MLNetSlim.MLNet;
 /// <c>PredictionEngine</c> itself is not thread-safe: use one engine per thread, or a pool of engines over this one
 /// transformer. <see cref="IntraOpThreads"/> sets torch's intra-op threads of the thread that runs each forward pass
 /// (e.g. 1 per engine when engines run in parallel). See docs/mlnet-integration.md.</para>
+/// <para><b>Inference path.</b> By default forward passes run through ONNX Runtime: each configuration the control picks
+/// is exported once (weights sliced, batch norm folded) and cached as a session; scores equal the TorchSharp forward's
+/// within float rounding. <see cref="UseOnnxRuntime"/> turns it off; <see cref="InferencePath"/> says which path runs
+/// and, on TorchSharp, why (docs/onnx.md). Columns, control and errors are the same on both paths (one shared mapper,
+/// also used by the serving transformer of MLNetSlim.Serving).</para>
 /// <para><b>Batches.</b> <see cref="Transform"/> reads <see cref="BatchSize"/> rows ahead and runs one forward pass per
 /// batch and configuration; the prediction engine path runs one forward pass per row.</para>
 /// <para><b>Disposal.</b> The transformer does not own or dispose the model (ML.NET disposes transformers with
@@ -70,7 +77,7 @@ namespace MLNetSlim.MLNet;
 /// Output cheap = engine.Predict(new Input { Features = pixels, Budget = 0.3f, TaskWeights = [1f, 0f] });
 /// </code>
 /// </example>
-public sealed class ControllableMultiTaskTransformer : ITransformer
+public sealed class ControllableMultiTaskTransformer : ITransformer, IMultiTaskScorer
 {
     /// <summary>Prefix of the per-task score columns: <c>Score.&lt;Task&gt;</c>.</summary>
     public const string ScoreColumnPrefix = "Score.";
@@ -85,14 +92,16 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     public const string DefaultTaskWeightsColumnName = "TaskWeights";
 
     /// <summary>Most (budget, weights) answers the per-row configuration cache keeps; when full it starts over.</summary>
-    public const int ConfigurationCacheCapacity = 1024;
+    public const int ConfigurationCacheCapacity = MultiTaskScoring.ConfigurationCacheCapacity;
 
     private readonly object _controlLock = new();
     private readonly ControllableMultiTaskEstimator.Options? _trainingOptions;
-    private readonly ConfigurationCache _cache = new(ConfigurationCacheCapacity);
-    private (int Task, bool IsLabel)[]? _outputLayout;
-    private readonly Lazy<double?> _smallestFeasible;
+    private readonly MultiTaskScoring _scoring;
     private volatile ControlSnapshot _control;
+    private readonly object _engineLock = new();
+    private volatile InferenceEngine? _engine;
+    private volatile string? _exportProblem;
+    private bool _useOnnxRuntime = true;
     private int _batchSize = 64;
     private int _intraOpThreads;
 
@@ -121,9 +130,10 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
         {
             BudgetColumnName = trainingOptions.BudgetColumnName;
             TaskWeightsColumnName = trainingOptions.TaskWeightsColumnName;
+            _useOnnxRuntime = trainingOptions.UseOnnxRuntime;
         }
         _control = Select(budget ?? Budget.Full, WeightsInTaskOrder(taskWeights));
-        _smallestFeasible = NewSmallestFeasible();
+        _scoring = new MultiTaskScoring(this);
     }
 
     /// <summary>The network.</summary>
@@ -265,6 +275,8 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     /// machine with few cores, 1 avoids oversubscription. Torch keeps this count per thread (and makes the last value
     /// set the default for threads that start using torch later); see docs/mlnet-integration.md. Not saved.
     /// </summary>
+    /// <remarks>On the ONNX Runtime path (<see cref="UseOnnxRuntime"/>) it is the sessions' intra-op thread count
+    /// instead (0: ONNX Runtime's default, one per core); changing it rebuilds the sessions on next use.</remarks>
     /// <exception cref="ArgumentOutOfRangeException">On set: negative.</exception>
     public int IntraOpThreads
     {
@@ -275,6 +287,39 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
             _intraOpThreads = value;
         }
     }
+
+    /// <summary>
+    /// Whether forward passes run through ONNX Runtime (default true; after <c>Fit</c> or load:
+    /// <see cref="ControllableMultiTaskEstimator.Options.UseOnnxRuntime"/>). Each configuration the control picks is
+    /// exported once and cached as an ONNX Runtime session (the first prediction at a configuration pays tens of
+    /// milliseconds for it); scores equal the TorchSharp forward's within float rounding (parity tests: 1e-4), and
+    /// millisecond budgets use ONNX Runtime's own latencies (measured on first use). Where ONNX Runtime cannot serve the
+    /// model (its native library does not load: add the <c>Microsoft.ML.OnnxRuntime</c> package; the model is not a
+    /// <see cref="ControllableMultiTaskModel"/>; it runs on a GPU; a custom stage does not export) the transformer uses
+    /// TorchSharp and <see cref="InferencePath"/> says why. False: always TorchSharp. Not saved in the transformer's
+    /// record (the training options carry it); nothing ONNX is saved: sessions are rebuilt after loading. The sessions
+    /// hold the weights as they were when each configuration was first run: after changing the model's weights (your
+    /// own training code), set this property again (any value) to drop them.
+    /// </summary>
+    public bool UseOnnxRuntime
+    {
+        get => _useOnnxRuntime;
+        set
+        {
+            lock (_engineLock)
+            {
+                _useOnnxRuntime = value;
+                _engine = null;
+            }
+            // A millisecond budget depends on the path's latencies: choose again.
+            lock (_controlLock)
+                if (_control.Budget.Unit == BudgetUnit.Milliseconds) _control = Select(_control.Budget, _control.Weights);
+        }
+    }
+
+    /// <summary>Which path runs the forward passes, and why: "ONNX Runtime (...)" or "TorchSharp (reason)", e.g.
+    /// "TorchSharp (UseOnnxRuntime is false)" or "TorchSharp (ONNX Runtime's native library could not be loaded ...)".</summary>
+    public string InferencePath => Engine().Description;
 
     /// <summary>Always true: the transformer maps each row independently.</summary>
     public bool IsRowToRowMapper => true;
@@ -290,46 +335,15 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     /// the per-row control columns (<see cref="BudgetColumnName"/>, <see cref="TaskWeightsColumnName"/>).</param>
     /// <exception cref="ArgumentOutOfRangeException">The features column is missing or of the wrong type or size, or a
     /// control column has the wrong type; the message names the column, the expected and the actual type.</exception>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        SchemaChecks.FeatureColumn(inputSchema, FeatureColumnName, Model.Channels, Model.Height, Model.Width, nameof(inputSchema));
-        _ = ControlColumnsOf(inputSchema, nameof(inputSchema));
-        var b = new DataViewSchema.Builder();
-        b.AddColumns(inputSchema);
-        AddOutputColumns(b, Tasks, Model.Height, Model.Width);
-        return b.ToSchema();
-    }
-
-    internal static void AddOutputColumns(DataViewSchema.Builder b, IReadOnlyList<TaskDefinition> tasks, int height, int width)
-    {
-        foreach (TaskDefinition t in tasks)
-        {
-            int k = t.NumClasses;
-            var names = new VBuffer<ReadOnlyMemory<char>>(k, t.ClassNames.Select(n => n.AsMemory()).ToArray());
-            if (t.IsPerPixel)
-            {
-                // (C, H, W) maps: no slot names (C*H*W of them would say nothing the layout does not).
-                b.AddColumn(ScoreColumnName(t.Name), new VectorDataViewType(NumberDataViewType.Single, t.OutputChannels, height, width));
-                if (OutputColumns.HasPredictedLabel(t))
-                    b.AddColumn(PredictedLabelColumnName(t.Name), new VectorDataViewType(NumberDataViewType.UInt32, height, width));
-                continue;
-            }
-            var scoreAnn = new DataViewSchema.Annotations.Builder();
-            scoreAnn.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, k), (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
-            b.AddColumn(ScoreColumnName(t.Name), new VectorDataViewType(NumberDataViewType.Single, k), scoreAnn.ToAnnotations());
-            var labelAnn = new DataViewSchema.Annotations.Builder();
-            labelAnn.Add("KeyValues", new VectorDataViewType(TextDataViewType.Instance, k), (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
-            b.AddColumn(PredictedLabelColumnName(t.Name), new KeyDataViewType(typeof(uint), k), labelAnn.ToAnnotations());
-        }
-    }
-
-    /// <summary>The added columns in schema order: (task index, is the predicted label).</summary>
-    internal (int Task, bool IsLabel)[] OutputLayout => _outputLayout ??= OutputColumns.Layout(Tasks);
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => _scoring.GetOutputSchema(inputSchema, nameof(inputSchema));
 
     /// <summary>A row mapper for <paramref name="inputSchema"/> (the single-row path used by prediction engines).</summary>
     /// <exception cref="ArgumentOutOfRangeException">As <see cref="GetOutputSchema"/>.</exception>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new ControllableMultiTaskMapper(this, inputSchema);
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        return _scoring.GetRowToRowMapper(inputSchema);
+    }
 
     /// <summary>Lazily applies the network to <paramref name="input"/>; the forward passes run, in batches, as the
     /// result is enumerated.</summary>
@@ -337,63 +351,95 @@ public sealed class ControllableMultiTaskTransformer : ITransformer
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return new ControllableMultiTaskDataView(this, input);
+        return _scoring.Transform(input);
     }
 
     // ---- control ----------------------------------------------------------------------------------------------------
 
     private ControlSnapshot Select(Budget budget, double[] weights) =>
-        new(budget, weights, Tasks, Model.SelectConfiguration(budget, weights));
+        new(budget, weights, Tasks, Search(budget, weights));
+
+    /// <summary>The search; a millisecond budget uses the latencies of the path that runs the forward passes.</summary>
+    private ResolvedConfiguration Search(Budget budget, double[] weights) =>
+        (budget.Unit == BudgetUnit.Milliseconds ? Engine().Runner : Model).SelectConfiguration(budget, weights);
 
     private double[] WeightsInTaskOrder(IReadOnlyDictionary<string, double>? taskWeights) =>
         taskWeights is null
             ? Enumerable.Repeat(1.0, Tasks.Count).ToArray()
             : TaskPreferences.InTaskOrder(taskWeights, Tasks.Select(t => t.Name).ToArray());
 
-    /// <summary>The per-row control columns of <paramref name="schema"/> (null where absent or turned off).</summary>
-    internal (DataViewSchema.Column? Budget, DataViewSchema.Column? Weights) ControlColumnsOf(DataViewSchema schema, string paramName) =>
-        SchemaChecks.ControlColumns(schema, BudgetColumnName, TaskWeightsColumnName, Tasks.Count, paramName);
+    // ---- the shared scoring mapper (MLNetSlim.Serving.MultiTaskScoring) ---------------------------------------------
 
-    /// <summary>The configuration for a row's budget and weights (either may come from the transformer's control),
-    /// through the cache. Row values are already range-checked; an infeasible budget is reported against the row.</summary>
-    internal ResolvedConfiguration ResolveRow(Budget budget, double[] weights, Func<BudgetInfeasibleException, Exception> infeasible)
+    int IMultiTaskScorer.Channels => Model.Channels;
+
+    int IMultiTaskScorer.Height => Model.Height;
+
+    int IMultiTaskScorer.Width => Model.Width;
+
+    ScoringControl IMultiTaskScorer.CurrentControl
     {
-        try
+        get
         {
-            return _cache.GetOrAdd(budget, weights, Model);
-        }
-        catch (BudgetInfeasibleException e)
-        {
-            throw infeasible(e);
+            ControlSnapshot c = _control;
+            return new ScoringControl(c.Budget, c.Weights, c.Selected);
         }
     }
 
-    /// <summary>The smallest feasible budget as a fraction of full MACs (asked of the search once), or null when the
-    /// model does not report it.</summary>
-    internal double? SmallestFeasibleFraction => _smallestFeasible.Value;
+    ResolvedConfiguration IMultiTaskScorer.SelectConfiguration(Budget budget, double[] weights) => Search(budget, weights);
 
-    private Lazy<double?> NewSmallestFeasible() => new(() =>
-    {
-        try
-        {
-            Model.SelectConfiguration(Budget.FractionOfFull(double.Epsilon), Enumerable.Repeat(1.0, Tasks.Count).ToArray());
-            return double.Epsilon;
-        }
-        catch (BudgetInfeasibleException e) when (e.SmallestFeasible.Unit == BudgetUnit.FractionOfFullMacs)
-        {
-            return e.SmallestFeasible.Value;
-        }
-        catch (ArgumentException)
-        {
-            return null;
-        }
-    }, LazyThreadSafetyMode.PublicationOnly);
+    float[][] IMultiTaskScorer.Forward(ReadOnlySpan<float> images, int count, ResolvedConfiguration configuration) =>
+        Forward(images, count, configuration);
 
-    /// <summary>One forward pass, on the calling thread's torch settings (see <see cref="IntraOpThreads"/>).</summary>
+    /// <summary>One forward pass through the current path (<see cref="InferencePath"/>); on TorchSharp with the calling
+    /// thread's torch settings (see <see cref="IntraOpThreads"/>).</summary>
     internal float[][] Forward(ReadOnlySpan<float> images, int count, ResolvedConfiguration configuration)
     {
+        InferenceEngine engine = Engine();
+        if (engine.IsOnnxRuntime)
+        {
+            try
+            {
+                return engine.Runner.Predict(images, count, configuration);
+            }
+            catch (NotSupportedException e) when (!ReferenceEquals(engine.Runner, Model))
+            {
+                // A custom stage or head that cannot be exported: TorchSharp from now on, and say why.
+                _exportProblem = $"the network cannot be exported to ONNX: {e.Message}";
+                lock (_engineLock) _engine = null;
+            }
+        }
         if (_intraOpThreads > 0) TorchThreads.EnsureForCurrentThread(_intraOpThreads);
         return Model.Predict(images, count, configuration);
+    }
+
+    /// <summary>The path that runs forward passes: an ONNX Runtime model over <see cref="Model"/>, or the model itself.</summary>
+    private sealed record InferenceEngine(IMultiTaskModel Runner, bool IsOnnxRuntime, string Description, int Threads);
+
+    private InferenceEngine Engine()
+    {
+        InferenceEngine? e = _engine;
+        if (e is not null && e.Threads == _intraOpThreads) return e;
+        lock (_engineLock)
+        {
+            e = _engine;
+            if (e is not null && e.Threads == _intraOpThreads) return e;
+            return _engine = NewEngine(_intraOpThreads);
+        }
+    }
+
+    private InferenceEngine NewEngine(int threads)
+    {
+        InferenceEngine Torch(string reason) => new(Model, false, $"TorchSharp ({reason})", threads);
+        if (!_useOnnxRuntime) return Torch("UseOnnxRuntime is false");
+        if (Model is OnnxRuntimeMultiTaskModel) return new(Model, true, "ONNX Runtime (the model is an OnnxRuntimeMultiTaskModel, with its own session settings)", threads);
+        if (Model is not ControllableMultiTaskModel m)
+            return Torch($"the model is a {Model.GetType().Name}; only a ControllableMultiTaskModel exports to ONNX");
+        if (!m.Device.StartsWith("cpu", StringComparison.OrdinalIgnoreCase))
+            return Torch($"the model runs on '{m.Device}'; the ONNX Runtime path runs on the CPU");
+        if (_exportProblem is string p) return Torch(p);
+        if (OnnxRuntimeAvailability.Problem is string missing) return Torch(missing);
+        var fast = new OnnxRuntimeMultiTaskModel(m, new OnnxRuntimeServingOptions { IntraOpThreads = threads }, ownsModel: false);
+        return new(fast, true, $"ONNX Runtime (each configuration exported once and cached; intra-op threads {(threads > 0 ? threads.ToString(CultureInfo.InvariantCulture) : "default")})", threads);
     }
 
     // ---- save / load --------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetSlim.Data;
 using MLNetSlim.Model;
+using MLNetSlim.Serving;
 
 namespace MLNetSlim.MLNet;
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using MLNetSlim.Model;
+using MLNetSlim.Onnx;
 
 namespace MLNetSlim.MLNet;
 
@@ -18,6 +19,8 @@ public static class MultiTaskModelLoaders
         // Zips record the model's type name; releases before the Model folder saved it under MLNetSlim.Control (the
         // golden zip in tests/MLNetSlim.Tests/Golden is one), so that name stays readable.
         ["MLNetSlim.Control.ControllableMultiTaskModel"] = s => ControllableMultiTaskModel.Load(s),
+        // A transformer made by WithOnnxRuntime saves the TorchSharp model's bytes under this name.
+        [KeyOf(typeof(OnnxRuntimeMultiTaskModel))] = s => new OnnxRuntimeMultiTaskModel(ControllableMultiTaskModel.Load(s)),
     };
 
     /// <summary>

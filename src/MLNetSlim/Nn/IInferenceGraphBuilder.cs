@@ -4,7 +4,7 @@ namespace MLNetSlim.Nn;
 /// Receives one width configuration of a slimmable network as a static inference graph: layers with their weights
 /// already sliced to the active channels and batch norm folded into the preceding convolution (eval-mode statistics
 /// of the configuration's batch-norm context). Values are named by strings the builder returns; the network calls
-/// the methods in data-flow order. Implemented by exporters (for example the ONNX exporter in MLNetSlim.Onnx); the
+/// the methods in data-flow order. Implemented by exporters (for example the ONNX exporter, namespace MLNetSlim.Onnx); the
 /// network never depends on the format.
 /// </summary>
 /// <remarks>Tensors are row-major float32 arrays. Feature maps are (N, C, H, W); vectors are (N, F).</remarks>

@@ -509,12 +509,16 @@ public class ErrorCaseTests
     // ---- serving without TorchSharp (MLNetSlim.Serving) ------------------------------------------------------------
 
     /// <summary>A serving bundle of the ONNX test model holding <paramref name="configurations"/>.</summary>
-    private static MLNetSlim.Serving.ServingBundle Bundle(params WidthConfiguration[] configurations)
+    private static MLNetSlim.Serving.ServingBundle Bundle(params WidthConfiguration[] configurations) => Bundle(null, configurations);
+
+    /// <summary>As above, with a latency table (null: none).</summary>
+    private static MLNetSlim.Serving.ServingBundle Bundle(Func<CostTable, LatencyTable>? latency, params WidthConfiguration[] configurations)
     {
         using ControllableMultiTaskModel model = MLNetSlim.Tests.Onnx.OnnxTestModels.Model(MLNetSlim.Tests.Onnx.OnnxTestModels.SmallConvNet(), seed: 4);
         return new MLNetSlim.Serving.ServingBundle(model.Tasks, model.Channels, model.Height, model.Width, model.Costs, model.Calibration,
             "Features", "Budget", "TaskWeights", Budget.Full, [1.0, 1.0],
-            configurations.Select(c => (c, MLNetSlim.Onnx.MultiTaskOnnxExporter.ToBytes(model, c))).ToArray());
+            configurations.Select(c => (c, MLNetSlim.Onnx.MultiTaskOnnxExporter.ToBytes(model, c))).ToArray(),
+            latency is null ? null : new MLNetSlim.Serving.BundleLatency(latency(model.Costs), "test table", DateTime.UnixEpoch));
     }
 
     [TestMethod]
@@ -524,7 +528,7 @@ public class ErrorCaseTests
             var bytes = new MemoryStream();
             Bundle(WidthConfiguration.Uniform(1.0, 2)).Save(bytes);
             byte[] newer = bytes.ToArray();
-            newer[8] = 2; // the int32 format version after the 8-byte magic
+            newer[8] = 3; // the int32 format version after the 8-byte magic
             MLNetSlim.Serving.ServingBundle.Load(new MemoryStream(newer));
         });
 
@@ -734,4 +738,17 @@ public class ErrorCaseTests
     [TestMethod]
     public void E70_DecoderWidths_TooMany() =>
         ErrorTable.Verify("E70", () => WithDecoderWidths(Enumerable.Range(1, 65).Select(i => i / 65.0).ToArray()));
+
+    [TestMethod]
+    public void E54_ServingBundle_MillisecondBudgetBelowTheFastestConfiguration() =>
+        ErrorTable.Verify("E54", () =>
+        {
+            // Every configuration: 1 ms encoder + 2 x 0.5 ms decoders = 2 ms.
+            static LatencyTable Table(CostTable costs) => new(costs, Enumerable.Repeat(1.0, costs.EncoderOptionCount).ToArray(),
+                Enumerable.Range(0, costs.TaskCount).Select(_ => Enumerable.Range(0, costs.EncoderOptionCount)
+                    .Select(_ => Enumerable.Repeat(0.5, costs.DecoderWidths.Count).ToArray()).ToArray()).ToArray());
+            using var served = new MLNetSlim.Serving.ServingMultiTaskModel(Bundle(Table, WidthConfiguration.Uniform(1.0, 2), WidthConfiguration.Uniform(0.25, 2)));
+            Assert.AreEqual(WidthConfiguration.Uniform(1.0, 2), served.SelectConfiguration(Budget.Milliseconds(2.5), [1.0, 1.0]).Widths, "both fit: the better calibrated");
+            served.SelectConfiguration(Budget.Milliseconds(1.5), [1.0, 1.0]);
+        });
 }

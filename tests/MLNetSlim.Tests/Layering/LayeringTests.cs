@@ -13,7 +13,7 @@ public sealed partial class LayeringTests
 {
     /// <summary>Bottom to top; the same list as docs/architecture.md.</summary>
     public static readonly string[] Order =
-        ["Runtime", "Architecture", "Control", "Nn", "Network", "Data", "Model", "Serving", "Evaluation", "Training", "MLNet"];
+        ["Runtime", "Architecture", "Control", "Nn", "Network", "Data", "Model", "Serving", "Onnx", "Evaluation", "Training", "MLNet"];
 
     /// <summary>Folders whose code must not reference TorchSharp.</summary>
     public static readonly string[] TorchSharpFree = ["Architecture", "Control"];
@@ -26,7 +26,7 @@ public sealed partial class LayeringTests
     [
         ("MLNetSlim.Control", ["Architecture", "Control"]),
         ("MLNetSlim.Serving", ["Model", "Serving"]),
-        ("MLNetSlim", ["Runtime", "Nn", "Network", "Data", "Model", "Evaluation", "Training", "MLNet"]),
+        ("MLNetSlim", ["Runtime", "Nn", "Network", "Data", "Model", "Onnx", "Evaluation", "Training", "MLNet"]),
     ];
 
     /// <summary>Projects whose every source file must be TorchSharp-free (whatever its layer).</summary>

@@ -8,7 +8,7 @@ namespace MLNetSlim.Tests.Layering;
 [TestClass]
 public sealed class PublicSurfaceTests
 {
-    /// <summary>The core's public types (MLNetSlim, MLNetSlim.Control and MLNetSlim.Serving together): the catalog, estimator + Options, transformer, model loading, Budget and control
+    /// <summary>The core's public types (MLNetSlim, MLNetSlim.Control and MLNetSlim.Serving together): the catalog, estimator + Options, transformer, model loading, ONNX export and the ONNX Runtime model, Budget and control
     /// types, the custom-trainer path (ModelTrainer + options) and the network building blocks for custom backbones.</summary>
     public static readonly string[] AllowedPublicTypes =
     [
@@ -45,6 +45,8 @@ public sealed class PublicSurfaceTests
         "MLNetSlim.MLNet.MultiTaskModelLoaders",
         "MLNetSlim.MLNet.PerPixelMetrics",
         "MLNetSlim.MLNet.MultiTaskModelTrainer",
+        "MLNetSlim.MLNet.OnnxExportCatalog",
+        "MLNetSlim.MLNet.OnnxServingExtensions",
         "MLNetSlim.Model.ControllableMultiTaskModel",
         "MLNetSlim.Model.IMultiTaskModel",
         "MLNetSlim.Model.InvalidModelFileException",
@@ -68,7 +70,11 @@ public sealed class PublicSurfaceTests
         "MLNetSlim.Nn.SlimmableConv2d",
         "MLNetSlim.Nn.SlimmableLinear",
         "MLNetSlim.Nn.SlimmableStage",
+        "MLNetSlim.Onnx.MultiTaskOnnxExporter",
+        "MLNetSlim.Onnx.OnnxRuntimeMultiTaskModel",
+        "MLNetSlim.Onnx.OnnxRuntimeServingOptions",
         "MLNetSlim.Runtime.TorchRuntime",
+        "MLNetSlim.Serving.BundleLatency",
         "MLNetSlim.Serving.ServingBundle",
         "MLNetSlim.Serving.ServingMultiTaskModel",
         "MLNetSlim.Serving.ServingMultiTaskTransformer",

@@ -261,7 +261,8 @@ public class ParallelInferenceTests
     {
         using ControllableMultiTaskModel model = TinyModel();
         var ml = new MLContext(1);
-        var t = new ControllableMultiTaskTransformer(model) { IntraOpThreads = 1 };
+        // The TorchSharp path (on the default ONNX Runtime path IntraOpThreads is the sessions' thread count instead).
+        var t = new ControllableMultiTaskTransformer(model) { IntraOpThreads = 1, UseOnnxRuntime = false };
         int before = -1, after = -1;
         var worker = new Thread(() =>
         {

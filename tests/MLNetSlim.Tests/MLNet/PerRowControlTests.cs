@@ -5,6 +5,7 @@ using MLNetSlim.Control;
 using MLNetSlim.Model;
 using MLNetSlim.MLNet;
 using MLNetSlim.Network;
+using MLNetSlim.Serving;
 using MLNetSlim.Testing;
 using static MLNetSlim.Tests.MLNet.MLNetTestData;
 
@@ -236,7 +237,7 @@ public class PerRowControlTests
         {
             Budget b = Budget.FractionOfFull(budgets[i % budgets.Length]);
             double[] w = i % 3 == 0 ? [1.0, 0.0] : [1.0, 1.0];
-            ResolvedConfiguration c = cache.GetOrAdd(b, w, model);
+            ResolvedConfiguration c = cache.GetOrAdd(b, w, model.SelectConfiguration);
             Assert.AreEqual(model.SelectConfiguration(b, w), c);
             Assert.IsTrue(cache.Count <= 8 + 8, $"{cache.Count} entries"); // at most capacity + racing adders
         });

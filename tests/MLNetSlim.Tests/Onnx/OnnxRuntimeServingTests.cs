@@ -88,7 +88,6 @@ public class OnnxRuntimeServingTests
         try
         {
             ml.Model.Save(fast, data.Schema, path);
-            OnnxRuntimeMultiTaskModel.RegisterLoader();
             var loaded = (ControllableMultiTaskTransformer)new MLContext(1).AddMLNetSlim().Model.LoadChecked(path, out _);
             using var loadedModel = (OnnxRuntimeMultiTaskModel)loaded.Model;
             Assert.AreEqual(fast.Configuration, loaded.Configuration);

@@ -8,10 +8,10 @@ using System.Xml.Linq;
 namespace MLNetSlim.Tests.Packaging;
 
 /// <summary>
-/// The packages as a user gets them: packs MLNetSlim, its TorchSharp-free dependencies MLNetSlim.Control and MLNetSlim.Serving, and MLNetSlim.Onnx (from this build's output) into a local folder
+/// The packages as a user gets them: packs MLNetSlim and its TorchSharp-free dependencies MLNetSlim.Control and MLNetSlim.Serving (from this build's output) into a local folder
 /// feed, creates a fresh console project outside the repository that references them from that feed (plus the libtorch
-/// CPU backend and ImageAnalytics), runs README's ML.NET usage snippet on a few image rows (train, save, load, set
-/// budget and weights), predicts, exports ONNX, and checks that the libstdc++ fix arrived through buildTransitive.
+/// CPU backend, ONNX Runtime's native package and ImageAnalytics), runs README's ML.NET usage snippet on a few image rows (train, save, load, set
+/// budget and weights), predicts (through ONNX Runtime, the default path), exports ONNX, and checks that the libstdc++ fix arrived through buildTransitive.
 /// Restores offline: the feed holds only MLNetSlim's packages, everything else comes read-only from this machine's
 /// NuGet packages folder (a fallback folder), so a fresh package version is never confused with a cached one.
 /// </summary>
@@ -46,16 +46,14 @@ public class PackageConsumerTests
         try
         {
             // 1. Pack (no build: the test run already built these projects in this configuration).
-            foreach (string project in new[] { "src/MLNetSlim.Control/MLNetSlim.Control.csproj", "src/MLNetSlim.Serving/MLNetSlim.Serving.csproj", "src/MLNetSlim/MLNetSlim.csproj", "src/MLNetSlim.Onnx/MLNetSlim.Onnx.csproj" })
+            foreach (string project in new[] { "src/MLNetSlim.Control/MLNetSlim.Control.csproj", "src/MLNetSlim.Serving/MLNetSlim.Serving.csproj", "src/MLNetSlim/MLNetSlim.csproj" })
                 Run(root, "pack", Path.Combine(root, project), "-c", configuration, "--no-build", "-o", feed, $"-p:PackageVersion={version}");
             Step("pack");
             CheckPackage(Path.Combine(feed, $"MLNetSlim.Control.{version}.nupkg"), "MLNetSlim.Control", expectBuildTransitive: false);
             CheckPackage(Path.Combine(feed, $"MLNetSlim.Serving.{version}.nupkg"), "MLNetSlim.Serving", expectBuildTransitive: false);
             CheckPackage(Path.Combine(feed, $"MLNetSlim.{version}.nupkg"), "MLNetSlim", expectBuildTransitive: true);
-            CheckPackage(Path.Combine(feed, $"MLNetSlim.Onnx.{version}.nupkg"), "MLNetSlim.Onnx", expectBuildTransitive: false);
             Assert.IsTrue(File.Exists(Path.Combine(feed, $"MLNetSlim.Control.{version}.snupkg")), "symbols package of MLNetSlim.Control");
             Assert.IsTrue(File.Exists(Path.Combine(feed, $"MLNetSlim.{version}.snupkg")), "symbols package of MLNetSlim");
-            Assert.IsTrue(File.Exists(Path.Combine(feed, $"MLNetSlim.Onnx.{version}.snupkg")), "symbols package of MLNetSlim.Onnx");
 
             // 2. A fresh console project outside the repository (no Directory.Build.* of ours applies).
             string cache = GlobalPackagesFolder(root);
@@ -78,7 +76,7 @@ public class PackageConsumerTests
                   </PropertyGroup>
                   <ItemGroup>
                     <PackageReference Include="MLNetSlim" Version="{version}" />
-                    <PackageReference Include="MLNetSlim.Onnx" Version="{version}" />
+                    <PackageReference Include="Microsoft.ML.OnnxRuntime" Version="{Metadata("MLNetSlim.OnnxRuntimeVersion")}" />
                     <PackageReference Include="libtorch-cpu-linux-x64" Version="{Metadata("MLNetSlim.LibTorchVersion")}" />
                     <PackageReference Include="Microsoft.ML.ImageAnalytics" Version="{Metadata("MLNetSlim.MLNetVersion")}" />
                     <PackageReference Include="SkiaSharp" Version="2.88.9" />
@@ -141,8 +139,6 @@ public class PackageConsumerTests
         return usings + "\n" + """
             using Microsoft.ML;
             using Microsoft.ML.Data;
-            using MLNetSlim.Onnx;
-
             // ---- prelude (test): a folder of 160 28x28 grey BMP images (more than one default batch of 128) and a data view of (ImagePath, digit, fashion) ----
             string imageFolder = Path.Combine(AppContext.BaseDirectory, "images");
             Directory.CreateDirectory(imageFolder);
@@ -167,6 +163,8 @@ public class PackageConsumerTests
             if (predicted.Length != rows.Count || scores.Any(s => s.Length != 3 || Math.Abs(s.Sum() - 1) > 1e-4))
                 throw new Exception($"unexpected predictions: {predicted.Length} rows");
             Console.WriteLine($"predicted digits: {string.Join(" ", predicted.Take(8))}");
+            Console.WriteLine($"inference path: {slim.InferencePath}");
+            if (!slim.InferencePath.StartsWith("ONNX Runtime", StringComparison.Ordinal)) throw new Exception("the default path is not ONNX Runtime: " + slim.InferencePath);
             ml.Model.ExportToOnnx(loaded, "model.onnx");
             if (new FileInfo("model.onnx").Length < 1000) throw new Exception("model.onnx is too small");
             Console.WriteLine("CONSUMER OK");

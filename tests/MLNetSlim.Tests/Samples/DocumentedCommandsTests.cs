@@ -38,7 +38,7 @@ public sealed partial class DocumentedCommandsTests
         ["dotnet pack MLNetSlim.sln -c Release -o ./packages"] = "README's Install section: Packaging/PackageConsumerTests packs the packages into a folder feed the same way",
         ["dotnet nuget add source ./packages -n mlnetslim-local"] = "README's Install section, for a user's machine (changes the user's NuGet configuration); PackageConsumerTests uses a folder feed",
         ["dotnet add package MLNetSlim"] = "README's Install section, for a user's project: Packaging/PackageConsumerTests builds a fresh console app referencing these packages from a local feed",
-        ["dotnet add package MLNetSlim.Onnx # optional: ONNX export"] = "as above (PackageConsumerTests)",
+        ["dotnet add package Microsoft.ML.OnnxRuntime --version 1.31.1 # inference through ONNX Runtime (the default path)"] = "as above (PackageConsumerTests)",
         ["dotnet add package libtorch-cpu-linux-x64 --version 2.10.0"] = "as above (PackageConsumerTests)",
         ["dotnet add package Microsoft.ML.ImageAnalytics --version 5.0.1"] = "as above (PackageConsumerTests)",
     };

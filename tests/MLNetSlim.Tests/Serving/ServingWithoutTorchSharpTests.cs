@@ -220,9 +220,19 @@ public class ServingWithoutTorchSharpTests
                 Assert.AreEqual(a.ShapeLabel, b.ShapeLabel);
             }
             Assert.AreEqual(serving.Budget, Budget.FractionOfFull(0.2));
-            Assert.ThrowsExactly<NotSupportedException>(() => serving.Budget = Budget.Milliseconds(2));
             Assert.ThrowsExactly<BudgetInfeasibleException>(() => serving.Budget = Budget.FractionOfFull(0.001));
             Assert.AreEqual(Budget.FractionOfFull(0.2), serving.Budget, "a failed set leaves the control unchanged");
+
+            // Millisecond budgets: the bundle's latency table (batch-1 ONNX Runtime, measured at export on this machine)
+            // drives the same search as on the TorchSharp side.
+            Assert.IsNotNull(served.Bundle.Latency);
+            LatencyTable latency = served.Bundle.Latency.Table;
+            double cheapest = served.Bundle.Configurations.Min(c => latency.PredictMs(c.EncoderOption, c.DecoderWidthIndices));
+            serving.Budget = Budget.Milliseconds(cheapest * 1.5);
+            Assert.IsTrue(latency.PredictMs(serving.Configuration) <= cheapest * 1.5, $"{serving.Configuration}");
+            Assert.AreEqual(new ConfigurationSearch(served.Costs, served.Bundle.Calibration, latency).Search(Budget.Milliseconds(cheapest * 1.5), served.Tasks.Select(t => serving.TaskWeights[t.Name]).ToArray()).Configuration,
+                serving.Configuration, "the ECMT search over the bundle's latencies");
+            serving.Budget = Budget.FractionOfFull(0.2);
 
             // A subset bundle: only the full and the smallest configuration; the choice stays inside it.
             string subset = Path.Combine(work, "subset.mlnsbundle");
@@ -259,10 +269,10 @@ public class ServingWithoutTorchSharpTests
             File.WriteAllBytes(damaged, bytes.AsSpan(0, bytes.Length - 100).ToArray());
             StringAssert.Contains(Assert.ThrowsExactly<InvalidModelFileException>(() => ServingBundle.Load(damaged)).Message, "truncated");
             byte[] newer = (byte[])bytes.Clone();
-            newer[8] = 2;
+            newer[8] = 3;
             File.WriteAllBytes(damaged, newer);
             StringAssert.Contains(Assert.ThrowsExactly<InvalidModelFileException>(() => ServingBundle.Load(damaged)).Message,
-                "serving bundle format version 2 is newer than this library reads (version 1)");
+                "serving bundle format version 3 is newer than this library reads (versions 1 to 2)");
             File.WriteAllBytes(damaged, "not a bundle"u8.ToArray());
             StringAssert.Contains(Assert.ThrowsExactly<InvalidModelFileException>(() => ServingBundle.Load(damaged)).Message, "not an MLNetSlim serving bundle");
             Assert.ThrowsExactly<NotSupportedException>(() => ml.Model.Save(serving, null, Path.Combine(work, "x.zip")));

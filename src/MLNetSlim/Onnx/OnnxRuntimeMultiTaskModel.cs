@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.ML.OnnxRuntime;
 using MLNetSlim.Control;
-using MLNetSlim.MLNet;
 using MLNetSlim.Network;
 using MLNetSlim.Architecture;
 using MLNetSlim.Model;
@@ -23,9 +22,9 @@ public sealed class OnnxRuntimeServingOptions
 /// The fast serving path: a trained <see cref="ControllableMultiTaskModel"/> whose forward passes run through ONNX
 /// Runtime. Each width configuration is exported (<see cref="MultiTaskOnnxExporter"/>) and loaded into an
 /// <see cref="InferenceSession"/> the first time it is asked for, then cached; control is unchanged: the same cost
-/// table, calibration table and search choose the configuration for a budget and task weights. Wrap it in a
-/// <see cref="ControllableMultiTaskTransformer"/> (or call <see cref="OnnxServingExtensions.WithOnnxRuntime"/>) to
-/// serve it in ML.NET with <c>Budget</c>, <c>TaskWeights</c> and everything else as before.
+/// table, calibration table and search choose the configuration for a budget and task weights. The ML.NET transformer
+/// (<c>ControllableMultiTaskTransformer</c>) runs its forward passes through one of these by default
+/// (<c>UseOnnxRuntime</c>); <c>WithOnnxRuntime(options)</c> gives a transformer over one with chosen session settings.
 /// </summary>
 /// <remarks>
 /// <para>Outputs equal the TorchSharp model's within float rounding (the parity tests: 3e-7 on probabilities).
@@ -46,8 +45,6 @@ public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
     private readonly object _latencyLock = new();
     private volatile ConfigurationSearch? _latencySearch;
     private bool _disposed;
-
-    static OnnxRuntimeMultiTaskModel() => RegisterLoader();
 
     /// <summary>Serves <paramref name="model"/> through ONNX Runtime.</summary>
     /// <param name="model">The trained model.</param>
@@ -143,7 +140,19 @@ public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
                     if (!decoders.TryGetValue((t, e, d), out Func<double>? run))
                     {
                         (int c, int h, int w) = net.EncoderOutputShape(e);
-                        run = Runner(MultiTaskOnnxExporter.DecoderOnly(net, t, e, d), MultiTaskOnnxExporter.FeaturesName, new float[c * h * w], new long[] { 1, c, h, w });
+                        byte[] graph;
+                        try
+                        {
+                            graph = MultiTaskOnnxExporter.DecoderOnly(net, t, e, d);
+                            run = Runner(graph, MultiTaskOnnxExporter.FeaturesName, new float[c * h * w], new long[] { 1, c, h, w });
+                        }
+                        catch (NotSupportedException)
+                        {
+                            // A head that reads several encoder stages (FPN-lite): encoder + this decoder, minus the encoder.
+                            Func<double> both = Runner(MultiTaskOnnxExporter.EncoderAndDecoder(net, t, e, d), "Features", zeros, new long[] { 1, size });
+                            Func<double> encoder = encoders[e];
+                            run = () => Math.Max(0, both() - encoder());
+                        }
                         decoders[(t, e, d)] = run;
                     }
                     return run();
@@ -200,15 +209,9 @@ public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
         Predict(images, count, Costs.Resolve(configuration));
 
     /// <summary>Writes the TorchSharp model (the same bytes as <see cref="ControllableMultiTaskModel.Save(Stream)"/>);
-    /// a zip holding a transformer over this model loads back into one (the loader is registered when this type is
-    /// first used, or by <see cref="RegisterLoader"/>).</summary>
+    /// a zip holding a transformer over this model loads back into one (its reader is always registered). No ONNX graph
+    /// is saved: sessions are rebuilt on first use after loading.</summary>
     public void Save(Stream stream) => Inner.Save(stream);
-
-    /// <summary>Registers the reader of this model type with <see cref="MultiTaskModelLoaders"/>, so that
-    /// <c>mlContext.Model.Load</c> can read zips saved from a transformer over an <see cref="OnnxRuntimeMultiTaskModel"/>.
-    /// Idempotent; call it before loading such a zip in a process that has not used this type yet.</summary>
-    public static void RegisterLoader() =>
-        MultiTaskModelLoaders.Register(stream => new OnnxRuntimeMultiTaskModel(ControllableMultiTaskModel.Load(stream)));
 
     /// <summary>Disposes the sessions, and the TorchSharp model when this object owns it.</summary>
     public void Dispose()
@@ -249,33 +252,24 @@ public sealed class OnnxRuntimeMultiTaskModel : IMultiTaskModel, IDisposable
     }
 }
 
-/// <summary>Serving a transformer through ONNX Runtime.</summary>
-public static class OnnxServingExtensions
+/// <summary>Whether ONNX Runtime's native library loads in this process (checked once).</summary>
+internal static class OnnxRuntimeAvailability
 {
-    /// <summary>
-    /// A new transformer over the same trained model with the same feature column, budget, task weights, per-row control
-    /// column names and batch size,
-    /// whose forward passes run through ONNX Runtime (<see cref="OnnxRuntimeMultiTaskModel"/>): each configuration the
-    /// control selects is exported once and cached. The new <see cref="OnnxRuntimeMultiTaskModel"/> does not own the
-    /// original model: dispose it (<c>((IDisposable)result.Model).Dispose()</c>) to free its sessions, and the original
-    /// model as before.
-    /// </summary>
-    /// <exception cref="NotSupportedException">The transformer's model is not a <see cref="ControllableMultiTaskModel"/>.</exception>
-    public static ControllableMultiTaskTransformer WithOnnxRuntime(this ControllableMultiTaskTransformer transformer, OnnxRuntimeServingOptions? options = null)
+    private static readonly Lazy<string?> Check = new(() =>
     {
-        ArgumentNullException.ThrowIfNull(transformer);
-        ControllableMultiTaskModel model = transformer.Model switch
+        try
         {
-            ControllableMultiTaskModel m => m,
-            OnnxRuntimeMultiTaskModel o => o.Inner,
-            _ => throw new NotSupportedException($"ONNX Runtime serving needs a ControllableMultiTaskModel; this transformer holds a {transformer.Model.GetType().FullName}."),
-        };
-        return new ControllableMultiTaskTransformer(new OnnxRuntimeMultiTaskModel(model, options, ownsModel: false), transformer.FeatureColumnName,
-            transformer.Budget, transformer.TaskWeights)
+            _ = OrtEnv.Instance();
+            return null;
+        }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or BadImageFormatException or OnnxRuntimeException)
         {
-            BatchSize = transformer.BatchSize,
-            BudgetColumnName = transformer.BudgetColumnName,
-            TaskWeightsColumnName = transformer.TaskWeightsColumnName,
-        };
-    }
+            Exception inner = e;
+            while (inner.InnerException is not null) inner = inner.InnerException;
+            return $"ONNX Runtime's native library could not be loaded ({inner.GetType().Name}: {inner.Message}); add the package Microsoft.ML.OnnxRuntime to the application";
+        }
+    }, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>Null when ONNX Runtime works here; otherwise why not and what to do.</summary>
+    public static string? Problem => Check.Value;
 }

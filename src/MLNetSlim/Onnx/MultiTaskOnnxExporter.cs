@@ -23,9 +23,11 @@ namespace MLNetSlim.Onnx;
 /// ML.NET's <c>ApplyOnnxModel</c> feed the column with no shape dictionary, and N is symbolic, so any batch size
 /// runs.</para>
 /// <para><b>Outputs,</b> per task T with K classes, named like the ML.NET columns:
-/// <c>Score.T</c>, float32 (N, K), class probabilities (softmax of the logits; per-pixel tasks: (N, K, H, W), softmax
-/// over K); and <c>PredictedLabel.T</c>, int64 (N, 1) (per-pixel: (N, H, W)), the arg-max class index, 0-based (the
-/// ML.NET key column holds that index + 1).</para>
+/// <c>Score.T</c>, float32 (N, K), class probabilities (softmax of the logits); per-pixel tasks (N, C_t, H, W):
+/// segmentation softmax over the K classes, depth the values, normals unit vectors over the 3 channels, edges sigmoid
+/// probabilities — the values of the TorchSharp model's <c>Predict</c>; and, for classification and segmentation,
+/// <c>PredictedLabel.T</c>, int64 (N, 1) (segmentation: (N, H, W)), the arg-max class index, 0-based (the ML.NET key
+/// column holds that index + 1).</para>
 /// <para><b>Metadata</b> (ONNX <c>metadata_props</c>): <c>mlnetslim.configuration</c> (e.g. "enc=0.5 dec=1,0.25"),
 /// <c>mlnetslim.macs</c>, <c>mlnetslim.input_shape</c> ("C,H,W"), <c>mlnetslim.tasks</c> (JSON: name, kind, class
 /// names) and, for a model, <c>mlnetslim.model_id</c>.</para>
@@ -120,12 +122,76 @@ public static class MultiTaskOnnxExporter
         g.Graph.Input.Add(OnnxGraphBuilder.ValueInfo(FeaturesName, TensorProto.Types.DataType.Float, null, c, h, w));
         string logits = InEval(network, () => network.AppendDecoderTo(g, task, FeaturesName, encoderOption, widthIndex));
         TaskDefinition t = network.Tasks[task];
-        string score = ScoreOutputPrefix + t.Name;
-        g.NodeTo("Softmax", score, new[] { logits }, OnnxGraphBuilder.Int("axis", 1));
-        g.Graph.Output.Add(t.Kind == TaskKind.Segmentation
-            ? OnnxGraphBuilder.ValueInfo(score, TensorProto.Types.DataType.Float, null, t.NumClasses, network.Options.Height, network.Options.Width)
-            : OnnxGraphBuilder.ValueInfo(score, TensorProto.Types.DataType.Float, null, t.NumClasses));
+        AppendScore(g, t, logits, network.Options.Height, network.Options.Width);
         return Wrap(g, $"MLNetSlim decoder of task {t.Name} at encoder option {encoderOption}, width index {widthIndex}.").ToByteArray();
+    }
+
+    /// <summary>The encoder at encoder option <paramref name="encoderOption"/> plus task <paramref name="task"/>'s decoder
+    /// at width index <paramref name="widthIndex"/> (the other decoders pruned): input (N, C*H*W), output <c>Score.T</c>.
+    /// Used to measure the latency of decoders that read several encoder stages (FPN-lite heads), which cannot run on
+    /// the encoder output alone: their latency is this graph's minus the encoder's.</summary>
+    internal static byte[] EncoderAndDecoder(MultiTaskNetwork network, int task, int encoderOption, int widthIndex, string inputName = "Features")
+    {
+        CostTable costs = network.CostTable;
+        var decoders = new int[network.Tasks.Count];
+        decoders[task] = widthIndex;
+        WidthConfiguration c = costs.Configuration(encoderOption, decoders);
+        NetworkOptions o = network.Options;
+        var g = new OnnxGraphBuilder();
+        g.Reserve(inputName);
+        g.Graph.Name = "MLNetSlim.encoder_decoder";
+        g.Graph.Input.Add(OnnxGraphBuilder.ValueInfo(inputName, TensorProto.Types.DataType.Float, null, (long)o.Channels * o.Height * o.Width));
+        string shape = g.Initializer("image_shape", new long[] { -1, o.Channels, o.Height, o.Width });
+        string images = g.Node("Reshape", "images", new[] { inputName, shape });
+        IReadOnlyList<string> logits = InEval(network, () => network.AppendTo(g, images, c));
+        AppendScore(g, network.Tasks[task], logits[task], o.Height, o.Width);
+        // Keep only what the one output needs (the other decoders' nodes and weights).
+        var needed = new HashSet<string>(g.Graph.Output.Select(v => v.Name));
+        var kept = new List<NodeProto>();
+        foreach (NodeProto node in g.Graph.Node.Reverse())
+        {
+            if (!node.Output.Any(needed.Contains)) continue;
+            kept.Add(node);
+            foreach (string input in node.Input) needed.Add(input);
+        }
+        kept.Reverse();
+        g.Graph.Node.Clear();
+        g.Graph.Node.AddRange(kept);
+        List<TensorProto> initializers = g.Graph.Initializer.Where(i => needed.Contains(i.Name)).ToList();
+        g.Graph.Initializer.Clear();
+        g.Graph.Initializer.AddRange(initializers);
+        return Wrap(g, $"MLNetSlim encoder at option {encoderOption} and decoder of task {network.Tasks[task].Name} at width index {widthIndex}.").ToByteArray();
+    }
+
+    /// <summary>The output <c>Score.T</c> of a task from its decoder's raw output, as the TorchSharp model's
+    /// <c>Predict</c> computes it: softmax over channels for classification and segmentation, the values for depth,
+    /// unit vectors for normals (x / max(||x||_2, 1e-12) over channels, torch's <c>normalize</c>), sigmoid for edges.</summary>
+    private static void AppendScore(OnnxGraphBuilder g, TaskDefinition task, string logits, int height, int width)
+    {
+        string score = ScoreOutputPrefix + task.Name;
+        switch (task.Kind)
+        {
+            case TaskKind.Classification:
+            case TaskKind.Segmentation:
+                g.NodeTo("Softmax", score, new[] { logits }, OnnxGraphBuilder.Int("axis", 1));
+                break;
+            case TaskKind.Depth:
+                g.NodeTo("Identity", score, new[] { logits });
+                break;
+            case TaskKind.Normals:
+                string axes = g.Initializer(task.Name + ".norm_axes", new long[] { 1 });
+                string norm = g.Node("ReduceL2", task.Name + ".norm", new[] { logits, axes }, OnnxGraphBuilder.Int("keepdims", 1));
+                string eps = g.Initializer(task.Name + ".norm_eps", new[] { 1e-12f });
+                string clamped = g.Node("Max", task.Name + ".norm_clamped", new[] { norm, eps });
+                g.NodeTo("Div", score, new[] { logits, clamped });
+                break;
+            default:
+                g.NodeTo("Sigmoid", score, new[] { logits });
+                break;
+        }
+        g.Graph.Output.Add(task.IsPerPixel
+            ? OnnxGraphBuilder.ValueInfo(score, TensorProto.Types.DataType.Float, null, task.OutputChannels, height, width)
+            : OnnxGraphBuilder.ValueInfo(score, TensorProto.Types.DataType.Float, null, task.NumClasses));
     }
 
     private static T InEval<T>(MultiTaskNetwork network, Func<T> build)
@@ -175,20 +241,14 @@ public static class MultiTaskOnnxExporter
         for (int i = 0; i < logits.Count; i++)
         {
             TaskDefinition task = network.Tasks[i];
-            string score = ScoreOutputPrefix + task.Name, label = PredictedLabelOutputPrefix + task.Name;
-            g.NodeTo("Softmax", score, new[] { logits[i] }, OnnxGraphBuilder.Int("axis", 1));
+            AppendScore(g, task, logits[i], o.Height, o.Width);
+            if (task.Kind is not (TaskKind.Classification or TaskKind.Segmentation)) continue;
+            string label = PredictedLabelOutputPrefix + task.Name;
             bool perPixel = task.Kind == TaskKind.Segmentation;
             g.NodeTo("ArgMax", label, new[] { logits[i] }, OnnxGraphBuilder.Int("axis", 1), OnnxGraphBuilder.Int("keepdims", perPixel ? 0 : 1));
-            if (perPixel)
-            {
-                g.Graph.Output.Add(OnnxGraphBuilder.ValueInfo(score, TensorProto.Types.DataType.Float, null, task.NumClasses, o.Height, o.Width));
-                g.Graph.Output.Add(OnnxGraphBuilder.ValueInfo(label, TensorProto.Types.DataType.Int64, null, o.Height, o.Width));
-            }
-            else
-            {
-                g.Graph.Output.Add(OnnxGraphBuilder.ValueInfo(score, TensorProto.Types.DataType.Float, null, task.NumClasses));
-                g.Graph.Output.Add(OnnxGraphBuilder.ValueInfo(label, TensorProto.Types.DataType.Int64, null, 1));
-            }
+            g.Graph.Output.Add(perPixel
+                ? OnnxGraphBuilder.ValueInfo(label, TensorProto.Types.DataType.Int64, null, o.Height, o.Width)
+                : OnnxGraphBuilder.ValueInfo(label, TensorProto.Types.DataType.Int64, null, 1));
         }
 
         long macs = network.Macs(configuration);

@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
 using MLNetSlim.Control;
 using MLNetSlim.Architecture;
-using MLNetSlim.Model;
 
-namespace MLNetSlim.MLNet;
+namespace MLNetSlim.Serving;
 
 /// <summary>
 /// The search's answers for (budget, task weights in task order) pairs seen in per-row control columns: a bounded,
@@ -22,12 +21,15 @@ internal sealed class ConfigurationCache
 
     /// <summary>The configuration for <paramref name="budget"/> and <paramref name="weights"/> (validated, task order;
     /// the array must not change afterwards).</summary>
-    /// <exception cref="BudgetInfeasibleException">From the model's search (not cached).</exception>
-    public ResolvedConfiguration GetOrAdd(Budget budget, double[] weights, IMultiTaskModel model)
+    /// <param name="budget">The budget.</param>
+    /// <param name="weights">The task weights in task order.</param>
+    /// <param name="search">The search asked on a miss (the model's <c>SelectConfiguration</c>).</param>
+    /// <exception cref="BudgetInfeasibleException">From the search (not cached).</exception>
+    public ResolvedConfiguration GetOrAdd(Budget budget, double[] weights, Func<Budget, double[], ResolvedConfiguration> search)
     {
         var key = new Key(budget, weights);
         if (_map.TryGetValue(key, out ResolvedConfiguration? hit)) return hit;
-        ResolvedConfiguration c = model.SelectConfiguration(budget, weights);
+        ResolvedConfiguration c = search(budget, weights);
         if (_map.Count >= _capacity) _map.Clear();
         _map.TryAdd(key, c);
         return c;

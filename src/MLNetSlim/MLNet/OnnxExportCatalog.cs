@@ -1,12 +1,12 @@
 using Microsoft.ML;
 using MLNetSlim.Control;
-using MLNetSlim.MLNet;
 using MLNetSlim.Network;
 using MLNetSlim.Architecture;
 using MLNetSlim.Model;
+using MLNetSlim.Onnx;
 using MLNetSlim.Serving;
 
-namespace MLNetSlim.Onnx;
+namespace MLNetSlim.MLNet;
 
 /// <summary>
 /// ONNX export on <c>mlContext.Model</c>: writes one width configuration of a trained
@@ -81,11 +81,14 @@ public static class OnnxExportCatalog
     /// <param name="path">The bundle file; written through a temporary file in the same folder, then renamed.</param>
     /// <param name="configurations">The configurations to include; null for all (E x W^T graphs: 64 for the
     /// default two-task network).</param>
+    /// <param name="measureLatency">Whether to measure the batch-1 ONNX Runtime latency table on this machine and write
+    /// it into the bundle with a description of the machine (default true; about a second for the default network;
+    /// needs ONNX Runtime's native library), so that <c>Budget.Milliseconds</c> works when serving it.</param>
     /// <exception cref="ArgumentException">No (or more than one) controllable transformer in <paramref name="model"/>,
     /// an empty or repeated configuration list, or a configuration that does not fit the network.</exception>
     /// <exception cref="NotSupportedException">The transformer's model is not a <see cref="ControllableMultiTaskModel"/>.</exception>
     public static void ExportServingBundle(this ModelOperationsCatalog catalog, ITransformer model, string path,
-        IEnumerable<WidthConfiguration>? configurations = null)
+        IEnumerable<WidthConfiguration>? configurations = null, bool measureLatency = true)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -100,11 +103,38 @@ public static class OnnxExportCatalog
         WidthConfiguration[] chosen = (configurations ?? AllConfigurations(costs)).ToArray();
         var graphs = chosen.Select(c => (c, MultiTaskOnnxExporter.ToBytes(network, c, slim.FeatureColumnName))).ToArray();
         ControlSnapshot control = slim.Control;
+        BundleLatency? latency = null;
+        if (measureLatency)
+        {
+            var options = new OnnxRuntimeServingOptions();
+            using var fast = new OnnxRuntimeMultiTaskModel(network, options, ownsModel: false);
+            latency = new BundleLatency(fast.MeasureLatency(), MachineDescription(options.IntraOpThreads), DateTime.UtcNow);
+        }
         var bundle = new ServingBundle(network.Tasks, network.Channels, network.Height, network.Width, costs, network.Calibration,
-            slim.FeatureColumnName, slim.BudgetColumnName, slim.TaskWeightsColumnName, control.Budget, network.Tasks.Select(t => control.TaskWeights[t.Name]).ToArray(), graphs);
+            slim.FeatureColumnName, slim.BudgetColumnName, slim.TaskWeightsColumnName, control.Budget, network.Tasks.Select(t => control.TaskWeights[t.Name]).ToArray(), graphs,
+            latency);
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         bundle.Save(full);
+    }
+
+    /// <summary>"2 logical cores, AMD EPYC 7B13, Debian GNU/Linux 12, X64, ONNX Runtime intra-op threads default".</summary>
+    internal static string MachineDescription(int intraOpThreads)
+    {
+        string cpu = "";
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+                cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "";
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+        return $"{Environment.ProcessorCount} logical cores{(cpu.Length > 0 ? ", " + cpu : "")}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, " +
+               $"{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, ONNX Runtime intra-op threads {(intraOpThreads > 0 ? intraOpThreads.ToString(System.Globalization.CultureInfo.InvariantCulture) : "default")}";
     }
 
     /// <summary>Every configuration of <paramref name="costs"/>: each encoder option with each combination of decoder widths.</summary>
@@ -141,6 +171,38 @@ public static class OnnxExportCatalog
             1 => found[0],
             0 => throw new ArgumentException($"The model ({model.GetType().Name}) holds no ControllableMultiTaskTransformer.", nameof(model)),
             _ => throw new ArgumentException($"The model holds {found.Count} ControllableMultiTaskTransformers; pass the one to export.", nameof(model)),
+        };
+    }
+}
+
+/// <summary>A transformer through ONNX Runtime with chosen session settings (the transformer's default path is ONNX
+/// Runtime already, see <see cref="ControllableMultiTaskTransformer.UseOnnxRuntime"/>).</summary>
+public static class OnnxServingExtensions
+{
+    /// <summary>
+    /// A new transformer over the same trained model with the same feature column, budget, task weights, per-row control
+    /// column names and batch size,
+    /// whose forward passes run through ONNX Runtime (<see cref="OnnxRuntimeMultiTaskModel"/>): each configuration the
+    /// control selects is exported once and cached. The new <see cref="OnnxRuntimeMultiTaskModel"/> does not own the
+    /// original model: dispose it (<c>((IDisposable)result.Model).Dispose()</c>) to free its sessions, and the original
+    /// model as before.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The transformer's model is not a <see cref="ControllableMultiTaskModel"/>.</exception>
+    public static ControllableMultiTaskTransformer WithOnnxRuntime(this ControllableMultiTaskTransformer transformer, OnnxRuntimeServingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(transformer);
+        ControllableMultiTaskModel model = transformer.Model switch
+        {
+            ControllableMultiTaskModel m => m,
+            OnnxRuntimeMultiTaskModel o => o.Inner,
+            _ => throw new NotSupportedException($"ONNX Runtime serving needs a ControllableMultiTaskModel; this transformer holds a {transformer.Model.GetType().FullName}."),
+        };
+        return new ControllableMultiTaskTransformer(new OnnxRuntimeMultiTaskModel(model, options, ownsModel: false), transformer.FeatureColumnName,
+            transformer.Budget, transformer.TaskWeights)
+        {
+            BatchSize = transformer.BatchSize,
+            BudgetColumnName = transformer.BudgetColumnName,
+            TaskWeightsColumnName = transformer.TaskWeightsColumnName,
         };
     }
 }

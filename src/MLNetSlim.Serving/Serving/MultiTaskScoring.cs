@@ -1,119 +1,211 @@
-using System.Reflection;
+using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using System.Globalization;
 using MLNetSlim.Architecture;
 using MLNetSlim.Control;
-using MLNetSlim.Model;
 
-namespace MLNetSlim.MLNet;
+namespace MLNetSlim.Serving;
 
-/// <summary>The output columns of one task and how to fill them from a probability row.</summary>
-internal static class OutputColumns
+/// <summary>
+/// What the shared scoring mapper (<see cref="MultiTaskScoring"/>) needs from a transformer: the tasks and input shape,
+/// the column names, the current control, the search, and "run configuration c on a batch of rows -> per-task output
+/// arrays". Implemented by the TorchSharp transformer (<c>MLNetSlim.MLNet.ControllableMultiTaskTransformer</c>, whose
+/// forward runs through TorchSharp or ONNX Runtime) and by <see cref="ServingMultiTaskTransformer"/> (ONNX Runtime on a
+/// serving bundle), so both give the same columns, per-row control and errors.
+/// </summary>
+internal interface IMultiTaskScorer
 {
-    /// <summary>The added columns in order, per task: the score, then the predicted label for classification and
-    /// segmentation (the other per-pixel kinds have only a score).</summary>
-    public static (int Task, bool IsLabel)[] Layout(IReadOnlyList<TaskDefinition> tasks)
+    /// <summary>The tasks, in decoder order.</summary>
+    IReadOnlyList<TaskDefinition> Tasks { get; }
+
+    /// <summary>Input image channels C.</summary>
+    int Channels { get; }
+
+    /// <summary>Input image height H, pixels.</summary>
+    int Height { get; }
+
+    /// <summary>Input image width W, pixels.</summary>
+    int Width { get; }
+
+    /// <summary>MACs per image of the full network.</summary>
+    long FullMacs { get; }
+
+    /// <summary>The image column: Vector&lt;Single, C*H*W&gt;.</summary>
+    string FeatureColumnName { get; }
+
+    /// <summary>The per-row budget column, or null/empty for none.</summary>
+    string? BudgetColumnName { get; }
+
+    /// <summary>The per-row task weights column, or null/empty for none.</summary>
+    string? TaskWeightsColumnName { get; }
+
+    /// <summary>Rows per forward pass of a <c>Transform</c> cursor.</summary>
+    int BatchSize { get; }
+
+    /// <summary>The control now (read once per row or cursor).</summary>
+    ScoringControl CurrentControl { get; }
+
+    /// <summary>The search: the configuration for a budget and task weights in task order.</summary>
+    /// <exception cref="BudgetInfeasibleException">Below the cheapest configuration.</exception>
+    ResolvedConfiguration SelectConfiguration(Budget budget, double[] weights);
+
+    /// <summary>One forward pass: <paramref name="count"/> images, (N, C, H, W) row-major, at
+    /// <paramref name="configuration"/>; per task the row-major outputs, (N, K) for a per-image task and (N, C_t, H, W)
+    /// for a per-pixel task (see <see cref="OutputColumns.ScoreSize"/>).</summary>
+    float[][] Forward(ReadOnlySpan<float> images, int count, ResolvedConfiguration configuration);
+}
+
+/// <summary>The control a row runs at: budget, task weights in task order (do not modify) and the chosen configuration.</summary>
+internal readonly record struct ScoringControl(Budget Budget, double[] Weights, ResolvedConfiguration Selected);
+
+/// <summary>
+/// The output columns, per-row control and row/batch mapping of a multi-task transformer, over an
+/// <see cref="IMultiTaskScorer"/>: <c>GetOutputSchema</c>, the single-row mapper of prediction engines (one forward pass
+/// per row) and the lazily transformed data view (cursors read <see cref="IMultiTaskScorer.BatchSize"/> rows ahead and
+/// run one forward pass per batch and configuration). One per transformer; thread-safe.
+/// </summary>
+internal sealed class MultiTaskScoring
+{
+    /// <summary>Most (budget, weights) answers the per-row configuration cache keeps; when full it starts over.</summary>
+    public const int ConfigurationCacheCapacity = 1024;
+
+    private readonly ConfigurationCache _cache = new(ConfigurationCacheCapacity);
+    private readonly Lazy<double?> _smallestFeasible;
+
+    public MultiTaskScoring(IMultiTaskScorer host)
     {
-        var layout = new List<(int, bool)>();
-        for (int t = 0; t < tasks.Count; t++)
-        {
-            layout.Add((t, false));
-            if (HasPredictedLabel(tasks[t])) layout.Add((t, true));
-        }
-        return layout.ToArray();
+        Host = host;
+        OutputLayout = OutputColumns.Layout(host.Tasks);
+        _smallestFeasible = new Lazy<double?>(SmallestFeasible, LazyThreadSafetyMode.PublicationOnly);
     }
 
-    /// <summary>Whether a task has a <c>PredictedLabel</c> column (classification and segmentation).</summary>
-    public static bool HasPredictedLabel(TaskDefinition task) => task.Kind is TaskKind.Classification or TaskKind.Segmentation;
+    /// <summary>The transformer.</summary>
+    public IMultiTaskScorer Host { get; }
 
-    /// <summary>Values of a task's score per row: K for classification, C_t*H*W for a per-pixel task.</summary>
-    public static int ScoreSize(TaskDefinition task, int pixels) => task.IsPerPixel ? task.OutputChannels * pixels : task.NumClasses;
+    /// <summary>The added columns in schema order: (task index, is the predicted label).</summary>
+    public (int Task, bool IsLabel)[] OutputLayout { get; }
 
-    /// <summary>The getter of an added column. <paramref name="row"/> returns the array holding the row's network output
-    /// for the task and the row's offset in it.</summary>
-    public static ValueGetter<TValue> Getter<TValue>(DataViewSchema.Column column, TaskDefinition task, bool isLabel, int pixels,
-        Func<(float[] Values, int Offset)> row)
+    /// <summary>Floats per image: C*H*W.</summary>
+    public int ImageSize => Host.Channels * Host.Height * Host.Width;
+
+    /// <summary>Pixels per image: H*W.</summary>
+    public int Pixels => Host.Height * Host.Width;
+
+    /// <summary>The input schema plus the output columns (<see cref="OutputColumns.Add"/>).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The features column is missing or of the wrong type or size, or a
+    /// control column has the wrong type; the message names the column, the expected and the actual type.</exception>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema, string paramName)
     {
-        int size = ScoreSize(task, pixels);
-        if (isLabel && !task.IsPerPixel)
-        {
-            if (typeof(TValue) != typeof(uint)) throw WrongType<TValue>(column);
-            ValueGetter<uint> g = (ref uint dst) =>
-            {
-                (float[] v, int o) = row();
-                dst = ArgMaxKey(v.AsSpan(o, size));
-            };
-            return (ValueGetter<TValue>)(Delegate)g;
-        }
-        if (isLabel)
-        {
-            if (typeof(TValue) != typeof(VBuffer<uint>)) throw WrongType<TValue>(column);
-            int k = task.OutputChannels;
-            ValueGetter<VBuffer<uint>> g = (ref VBuffer<uint> dst) =>
-            {
-                (float[] v, int o) = row();
-                VBufferEditor<uint> ed = VBufferEditor.Create(ref dst, pixels);
-                PixelArgMax(v.AsSpan(o, size), k, pixels, ed.Values);
-                dst = ed.Commit();
-            };
-            return (ValueGetter<TValue>)(Delegate)g;
-        }
-        if (typeof(TValue) != typeof(VBuffer<float>)) throw WrongType<TValue>(column);
-        ValueGetter<VBuffer<float>> s = (ref VBuffer<float> dst) =>
-        {
-            (float[] v, int o) = row();
-            VBufferEditor<float> ed = VBufferEditor.Create(ref dst, size);
-            v.AsSpan(o, size).CopyTo(ed.Values);
-            dst = ed.Commit();
-        };
-        return (ValueGetter<TValue>)(Delegate)s;
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        FeatureColumn(inputSchema, paramName);
+        _ = ControlColumnsOf(inputSchema, paramName);
+        var b = new DataViewSchema.Builder();
+        b.AddColumns(inputSchema);
+        OutputColumns.Add(b, Host.Tasks, Host.Height, Host.Width);
+        return b.ToSchema();
     }
 
-    /// <summary>Per-pixel 0-based arg-max over <paramref name="k"/> channels of a (K, H, W) map (the lowest class on ties).</summary>
-    public static void PixelArgMax(ReadOnlySpan<float> probs, int k, int pixels, Span<uint> classes)
+    /// <summary>A row mapper for <paramref name="inputSchema"/> (prediction engines).</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new ScoringMapper(this, inputSchema);
+
+    /// <summary>The lazily scored view of <paramref name="input"/>.</summary>
+    public IDataView Transform(IDataView input)
     {
-        for (int p = 0; p < pixels; p++)
+        ArgumentNullException.ThrowIfNull(input);
+        return new ScoringDataView(this, input);
+    }
+
+    /// <summary>The features column (checked).</summary>
+    public DataViewSchema.Column FeatureColumn(DataViewSchema schema, string paramName) =>
+        ScoringSchema.FeatureColumn(schema, Host.FeatureColumnName, Host.Channels, Host.Height, Host.Width, paramName);
+
+    /// <summary>The per-row control columns of <paramref name="schema"/> (null where absent or turned off).</summary>
+    public (DataViewSchema.Column? Budget, DataViewSchema.Column? Weights) ControlColumnsOf(DataViewSchema schema, string paramName) =>
+        ScoringSchema.ControlColumns(schema, Host.BudgetColumnName, Host.TaskWeightsColumnName, Host.Tasks.Count, paramName);
+
+    /// <summary>The configuration for a row's budget and weights (either may come from the host's control), through the
+    /// cache. Row values are already range-checked; an infeasible budget is reported against the row.</summary>
+    public ResolvedConfiguration ResolveRow(Budget budget, double[] weights, Func<BudgetInfeasibleException, Exception> infeasible)
+    {
+        try
         {
-            int best = 0;
-            float bestValue = probs[p];
-            for (int c = 1; c < k; c++)
-            {
-                float x = probs[c * pixels + p];
-                if (x > bestValue) { best = c; bestValue = x; }
-            }
-            classes[p] = (uint)best;
+            return _cache.GetOrAdd(budget, weights, Host.SelectConfiguration);
+        }
+        catch (BudgetInfeasibleException e)
+        {
+            throw infeasible(e);
         }
     }
 
-    /// <summary>1-based key of the arg-max (the lowest index on ties).</summary>
-    public static uint ArgMaxKey(ReadOnlySpan<float> p)
+    /// <summary>Entries of the per-row configuration cache (tests).</summary>
+    public int CachedConfigurations => _cache.Count;
+
+    /// <summary>The smallest feasible budget as a fraction of full MACs (asked of the search once), or null when the
+    /// search does not report it.</summary>
+    public double? SmallestFeasibleFraction => _smallestFeasible.Value;
+
+    private double? SmallestFeasible()
     {
-        int best = 0;
-        for (int i = 1; i < p.Length; i++)
-            if (p[i] > p[best]) best = i;
-        return (uint)best + 1;
+        try
+        {
+            Host.SelectConfiguration(Budget.FractionOfFull(double.Epsilon), Enumerable.Repeat(1.0, Host.Tasks.Count).ToArray());
+            return double.Epsilon;
+        }
+        catch (BudgetInfeasibleException e) when (e.SmallestFeasible.Unit is BudgetUnit.FractionOfFullMacs or BudgetUnit.Macs)
+        {
+            return e.SmallestFeasible.Unit == BudgetUnit.FractionOfFullMacs ? e.SmallestFeasible.Value : e.SmallestFeasible.Value / Host.FullMacs;
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
     }
 
-    public static Exception WrongType<T>(DataViewSchema.Column col) =>
-        new InvalidOperationException($"Invalid TValue in GetGetter for column '{col.Name}': expected {col.Type.RawType.Name}, got {typeof(T).Name}.");
+    /// <summary>One forward pass through the host.</summary>
+    public float[][] Forward(ReadOnlySpan<float> images, int count, ResolvedConfiguration configuration) =>
+        Host.Forward(images, count, configuration);
+
+    /// <summary>Writes <paramref name="v"/> densely into <paramref name="dst"/> for prediction.</summary>
+    /// <exception cref="InvalidOperationException">The vector's length is not dst's length, or it holds a NaN or infinite
+    /// value (the message names the row, the column, the position and the value): a network fed such a value returns
+    /// NaN scores, and an arg-max over them would be a confident-looking but meaningless label.</exception>
+    public static void CopyFeatures(in VBuffer<float> v, Span<float> dst, long row, string column)
+    {
+        if (v.Length != dst.Length)
+            throw new InvalidOperationException($"Row {row} (0-based): features column '{column}' has {v.Length} values; expected {dst.Length}.");
+        ReadOnlySpan<float> values = v.GetValues();
+        if (v.IsDense)
+        {
+            values.CopyTo(dst);
+        }
+        else
+        {
+            dst.Clear();
+            ReadOnlySpan<int> indices = v.GetIndices();
+            for (int i = 0; i < values.Length; i++) dst[indices[i]] = values[i];
+        }
+        for (int i = 0; i < dst.Length; i++)
+            if (!float.IsFinite(dst[i]))
+                throw new InvalidOperationException($"Row {row} (0-based): features column '{column}' holds {dst[i].ToString(CultureInfo.InvariantCulture)} at position {i}; " +
+                    "features must be finite numbers. The model cannot score such a row; repair or filter it first.");
+    }
 }
 
 /// <summary>
 /// Reads the per-row control columns (budget, task weights) of one row source and resolves each row's configuration
-/// against a <see cref="ControlSnapshot"/>; see the transformer's remarks for the rules. One instance per cursor or
+/// against a <see cref="ScoringControl"/>; see the transformer's remarks for the rules. One instance per cursor or
 /// row; not thread-safe.
 /// </summary>
 internal sealed class RowControl
 {
-    private readonly ControllableMultiTaskTransformer _parent;
+    private readonly MultiTaskScoring _parent;
     private readonly ValueGetter<float>? _getBudget;
     private readonly ValueGetter<VBuffer<float>>? _getWeights;
     private readonly string _budgetName = "", _weightsName = "";
     private VBuffer<float> _buffer;
     private float _budget;
 
-    private RowControl(ControllableMultiTaskTransformer parent, DataViewRow row, DataViewSchema.Column? budget, DataViewSchema.Column? weights)
+    private RowControl(MultiTaskScoring parent, DataViewRow row, DataViewSchema.Column? budget, DataViewSchema.Column? weights)
     {
         _parent = parent;
         if (budget is DataViewSchema.Column b)
@@ -129,7 +221,7 @@ internal sealed class RowControl
     }
 
     /// <summary>A reader for <paramref name="row"/>, or null when the input has no control column.</summary>
-    public static RowControl? Create(ControllableMultiTaskTransformer parent, DataViewRow row,
+    public static RowControl? Create(MultiTaskScoring parent, DataViewRow row,
         (DataViewSchema.Column? Budget, DataViewSchema.Column? Weights) columns) =>
         columns.Budget is null && columns.Weights is null ? null : new RowControl(parent, row, columns.Budget, columns.Weights);
 
@@ -139,7 +231,7 @@ internal sealed class RowControl
     /// <param name="row">The row's position, for error messages.</param>
     /// <exception cref="ArgumentOutOfRangeException">A bad budget or weights value in the row.</exception>
     /// <exception cref="BudgetInfeasibleException">The row's budget is below the cheapest configuration.</exception>
-    public ResolvedConfiguration Resolve(ControlSnapshot control, long row)
+    public ResolvedConfiguration Resolve(ScoringControl control, long row)
     {
         Budget budget = control.Budget;
         double[] weights = control.Weights;
@@ -160,14 +252,14 @@ internal sealed class RowControl
             int n = _buffer.Length;
             if (n > 0)
             {
-                int tasks = _parent.Tasks.Count;
+                int tasks = _parent.Host.Tasks.Count;
                 var w = new double[n];
                 int i = 0;
                 foreach (float x in _buffer.DenseValues()) w[i++] = x;
                 if (n != tasks)
                     throw new ArgumentOutOfRangeException(_weightsName,
                         $"Row {row}: the task weights column '{_weightsName}' holds {n} values {Vector(w)}; it needs {tasks} (one per task, in task order: " +
-                        $"[{string.Join(", ", _parent.Tasks.Select(t => t.Name))}]) of {TaskPreferences.ValidRange}, or none (an empty vector) to use the transformer's weights.");
+                        $"[{string.Join(", ", _parent.Host.Tasks.Select(t => t.Name))}]) of {TaskPreferences.ValidRange}, or none (an empty vector) to use the transformer's weights.");
                 if (TaskPreferences.Problem(w) is string problem)
                     throw new ArgumentOutOfRangeException(_weightsName,
                         $"Row {row}: the task weights column '{_weightsName}' holds {Vector(w)}: {problem}. Valid: {tasks} {TaskPreferences.ValidRange} " +
@@ -193,19 +285,19 @@ internal sealed class RowControl
 }
 
 /// <summary>The single-row mapper (prediction engines): one forward pass per row, at the row's configuration (its
-/// control columns, else the transformer's control read at that call). No lock: engines run in parallel.</summary>
-internal sealed class ControllableMultiTaskMapper : IRowToRowMapper
+/// control columns, else the host's control read at that call). No lock: engines run in parallel.</summary>
+internal sealed class ScoringMapper : IRowToRowMapper
 {
-    private readonly ControllableMultiTaskTransformer _parent;
+    private readonly MultiTaskScoring _parent;
     private readonly DataViewSchema.Column _features;
     private readonly (DataViewSchema.Column? Budget, DataViewSchema.Column? Weights) _control;
 
-    public ControllableMultiTaskMapper(ControllableMultiTaskTransformer parent, DataViewSchema inputSchema)
+    public ScoringMapper(MultiTaskScoring parent, DataViewSchema inputSchema)
     {
         _parent = parent;
         InputSchema = inputSchema;
-        OutputSchema = parent.GetOutputSchema(inputSchema);
-        _features = inputSchema[parent.FeatureColumnName];
+        OutputSchema = parent.GetOutputSchema(inputSchema, nameof(inputSchema));
+        _features = inputSchema[parent.Host.FeatureColumnName];
         _control = parent.ControlColumnsOf(inputSchema, nameof(inputSchema));
     }
 
@@ -234,13 +326,13 @@ internal sealed class ControllableMultiTaskMapper : IRowToRowMapper
     {
         ArgumentNullException.ThrowIfNull(input);
         if (input.Schema != InputSchema)
-            SchemaChecks.FeatureColumn(input.Schema, _parent.FeatureColumnName, _parent.Model.Channels, _parent.Model.Height, _parent.Model.Width, nameof(input));
+            _parent.FeatureColumn(input.Schema, nameof(input));
         return new Row(this, input, activeColumns.Select(c => c.Index).ToHashSet());
     }
 
     private sealed class Row : DataViewRow
     {
-        private readonly ControllableMultiTaskMapper _mapper;
+        private readonly ScoringMapper _mapper;
         private readonly DataViewRow _input;
         private readonly HashSet<int> _active;
         private readonly float[] _image;
@@ -251,13 +343,12 @@ internal sealed class ControllableMultiTaskMapper : IRowToRowMapper
         private long _computedAt = -1;
         private float[][] _probs = Array.Empty<float[]>();
 
-        public Row(ControllableMultiTaskMapper mapper, DataViewRow input, HashSet<int> active)
+        public Row(ScoringMapper mapper, DataViewRow input, HashSet<int> active)
         {
             _mapper = mapper;
             _input = input;
             _active = active;
-            IMultiTaskModel m = mapper._parent.Model;
-            _image = new float[m.Channels * m.Height * m.Width];
+            _image = new float[mapper._parent.ImageSize];
         }
 
         public override DataViewSchema Schema => _mapper.OutputSchema;
@@ -276,15 +367,15 @@ internal sealed class ControllableMultiTaskMapper : IRowToRowMapper
             if (column.Index < n) return _input.GetGetter<TValue>(_input.Schema[column.Index]);
             if (!_active.Contains(column.Index))
                 throw new InvalidOperationException($"Column '{column.Name}' is not active in this row.");
-            ControllableMultiTaskTransformer parent = _mapper._parent;
+            MultiTaskScoring parent = _mapper._parent;
             (int task, bool isLabel) = parent.OutputLayout[column.Index - n];
-            return OutputColumns.Getter<TValue>(column, parent.Tasks[task], isLabel, parent.Model.Height * parent.Model.Width, () => (Compute()[task], 0));
+            return OutputColumns.Getter<TValue>(column, parent.Host.Tasks[task], isLabel, parent.Pixels, () => (Compute()[task], 0));
         }
 
         private float[][] Compute()
         {
             if (_computedAt == _input.Position && _input.Position >= 0) return _probs;
-            ControllableMultiTaskTransformer parent = _mapper._parent;
+            MultiTaskScoring parent = _mapper._parent;
             _getFeatures ??= _input.GetGetter<VBuffer<float>>(_input.Schema[_mapper._features.Index]);
             if (!_rowControlMade)
             {
@@ -292,8 +383,8 @@ internal sealed class ControllableMultiTaskMapper : IRowToRowMapper
                 _rowControlMade = true;
             }
             _getFeatures(ref _buffer);
-            DataViewConversion.CopyDense(_buffer, _image, _input.Position, parent.FeatureColumnName);
-            ControlSnapshot control = parent.Control; // read once: this row runs at one (budget, weights) pair
+            MultiTaskScoring.CopyFeatures(_buffer, _image, _input.Position, parent.Host.FeatureColumnName);
+            ScoringControl control = parent.Host.CurrentControl; // read once: this row runs at one (budget, weights) pair
             ResolvedConfiguration config = _rowControl?.Resolve(control, _input.Position) ?? control.Selected;
             _probs = parent.Forward(_image, 1, config);
             _computedAt = _input.Position;
@@ -302,21 +393,21 @@ internal sealed class ControllableMultiTaskMapper : IRowToRowMapper
     }
 }
 
-/// <summary>The lazily transformed data view: cursors read <see cref="ControllableMultiTaskTransformer.BatchSize"/>
+/// <summary>The lazily transformed data view: cursors read <see cref="IMultiTaskScorer.BatchSize"/>
 /// rows ahead and run one forward pass per batch and configuration.</summary>
-internal sealed class ControllableMultiTaskDataView : IDataView
+internal sealed class ScoringDataView : IDataView
 {
-    private readonly ControllableMultiTaskTransformer _parent;
+    private readonly MultiTaskScoring _parent;
     private readonly IDataView _input;
     private readonly DataViewSchema.Column _features;
     private readonly (DataViewSchema.Column? Budget, DataViewSchema.Column? Weights) _control;
 
-    public ControllableMultiTaskDataView(ControllableMultiTaskTransformer parent, IDataView input)
+    public ScoringDataView(MultiTaskScoring parent, IDataView input)
     {
         _parent = parent;
         _input = input;
-        Schema = parent.GetOutputSchema(input.Schema);
-        _features = input.Schema[parent.FeatureColumnName];
+        Schema = parent.GetOutputSchema(input.Schema, nameof(input));
+        _features = input.Schema[parent.Host.FeatureColumnName];
         _control = parent.ControlColumnsOf(input.Schema, nameof(input));
     }
 
@@ -347,13 +438,14 @@ internal sealed class ControllableMultiTaskDataView : IDataView
 
     private sealed class BatchCursor : DataViewRowCursor
     {
-        private readonly ControllableMultiTaskDataView _view;
-        private readonly ControllableMultiTaskTransformer _parent;
+        private readonly ScoringDataView _view;
+        private readonly MultiTaskScoring _parent;
         private readonly DataViewRowCursor _inner;
         private readonly HashSet<int> _active;
         private readonly bool _needNetwork;
-        private readonly IMultiTaskModel _model;
-        private readonly ControlSnapshot _control;
+        private readonly IReadOnlyList<TaskDefinition> _tasks;
+        private readonly int _pixels;
+        private readonly ScoringControl _control;
         private readonly RowControl? _rowControl;
         private readonly ResolvedConfiguration[] _configs;
         private readonly int _batch;
@@ -373,7 +465,7 @@ internal sealed class ControllableMultiTaskDataView : IDataView
         private long _innerRow;
         private bool _done;
 
-        public BatchCursor(ControllableMultiTaskTransformer parent, ControllableMultiTaskDataView view, DataViewRowCursor inner,
+        public BatchCursor(MultiTaskScoring parent, ScoringDataView view, DataViewRowCursor inner,
             HashSet<int> active, bool needNetwork)
         {
             _view = view;
@@ -381,11 +473,12 @@ internal sealed class ControllableMultiTaskDataView : IDataView
             _inner = inner;
             _active = active;
             _needNetwork = needNetwork;
-            _model = parent.Model;
-            _control = parent.Control; // fixed for this pass
-            _featureName = parent.FeatureColumnName;
-            _batch = needNetwork ? parent.BatchSize : 1;
-            _imageSize = _model.Channels * _model.Height * _model.Width;
+            _tasks = parent.Host.Tasks;
+            _pixels = parent.Pixels;
+            _control = parent.Host.CurrentControl; // fixed for this pass
+            _featureName = parent.Host.FeatureColumnName;
+            _batch = needNetwork ? parent.Host.BatchSize : 1;
+            _imageSize = parent.ImageSize;
             _images = needNetwork ? new float[_batch * _imageSize] : Array.Empty<float>();
             _configs = new ResolvedConfiguration[_batch];
             _columns = new ColumnBuffer?[view._input.Schema.Count];
@@ -427,7 +520,7 @@ internal sealed class ControllableMultiTaskDataView : IDataView
                 if (_getFeatures is not null)
                 {
                     _getFeatures(ref _buffer);
-                    DataViewConversion.CopyDense(_buffer, _images.AsSpan(_count * _imageSize, _imageSize), _innerRow, _featureName);
+                    MultiTaskScoring.CopyFeatures(_buffer, _images.AsSpan(_count * _imageSize, _imageSize), _innerRow, _featureName);
                     _configs[_count] = _rowControl?.Resolve(_control, _innerRow) ?? _control.Selected;
                 }
                 _innerRow++;
@@ -457,10 +550,10 @@ internal sealed class ControllableMultiTaskDataView : IDataView
                 _probs = _parent.Forward(_images.AsSpan(0, _count * _imageSize), _count, first);
                 return;
             }
-            int tasks = _model.Tasks.Count;
+            int tasks = _tasks.Count;
             var probs = new float[tasks][];
-            int pixels = _model.Height * _model.Width;
-            for (int t = 0; t < tasks; t++) probs[t] = new float[_count * OutputColumns.ScoreSize(_model.Tasks[t], pixels)];
+            int pixels = _pixels;
+            for (int t = 0; t < tasks; t++) probs[t] = new float[_count * OutputColumns.ScoreSize(_tasks[t], pixels)];
             _groupImages ??= new float[_batch * _imageSize];
             var groups = new Dictionary<ResolvedConfiguration, List<int>>();
             var order = new List<ResolvedConfiguration>();
@@ -481,7 +574,7 @@ internal sealed class ControllableMultiTaskDataView : IDataView
                 float[][] output = _parent.Forward(_groupImages.AsSpan(0, rows.Count * _imageSize), rows.Count, config);
                 for (int t = 0; t < tasks; t++)
                 {
-                    int k = OutputColumns.ScoreSize(_model.Tasks[t], pixels);
+                    int k = OutputColumns.ScoreSize(_tasks[t], pixels);
                     for (int j = 0; j < rows.Count; j++)
                         output[t].AsSpan(j * k, k).CopyTo(probs[t].AsSpan(rows[j] * k, k));
                 }
@@ -496,8 +589,8 @@ internal sealed class ControllableMultiTaskDataView : IDataView
             int n = _columns.Length;
             if (column.Index < n) return _columns[column.Index]!.Getter<TValue>(() => _index);
             (int task, bool isLabel) = _parent.OutputLayout[column.Index - n];
-            int size = OutputColumns.ScoreSize(_model.Tasks[task], _model.Height * _model.Width);
-            return OutputColumns.Getter<TValue>(column, _model.Tasks[task], isLabel, _model.Height * _model.Width, () => (_probs[task], _index * size));
+            int size = OutputColumns.ScoreSize(_tasks[task], _pixels);
+            return OutputColumns.Getter<TValue>(column, _tasks[task], isLabel, _pixels, () => (_probs[task], _index * size));
         }
 
         protected override void Dispose(bool disposing)
@@ -508,73 +601,3 @@ internal sealed class ControllableMultiTaskDataView : IDataView
     }
 }
 
-/// <summary>Holds one input column's values for the rows of a read-ahead batch.</summary>
-internal abstract class ColumnBuffer
-{
-    public abstract void Capture(int slot);
-
-    public abstract ValueGetter<TValue> Getter<TValue>(Func<int> slot);
-
-    public static ColumnBuffer Create(DataViewRow row, DataViewSchema.Column column, int capacity)
-    {
-        Type def = column.Type is VectorDataViewType v ? typeof(VectorBuffer<>).MakeGenericType(v.ItemType.RawType)
-            : typeof(ScalarBuffer<>).MakeGenericType(column.Type.RawType);
-        return (ColumnBuffer)Activator.CreateInstance(def, BindingFlags.Public | BindingFlags.Instance, null, new object[] { row, column, capacity }, null)!;
-    }
-
-    private sealed class ScalarBuffer<T> : ColumnBuffer
-    {
-        private readonly ValueGetter<T> _get;
-        private readonly T[] _values;
-        private readonly DataViewSchema.Column _column;
-
-        public ScalarBuffer(DataViewRow row, DataViewSchema.Column column, int capacity)
-        {
-            _get = row.GetGetter<T>(column);
-            _values = new T[capacity];
-            _column = column;
-        }
-
-        public override void Capture(int slot)
-        {
-            _get(ref _values[slot]);
-            if (_values[slot] is ReadOnlyMemory<char> text) // the source may reuse its character buffer
-                _values[slot] = (T)(object)text.ToString().AsMemory();
-        }
-
-        public override ValueGetter<TValue> Getter<TValue>(Func<int> slot)
-        {
-            if (typeof(TValue) != typeof(T)) throw OutputColumns.WrongType<TValue>(_column);
-            ValueGetter<T> g = (ref T dst) => dst = _values[slot()];
-            return (ValueGetter<TValue>)(Delegate)g;
-        }
-    }
-
-    private sealed class VectorBuffer<T> : ColumnBuffer
-    {
-        private readonly ValueGetter<VBuffer<T>> _get;
-        private readonly VBuffer<T>[] _values;
-        private readonly DataViewSchema.Column _column;
-        private VBuffer<T> _scratch;
-
-        public VectorBuffer(DataViewRow row, DataViewSchema.Column column, int capacity)
-        {
-            _get = row.GetGetter<VBuffer<T>>(column);
-            _values = new VBuffer<T>[capacity];
-            _column = column;
-        }
-
-        public override void Capture(int slot)
-        {
-            _get(ref _scratch);
-            _scratch.CopyTo(ref _values[slot]);
-        }
-
-        public override ValueGetter<TValue> Getter<TValue>(Func<int> slot)
-        {
-            if (typeof(TValue) != typeof(VBuffer<T>)) throw OutputColumns.WrongType<TValue>(_column);
-            ValueGetter<VBuffer<T>> g = (ref VBuffer<T> dst) => _values[slot()].CopyTo(ref dst);
-            return (ValueGetter<TValue>)(Delegate)g;
-        }
-    }
-}
