@@ -11,6 +11,33 @@ public class ControlConfigurationSearchTests
     internal static long Smallest(CostTable c) => Enumerable.Range(0, c.EncoderOptionCount)
         .Min(e => c.EncoderMacs(e) + Enumerable.Range(0, c.TaskCount).Sum(t => Enumerable.Range(0, c.DecoderWidths.Count).Min(d => c.DecoderMacs(t, e, d))));
 
+    /// <summary>
+    /// 40 random queries (budget fraction, Dirichlet(0.5) preferences) with one task's preference then raised: asserts
+    /// that stage 1 keeps its encoder and the raised task's decoder never narrows. Returns the queries checked and how
+    /// many of them widened that decoder.
+    /// </summary>
+    internal static (int Checks, int Raised) RaiseOnePreferencePerQuery(ConfigurationSearch search, CostTable costs, int tasks, int seed)
+    {
+        int checks = 0, raised = 0;
+        var rng = new Random(seed);
+        for (int q = 0; q < 40; q++)
+        {
+            Budget b = RandomFraction(rng, costs);
+            double[] p = Dirichlet.Sample(rng, tasks, 0.5);
+            SearchResult before = search.Search(b, p);
+            int k = rng.Next(tasks);
+            double[] p2 = (double[])p.Clone();
+            p2[k] += 0.05 + rng.NextDouble();
+            SearchResult after = search.Search(b, p2);
+            Assert.AreEqual(before.EncoderOption, after.EncoderOption, "stage 1 must not depend on preferences");
+            Assert.IsTrue(after.DecoderWidthIndices[k] >= before.DecoderWidthIndices[k],
+                $"seed {seed} query {q}: task {k} width {before.DecoderWidthIndices[k]} -> {after.DecoderWidthIndices[k]}");
+            checks++;
+            if (after.DecoderWidthIndices[k] > before.DecoderWidthIndices[k]) raised++;
+        }
+        return (checks, raised);
+    }
+
     internal static Budget RandomFraction(Random rng, CostTable costs)
     {
         double min = (Smallest(costs) + 1.0) / costs.FullMacs;
@@ -53,22 +80,9 @@ public class ControlConfigurationSearchTests
         {
             var (costs, cal) = ControlTestTables.Random(tasks, 100 + seed);
             var search = new ConfigurationSearch(costs, cal, options: new SearchOptions { EnumerationLimit = enumerationLimit });
-            var rng = new Random(seed);
-            for (int q = 0; q < 40; q++)
-            {
-                Budget b = RandomFraction(rng, costs);
-                double[] p = Dirichlet.Sample(rng, tasks, 0.5);
-                SearchResult before = search.Search(b, p);
-                int k = rng.Next(tasks);
-                double[] p2 = (double[])p.Clone();
-                p2[k] += 0.05 + rng.NextDouble();
-                SearchResult after = search.Search(b, p2);
-                Assert.AreEqual(before.EncoderOption, after.EncoderOption, "stage 1 must not depend on preferences");
-                Assert.IsTrue(after.DecoderWidthIndices[k] >= before.DecoderWidthIndices[k],
-                    $"seed {seed} query {q}: task {k} width {before.DecoderWidthIndices[k]} -> {after.DecoderWidthIndices[k]}");
-                checks++;
-                if (after.DecoderWidthIndices[k] > before.DecoderWidthIndices[k]) raised++;
-            }
+            (int c, int r) = RaiseOnePreferencePerQuery(search, costs, tasks, seed);
+            checks += c;
+            raised += r;
         }
         Assert.AreEqual(400, checks);
         Assert.IsTrue(raised > 0, "the test should exercise width changes");
