@@ -41,6 +41,8 @@ public static class CalibrationCommand
         {
             ("same as encoder (4)", null),
             ("0.25..1 step 1/16 (13)", Enumerable.Range(0, 13).Select(i => 0.25 + i / 16.0).ToArray()),
+            ("0.125..1 step 1/16 (15)", Enumerable.Range(0, 15).Select(i => 0.125 + i / 16.0).ToArray()),
+            ("0.125..1 step 1/24 (22)", Enumerable.Range(0, 22).Select(i => 0.125 + i / 24.0).ToArray()),
             ("0.125..1 step 1/32 (29)", Enumerable.Range(0, 29).Select(i => 0.125 + i / 32.0).ToArray()),
         };
         TaskDefinition[] tasks = [new("digit", TaskKind.Classification, 10), new("fashion", TaskKind.Classification, 10)];

@@ -49,6 +49,22 @@ compare.SetAction(r =>
 });
 root.Add(compare);
 
+// compare-ablation (issue 12): supernet variants only, against a reference compare.json's static twins
+var variantsOption = new Option<string>("--variants") { Description = "Comma-separated supernet variants: " + string.Join(", ", MLNetSlim.Benchmarks.AblationVariant.Known.Select(v => v.Name)) + ".", DefaultValueFactory = _ => "default,middle,inplace,middle+inplace" };
+var referenceOption = new Option<string>("--reference") { Description = "A full compare.json whose static twins and data counts are used.", DefaultValueFactory = _ => "docs/benchmarks/compare.json" };
+var ablationEpochs = new Option<int>("--epochs") { Description = "Epochs of every variant (default 3, as compare).", DefaultValueFactory = _ => 3 };
+var compareAblation = new Command("compare-ablation", "Issue-12 ablation: trains only supernet variants (middle encoders, in-place distillation, k) and sets them against a compare.json's static twins.")
+{
+    variantsOption, referenceOption, ablationEpochs, dataOption, outOption, seedOption, threadsOption,
+};
+compareAblation.SetAction(r =>
+{
+    ApplyThreads(r.GetValue(threadsOption));
+    return CompareAblationCommand.Run(args, r.GetValue(variantsOption)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+        r.GetValue(referenceOption)!, r.GetValue(ablationEpochs), r.GetValue(dataOption), r.GetValue(outOption)!, r.GetValue(seedOption));
+});
+root.Add(compareAblation);
+
 // search
 var queries = new Option<int>("--queries") { Description = "Timed queries per problem.", DefaultValueFactory = _ => 20000 };
 var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up queries per problem.", DefaultValueFactory = _ => 2000 };
