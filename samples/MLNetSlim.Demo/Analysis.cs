@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization;
 using Microsoft.ML;
 using MLNetSlim.Control;
 using MLNetSlim.Data;
@@ -30,10 +31,26 @@ public sealed record BudgetSweep(double Budget, IReadOnlyList<SweepRow> Rows);
 internal sealed record ControllabilitySection(string SearchCalibration, string EvaluatedOn, IReadOnlyList<double> Budgets,
     int PreferenceVectors, double DirichletAlpha, int Seed, ControllabilityComparison Comparison);
 
-/// <summary>Every configuration of the space with its test accuracy, and each task's accuracy/MACs Pareto front.</summary>
+/// <summary>Every configuration of the space with its test accuracy, and each task's accuracy/MACs Pareto front. The
+/// report's JSON carries only the front points (<see cref="ParetoFrontPoints"/>): with fine decoder widths the space
+/// has thousands of configurations, which the main job writes to configurations.csv instead.</summary>
 public sealed record ConfigurationSpaceSection(string Source, int TestImages, int Count,
     double MaxAbsDifferenceToDirectEvaluation, int DirectlyEvaluatedConfigurations,
-    IReadOnlyList<ConfigurationPoint> Points, IReadOnlyDictionary<string, IReadOnlyList<string>> ParetoFronts);
+    [property: JsonIgnore] IReadOnlyList<ConfigurationPoint> Points, IReadOnlyDictionary<string, IReadOnlyList<string>> ParetoFronts)
+{
+    /// <summary>The points on any task's Pareto front, in space order.</summary>
+    public IReadOnlyList<ConfigurationPoint> ParetoFrontPoints
+    {
+        get
+        {
+            var names = ParetoFronts.Values.SelectMany(f => f).ToHashSet(StringComparer.Ordinal);
+            return Points.Where(p => names.Contains(p.Configuration.ToString())).ToArray();
+        }
+    }
+}
+
+/// <summary>Wall time of one measurement stage of the demo.</summary>
+public sealed record MeasurementStage(string Stage, double Seconds);
 
 /// <summary>Everything the demo measures after training (or loading) a model.</summary>
 internal sealed record AnalysisResult(
@@ -44,7 +61,8 @@ internal sealed record AnalysisResult(
     double SweepBudget,
     IReadOnlyList<SweepRow> PreferenceSweep,
     IReadOnlyList<BudgetSweep> PreferenceSweeps,
-    TimeSpan Elapsed);
+    TimeSpan Elapsed,
+    IReadOnlyList<MeasurementStage> Stages);
 
 /// <summary>Runs the measurements on a model and a test set, caching one evaluation and one latency per configuration.</summary>
 internal sealed class Analyzer
@@ -81,6 +99,17 @@ internal sealed class Analyzer
         return acc;
     }
 
+    /// <summary>Per-task test accuracy of a configuration read from the per-factor test table (task t at (e, d_t); exact,
+    /// docs/control.md section 1), or evaluated directly when there is no table yet.</summary>
+    private double[] TableAccuracy(WidthConfiguration c)
+    {
+        if (_testTable is null) return Accuracy(c);
+        ResolvedConfiguration r = _model.Costs.Resolve(c);
+        return Enumerable.Range(0, _model.Costs.TaskCount).Select(t => _testTable.Metric(t, r.EncoderOption, r.DecoderWidthIndices[t])).ToArray();
+    }
+
+    private CalibrationTable? _testTable;
+
     /// <summary>Median wall time of one batch-1 <c>Predict</c> call at a configuration, ms (cached).</summary>
     public double LatencyMs(WidthConfiguration c)
     {
@@ -114,7 +143,8 @@ internal sealed class Analyzer
         }).ToArray();
     }
 
-    /// <summary>Table b: budgets x named preferences.</summary>
+    /// <summary>Table b: budgets x named preferences (test accuracy from the per-factor test table once <see cref="Run"/> has
+    /// measured it, else evaluated directly).</summary>
     public IReadOnlyList<BudgetPreferenceRow> BudgetPreference()
     {
         var rows = new List<BudgetPreferenceRow>();
@@ -123,7 +153,7 @@ internal sealed class Analyzer
             {
                 SearchResult r = _model.Select(Budget.FractionOfFull(b), p);
                 rows.Add(new BudgetPreferenceRow(b, name, p, r.Configuration.ToString(), r.Macs, r.FractionOfFullMacs,
-                    LatencyMs(r.Configuration), ByTask(Accuracy(r.Configuration)), ByTask(r.PredictedRelativePerformance)));
+                    LatencyMs(r.Configuration), ByTask(TableAccuracy(r.Configuration)), ByTask(r.PredictedRelativePerformance)));
             }
         return rows;
     }
@@ -146,7 +176,13 @@ internal sealed class Analyzer
     /// report's comparison (the same figures as <see cref="Controllability(CalibrationTable, int, int)"/> on the same model:
     /// both score the queries with the accuracy table measured on the test images; a test checks they are equal).</summary>
     public static ControllabilitySection Controllability(MLContext ml, ControllableMultiTaskTransformer transformer, IDataView labelledTest,
-        int testImages, int preferenceVectors, int seed)
+        int testImages, int preferenceVectors, int seed) =>
+        ControllabilityWithTable(ml, transformer, labelledTest, testImages, preferenceVectors, seed).Section;
+
+    /// <summary><see cref="Controllability(MLContext, ControllableMultiTaskTransformer, IDataView, int, int, int)"/>, with
+    /// the per-factor test table the evaluation measured (<see cref="ControllabilityEvaluation.MeasuredTable"/>).</summary>
+    public static (ControllabilitySection Section, CalibrationTable TestTable) ControllabilityWithTable(MLContext ml,
+        ControllableMultiTaskTransformer transformer, IDataView labelledTest, int testImages, int preferenceVectors, int seed)
     {
         const double alpha = 0.2;
         string[] tasks = transformer.Tasks.Select(t => t.Name).ToArray();
@@ -161,8 +197,9 @@ internal sealed class Analyzer
                 f.MeanBudgetUtilisation, f.MeanSpearman, f.MeanUniformity, f.MeanHypervolume,
                 f.PerBudget.Select(b => new BudgetControllability(b.Budget.ToString(), b.Budget.Unit.ToString(), b.Budget.Value, b.Queries,
                     b.BudgetAdherence, b.MeanBudgetUtilisation, b.MeanSpearman, b.MeanUniformity, b.Hypervolume, b.DistinctConfigurations)).ToArray());
-        return new ControllabilitySection("model calibration (held-out training data)", $"test set ({testImages} images)",
-            ControllabilityBudgets, preferenceVectors, alpha, seed, new ControllabilityComparison(Report(e.Search), Report(e.Baseline)));
+        return (new ControllabilitySection("model calibration (held-out training data)", $"test set ({testImages} images)",
+            ControllabilityBudgets, preferenceVectors, alpha, seed, new ControllabilityComparison(Report(e.Search), Report(e.Baseline))),
+            e.MeasuredTable ?? throw new InvalidOperationException("The transformer's model has no calibration table, so there is no measured test table."));
     }
 
     /// <summary>All E x W^T configurations with test accuracy from the per-factor test table, cross-checked against every
@@ -199,29 +236,56 @@ internal sealed class Analyzer
             double[] p = n == 1 ? [1.0] : Enumerable.Range(0, n).Select(t => t == 0 ? p0 : (1 - p0) / (n - 1)).ToArray();
             SearchResult r = _model.Select(Budget.FractionOfFull(budget), p);
             rows.Add(new SweepRow(p0, r.Configuration.ToString(), r.Configuration.EncoderOutputWidth, r.Configuration.DecoderWidths,
-                r.Macs, ByTask(Accuracy(r.Configuration))));
+                r.Macs, ByTask(TableAccuracy(r.Configuration))));
         }
         return rows;
     }
 
     /// <summary>Runs everything: the test calibration table, a, b, c, the sweep and the whole space. Section c comes
-    /// from <paramref name="controllability"/> when given (the main job: through ML.NET's catalog method), else from
-    /// <see cref="Controllability(CalibrationTable, int, int)"/>.</summary>
-    public AnalysisResult Run(int preferenceVectors, int seed, Action<string> status, Func<ControllabilitySection>? controllability = null)
+    /// from <paramref name="controllability"/> when given (the main job: through ML.NET's catalog method, whose measured
+    /// per-factor test table is then reused for the sweeps and the space instead of measuring the test set twice), else
+    /// from <see cref="Controllability(CalibrationTable, int, int)"/> on a test table measured here. The sweeps read
+    /// accuracy from the test table; section b too when a table was measured first. Section a evaluates its configurations
+    /// directly, which cross-checks the table (the space section reports the largest difference).</summary>
+    public AnalysisResult Run(int preferenceVectors, int seed, Action<string> status,
+        Func<(ControllabilitySection Section, CalibrationTable TestTable)>? controllability = null)
     {
         var clock = Stopwatch.StartNew();
-        status($"Test calibration table ({CalibrationTable.PassCount(_model.Costs)} passes over {_test.Count} test images)");
-        CalibrationTable testTable = ModelTrainer.Calibrate(_model.Network, _test, _model.Device);
+        var stages = new List<MeasurementStage>();
+        TimeSpan last = TimeSpan.Zero;
+        void Stage(string name)
+        {
+            stages.Add(new MeasurementStage(name, (clock.Elapsed - last).TotalSeconds));
+            last = clock.Elapsed;
+        }
+        ControllabilitySection c;
+        if (controllability is not null)
+        {
+            status($"Controllability (mlContext.MulticlassClassification.EvaluateControllability: one pass per chosen configuration and the per-factor test table, {CalibrationTable.PassCount(_model.Costs)} passes over {_test.Count} test images)");
+            (c, _testTable) = controllability();
+            Stage("controllability through ML.NET, incl. the per-factor test table");
+        }
+        else
+        {
+            status($"Test calibration table ({CalibrationTable.PassCount(_model.Costs)} passes over {_test.Count} test images)");
+            _testTable = ModelTrainer.Calibrate(_model.Network, _test, _model.Device);
+            Stage("per-factor test table");
+            status("Controllability");
+            c = Controllability(_testTable, preferenceVectors, seed);
+            Stage("controllability");
+        }
         status("Configurations: accuracy and batch-1 latency");
         IReadOnlyList<ConfigurationRow> a = Configurations();
+        Stage("a: showcase configurations (direct evaluation and latency)");
         status("Budget x preference");
         IReadOnlyList<BudgetPreferenceRow> b = BudgetPreference();
-        status("Controllability");
-        ControllabilitySection c = controllability?.Invoke() ?? Controllability(testTable, preferenceVectors, seed);
+        Stage("b: budget x preference (latency; accuracy from the test table)");
         status("Preference sweeps at budgets of 30, 50 and 70 % of full MACs");
         BudgetSweep[] sweeps = ControllabilityBudgets.Select(budget => new BudgetSweep(budget, Sweep(budget))).ToArray();
         IReadOnlyList<SweepRow> sweep = sweeps.Single(x => x.Budget == 0.5).Rows;
-        ConfigurationSpaceSection space = Space(testTable);
-        return new AnalysisResult(a, b, c, space, 0.5, sweep, sweeps, clock.Elapsed);
+        Stage("preference sweeps (from the test table)");
+        ConfigurationSpaceSection space = Space(_testTable);
+        Stage("configuration space (from the test table)");
+        return new AnalysisResult(a, b, c, space, 0.5, sweep, sweeps, clock.Elapsed, stages);
     }
 }

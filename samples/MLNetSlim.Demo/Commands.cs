@@ -103,7 +103,7 @@ internal static class RunCommand
         IDataView labelledTest = MLNetBridge.LabelledView(ml, test);
         AnalysisResult result = AnsiConsole.Status().Start("Measuring...", ctx =>
             analyzer.Run(s.PreferenceVectors, s.Seed, text => ctx.Status(Markup.Escape($"measuring: {text} ...")),
-                () => Analyzer.Controllability(ml, transformer, labelledTest, test.Count, s.PreferenceVectors, s.Seed)));
+                () => Analyzer.ControllabilityWithTable(ml, transformer, labelledTest, test.Count, s.PreferenceVectors, s.Seed)));
         ct.ThrowIfCancellationRequested();
 
         PrintSections(result, tasks, test.Count, includeConfigurations: true, includeSweep: true);
@@ -115,7 +115,7 @@ internal static class RunCommand
         Plots.AccuracyVsMacs(png1, result.Space, tasks);
         Plots.PreferenceControl(png2, result.PreferenceSweeps, tasks);
         string json = Path.Combine(outDir, "report.json"), md = Path.Combine(outDir, "report.md");
-        files.AddRange([json, md, png1, png2]);
+        files.AddRange([json, md, Path.Combine(outDir, ConfigurationsCsv), png1, png2]);
 
         var training = new TrainingInfo(s.Backbone, s.Epochs, train.Count, test.Count, s.Seed, s.DistillationWeight,
             options.Training.SandwichRandomCount, options.Training.BatchSize, options.Training.LearningRate, trainTime.TotalSeconds, epochLines,
@@ -225,10 +225,20 @@ internal static class RunCommand
             TorchSharp.torch.get_num_threads(), DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture));
     }
 
-    /// <summary>Writes report.json and report.md.</summary>
+    /// <summary>File name of the whole configuration space, written next to report.json.</summary>
+    public const string ConfigurationsCsv = "configurations.csv";
+
+    /// <summary>Writes report.json, report.md and configurations.csv (every configuration: MACs, fraction of full, test
+    /// accuracy per task) into the report's folder.</summary>
     public static void WriteReports(DemoReport report, string jsonPath, string mdPath, int testImages)
     {
         File.WriteAllText(jsonPath, JsonSerializer.Serialize(report, Tables.Json));
+        var csv = new StringBuilder("configuration,macs,fraction_of_full," + string.Join(',', report.Tasks.Select(t => "accuracy_" + t))).AppendLine();
+        foreach (ConfigurationPoint p in report.Analysis.Space.Points)
+            csv.Append('"').Append(p.Configuration.ToString()).Append("\",").Append(p.Macs.ToString(CultureInfo.InvariantCulture)).Append(',')
+               .Append(p.FractionOfFull.ToString("R", CultureInfo.InvariantCulture)).Append(',')
+               .AppendLine(string.Join(',', p.Metrics.Select(m => m.ToString("R", CultureInfo.InvariantCulture))));
+        File.WriteAllText(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(jsonPath))!, ConfigurationsCsv), csv.ToString());
         var ci = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         sb.AppendLine("# MLNetSlim demo report").AppendLine();
@@ -243,8 +253,10 @@ internal static class RunCommand
         }
         if (report.Reload is ReloadCheck r)
             sb.AppendLine(ci, $"- ML.NET: saved `{Path.GetFileName(r.Path)}` ({r.Bytes:N0} bytes), reloaded with `LoadChecked`; {r.RowsCompared} rows x {r.Settings.Count} control settings: max |score difference| {r.MaxAbsScoreDifference:G3}, labels equal: {r.PredictedLabelsEqual}");
-        sb.AppendLine(ci, $"- Wall time: measurements {report.AnalysisWallSeconds:0.0} s, total {report.TotalWallSeconds:0.0} s").AppendLine();
+        sb.AppendLine(ci, $"- Wall time: measurements {report.AnalysisWallSeconds:0.0} s, total {report.TotalWallSeconds:0.0} s");
         AnalysisResult a = report.Analysis;
+        foreach (MeasurementStage stage in a.Stages) sb.AppendLine(ci, $"  - {stage.Stage}: {stage.Seconds:0.0} s");
+        sb.AppendLine();
         sb.Append(Tables.Configurations(a.Configurations, report.Tasks, testImages).ToMarkdown());
         sb.Append(Tables.BudgetPreference(a.BudgetPreference, report.Tasks, testImages).ToMarkdown());
         sb.Append(Tables.Controllability(a.Controllability).ToMarkdown());
@@ -253,6 +265,7 @@ internal static class RunCommand
         sb.AppendLine(ci, $"{a.Space.Count} configurations; {a.Space.Source}. Max |difference| to the {a.Space.DirectlyEvaluatedConfigurations} configurations evaluated directly with `model.Evaluate`: {a.Space.MaxAbsDifferenceToDirectEvaluation:G3}.").AppendLine();
         foreach ((string task, IReadOnlyList<string> front) in a.Space.ParetoFronts)
             sb.AppendLine(ci, $"- Pareto front of {task} (accuracy vs MACs, cheapest first): {string.Join("; ", front.Select(c => $"`{c}`"))}");
+        sb.AppendLine().AppendLine(ci, $"Every configuration with its MACs and test accuracy: `{ConfigurationsCsv}` next to this report (report.json lists the front points only).");
         sb.AppendLine().AppendLine("![accuracy vs MACs](accuracy-vs-macs.png)").AppendLine().AppendLine("![preference control](preference-control.png)");
         File.WriteAllText(mdPath, sb.ToString());
     }
@@ -285,7 +298,7 @@ public static class EvaluateCommand
             IDataView labelled = MLNetBridge.LabelledView(ml, test);
             AnalysisResult result = AnsiConsole.Status().Start("Measuring...", ctx =>
                 analyzer.Run(s.PreferenceVectors, s.Seed, text => ctx.Status(Markup.Escape($"measuring: {text} ...")),
-                    () => Analyzer.Controllability(ml, transformer, labelled, test.Count, s.PreferenceVectors, s.Seed)));
+                    () => Analyzer.ControllabilityWithTable(ml, transformer, labelled, test.Count, s.PreferenceVectors, s.Seed)));
             ct.ThrowIfCancellationRequested();
             RunCommand.PrintSections(result, tasks, test.Count, includeConfigurations: true, includeSweep: true);
             string png1 = Path.Combine(outDir, "accuracy-vs-macs.png"), png2 = Path.Combine(outDir, "preference-control.png");

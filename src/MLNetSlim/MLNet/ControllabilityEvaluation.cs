@@ -56,7 +56,13 @@ public sealed record ControllabilityBudgetFigures(Budget Budget, int Queries, do
 /// <see cref="ControllableMultiTaskModel"/> (a custom <see cref="IMultiTaskModel"/> has no calibration table).</param>
 /// <param name="Baseline">The same figures for the preference-blind baseline (equal decoder widths, best mean
 /// performance within the budget); null like <paramref name="Search"/>.</param>
-public sealed record ControllabilityEvaluation(IReadOnlyList<ControllabilityPoint> Points, ControllabilityFigures? Search, ControllabilityFigures? Baseline);
+/// <param name="MeasuredTable">The per-factor table the figures read task performance from: each task's primary
+/// metric for every (encoder option, decoder width), measured on the evaluation data (exact for every configuration,
+/// since task t's output depends only on the encoder option and its own decoder width; docs/control.md section 1).
+/// Reuse it instead of measuring the data again (e.g. <c>CalibrationTable.Metric(t, e, d)</c> for any configuration);
+/// null like <paramref name="Search"/>.</param>
+public sealed record ControllabilityEvaluation(IReadOnlyList<ControllabilityPoint> Points, ControllabilityFigures? Search, ControllabilityFigures? Baseline,
+    CalibrationTable? MeasuredTable = null);
 
 /// <summary>
 /// Evaluation of a controllable multi-task model in ML.NET terms: per classification task
@@ -211,7 +217,7 @@ public static class MLNetSlimEvaluation
             (e, d) => accuracy.Select(task => task[e][d]).ToArray());
         ControllabilityComparison cmp = ControllabilityEvaluator.Compare(model.Search, new EqualWidthController(model.Costs, model.Calibration),
             budgets, prefs, seed, evaluation: measured);
-        return new ControllabilityEvaluation(points, Figures(cmp.Search, budgets), Figures(cmp.Baseline, budgets));
+        return new ControllabilityEvaluation(points, Figures(cmp.Search, budgets), Figures(cmp.Baseline, budgets), measured);
     }
 
     private static ControllabilityFigures Figures(ControllabilityReport r, IReadOnlyList<Budget> budgets) =>

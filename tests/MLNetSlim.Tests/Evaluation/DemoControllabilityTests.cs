@@ -30,7 +30,14 @@ public class DemoControllabilityTests
         // The hand loops the main job used: the test accuracy table, then the research evaluator on both controllers.
         CalibrationTable testTable = ModelTrainer.Calibrate(model.Network, test, model.Device);
         ControllabilitySection hand = new Analyzer(model, test).Controllability(testTable, preferenceVectors: 25, seed: 3);
-        ControllabilitySection viaMLNet = Analyzer.Controllability(ml, transformer, labelled, test.Count, preferenceVectors: 25, seed: 3);
+        (ControllabilitySection viaMLNet, CalibrationTable measured) = Analyzer.ControllabilityWithTable(ml, transformer, labelled, test.Count, preferenceVectors: 25, seed: 3);
+
+        // The table EvaluateControllability measured (which the main job reuses for its sweeps and space instead of a
+        // second pass over the test set) is the hand-measured test table, entry for entry.
+        for (int t = 0; t < testTable.TaskCount; t++)
+            for (int e = 0; e < testTable.EncoderOptionCount; e++)
+                for (int d = 0; d < testTable.WidthCount; d++)
+                    Assert.AreEqual(testTable.Metric(t, e, d), measured.Metric(t, e, d), $"task {t}, encoder option {e}, width {d}");
 
         Assert.AreEqual(3, hand.Comparison.Search.PerBudget.Count);
         Assert.IsTrue(hand.Comparison.Search.PerBudget.All(b => b.Queries == 25 && double.IsFinite(b.Hypervolume) && b.BudgetAdherence == 1));
