@@ -292,64 +292,68 @@ public sealed class ConfigurationSearch : IConfigurationController
     /// stage 1. Internal for the equivalence tests.</summary>
     internal sealed class Scratch
     {
-        // Two DP rows (primary, secondary objective), used alternately as the previous and the current row. Cell q is
-        // at index Lanes + q: a front pad of one vector (read, never used, by the masked lanes of a vector whose first
-        // cells lie below a width's rounded cost) and a tail pad to a whole number of vectors.
+        // Two DP rows (primary, secondary objective), used alternately as the previous and the current row. Cell q is at
+        // index Block + q: a front pad of one block of -infinity (see Knapsack) and a tail pad to a whole number of blocks.
         public double[] PrimA = [], SecA = [], PrimB = [], SecB = [];
         public double[] Value = [], Secondary = []; // per (task, width): [t * widths + d]
-        public double[] BestWidth = [];              // the current row's chosen width per cell (as a double, for the vector select)
+        public double[] BestWidth = [];              // the current row's chosen width per cell (a double, for the vector select)
         public ushort[] Choice = []; // decoder width index per (task, cell); a byte held only 256 widths
         public int[] Limit = [];     // per task: Choice[t * cells + q] is written for q <= Limit[t] (see Knapsack)
         public int[] Rounded = [];
 
         public void Ensure(int cells, int tasks, int widths, bool choice)
         {
-            int row = Lanes + RoundUpToLanes(cells);
-            if (PrimA.Length < row) { PrimA = new double[row]; SecA = new double[row]; PrimB = new double[row]; SecB = new double[row]; BestWidth = new double[row]; }
+            int row = Block + RoundUpToBlock(cells);
+            if (PrimA.Length < row)
+            {
+                PrimA = new double[row]; SecA = new double[row]; PrimB = new double[row]; SecB = new double[row];
+                BestWidth = new double[row];
+                foreach (double[] x in new[] { PrimA, SecA, PrimB, SecB }) x.AsSpan(0, Block).Fill(double.NegativeInfinity);
+            }
             if (choice && Choice.Length < cells * tasks) Choice = new ushort[cells * tasks];
             if (Limit.Length < tasks) Limit = new int[tasks];
             if (Rounded.Length < tasks * widths) { Rounded = new int[tasks * widths]; Value = new double[tasks * widths]; Secondary = new double[tasks * widths]; }
         }
     }
 
-    internal static int Lanes => Vector<double>.Count;
+    /// <summary>Grid cells per step of the DP's inner loop: two vectors of doubles (two independent dependency chains).</summary>
+    internal static int Block => 2 * Vector<double>.Count;
 
-    /// <summary>(0, 1, ..., Lanes - 1): a vector's cell offsets.</summary>
-    private static readonly Vector<double> LaneOffsets = new(Enumerable.Range(0, Vector<double>.Count).Select(i => (double)i).ToArray());
-
-    private static int RoundUpToLanes(int n) => (n + Lanes - 1) / Lanes * Lanes;
+    private static int RoundUpToBlock(int n) => (n + Block - 1) / Block * Block;
 
     /// <summary>
     /// Multiple-choice knapsack DP over grid costs: for every grid capacity q in [0, cells), the lexicographic maximum
-    /// of (sum_t value[t][d_t], sum_t secondary[t][d_t]) over choices with sum_t rounded[t][d_t] &lt;= q, where row t
-    /// (tasks 0..t) at q is the first width d, in ascending order, reaching the maximum of
-    /// (row_{t-1}[q - r_t(d)].primary + value[t][d], row_{t-1}[q - r_t(d)].secondary + secondary[t][d]) over the
-    /// widths with r_t(d) &lt;= q (strict improvement of the primary, or equal primary and strictly larger secondary,
-    /// replaces the incumbent), and row_{-1} = (0, 0). Inputs are <paramref name="sc"/>'s Rounded, Value and Secondary
-    /// ([t * widths + d]); every task must have a width of rounded cost 0 (its cheapest). Returns the last row's
-    /// primary values over [0, cells). With <paramref name="choice"/>, writes the chosen width of row t at q into
-    /// Choice[t * cells + q] for q &lt;= Limit[t] only: for larger q it equals the choice at Limit[t] (below).
-    /// <para>Exact speed-ups, each giving bit-identical rows and choices to the plain loop over (t, q, d):
-    /// (1) <b>Reachable prefix.</b> Let L_t = min(cells - 1, sum over tasks 0..t of max_d r_t(d)) (L_{-1} = 0). For
-    /// q &gt;= L_t every width is admissible and reads row_{t-1} at q - r_t(d) &gt;= L_{t-1}, where (induction)
-    /// row_{t-1} is constant; so row t, its choices included, is constant on [L_t, cells). Only [0, L_t] is computed;
-    /// the previous row is extended by its value at L_{t-1} as far as it is read, and the last row to cells - 1.
-    /// (2) <b>Vectorised over q.</b> Row t is computed from a separate previous row, a vector of cells at a time, with
-    /// the widths in ascending order per cell and the comparisons, additions and selections of the scalar rule done
-    /// lane-wise (IEEE double arithmetic is the same in a vector lane); a width whose rounded cost exceeds some of the
-    /// vector's cells is masked off in those lanes, one exceeding all of them is skipped. Precomputed value arrays
-    /// replace per-width delegate calls.</para>
+    /// of (sum_t value[t][d_t], sum_t secondary[t][d_t]) over choices with sum_t rounded[t][d_t] &lt;= q. Row t (tasks
+    /// 0..t) at q is, of the widths with r_t(d) &lt;= q in ascending order, the first to reach the maximum of
+    /// (row_{t-1}[q - r_t(d)].primary + value[t][d], row_{t-1}[q - r_t(d)].secondary + secondary[t][d]): a width replaces
+    /// the incumbent on a strictly larger primary, or an equal primary and a strictly larger secondary; row_{-1} = (0, 0).
+    /// Inputs are <paramref name="sc"/>'s Rounded, Value and Secondary ([t * widths + d]); every task must have a width
+    /// of rounded cost 0 (its cheapest). Returns the last row's primary values over [0, cells). With
+    /// <paramref name="choice"/>, writes the chosen width of row t at q into Choice[t * cells + q] for q &lt;= Limit[t]
+    /// only: for larger q it equals the choice at Limit[t] (below).
+    /// <para>Exact speed-ups over the plain loop over (t, q descending, d), which it replaced (issue 12); rows, choices and
+    /// answers are bit-identical (ControlKnapsackEquivalenceTests keeps the plain loop as the reference):
+    /// (1) <b>Reachable prefix.</b> Let L_t = min(cells - 1, sum over tasks 0..t of max_d r_t(d)), L_{-1} = 0. For
+    /// q &gt;= L_t every width is admissible and reads row_{t-1} at q - r_t(d) &gt;= L_{t-1}, where (induction) row_{t-1}
+    /// is constant; so row t, its choices included, is constant on [L_t, cells). Only [0, L_t] is computed; the previous
+    /// row is extended by its value at L_{t-1} as far as it is read, and the last row to cells - 1.
+    /// (2) <b>Vectorised over q.</b> Row t is computed from a separate previous row a block of cells at a time (two
+    /// vectors, whose chains of comparisons and selections are independent), with the widths in ascending order per cell
+    /// and the scalar rule's additions, comparisons and selections done lane-wise (IEEE double arithmetic is the same in
+    /// a vector lane). A width costing more than every cell of the block is skipped; one costing more than some of them
+    /// reads, in those lanes, the front pad of -infinity (primary and secondary), whose candidate (-infinity or NaN) can
+    /// never replace the incumbent: exactly the scalar loop's skipping of a width above q. Per-task value arrays replace
+    /// the per-width delegate calls.</para>
     /// <para>Cost: sum_t (L_t + 1) x widths cell updates, in vectors of <see cref="Vector{T}.Count"/> doubles; at most
     /// tasks x cells x widths.</para>
     /// </summary>
     internal static ReadOnlySpan<double> Knapsack(Scratch sc, int tasks, int widths, int cells, bool choice)
     {
-        int lanes = Lanes, pad = lanes;
+        int lanes = Vector<double>.Count, block = Block, pad = Block;
         double[] prevP = sc.PrimA, prevS = sc.SecA, curP = sc.PrimB, curS = sc.SecB;
         prevP[pad] = 0; // row_{-1}: (0, 0) everywhere, extended from cell 0 below
         prevS[pad] = 0;
         int prevLimit = 0;
-        Vector<double> laneOffsets = LaneOffsets;
         var minusInf = new Vector<double>(double.NegativeInfinity);
         ref double bw = ref MemoryMarshal.GetArrayDataReference(sc.BestWidth);
         for (int t = 0; t < tasks; t++)
@@ -359,39 +363,44 @@ public sealed class ConfigurationSearch : IConfigurationController
             int maxR = 0;
             foreach (int x in r) maxR = Math.Max(maxR, x);
             int limit = (int)Math.Min(cells - 1L, (long)prevLimit + maxR);
-            int end = RoundUpToLanes(limit + 1); // cells [0, end) are computed; those above limit are not used
+            int end = RoundUpToBlock(limit + 1); // cells [0, end) are computed; those above limit are not used
             // Row t reads row t-1 at cells up to end - 1: extend row t-1 (constant from prevLimit on) that far.
             prevP.AsSpan(pad + prevLimit + 1, end - 1 - prevLimit).Fill(prevP[pad + prevLimit]);
             prevS.AsSpan(pad + prevLimit + 1, end - 1 - prevLimit).Fill(prevS[pad + prevLimit]);
             ref double pp = ref MemoryMarshal.GetArrayDataReference(prevP), ps = ref MemoryMarshal.GetArrayDataReference(prevS);
             ref double cp = ref MemoryMarshal.GetArrayDataReference(curP), cs = ref MemoryMarshal.GetArrayDataReference(curS);
-            for (int q0 = 0; q0 < end; q0 += lanes)
+            for (int q0 = 0; q0 < end; q0 += block)
             {
-                Vector<double> bp = minusInf, bs = minusInf, bd = Vector<double>.Zero;
-                Vector<double> qs = new Vector<double>(q0) + laneOffsets;
-                for (int d = 0; d < widths; d++)
+                Vector<double> bp0 = minusInf, bs0 = minusInf, bd0 = Vector<double>.Zero;
+                Vector<double> bp1 = minusInf, bs1 = minusInf, bd1 = Vector<double>.Zero;
+                for (int d = 0; d < r.Length; d++)
                 {
                     int rd = r[d];
-                    if (rd >= q0 + lanes) continue; // above every cell of this vector
-                    // pad + q0 - rd >= pad - lanes + 1 >= 1 and pad + q0 - rd + lanes <= pad + end: within the row.
+                    if (rd >= q0 + block) continue; // above every cell of this block
+                    // Index pad + q0 - rd >= pad - block + 1 >= 1, and the block's last read is at most pad + end - 1.
                     nuint src = (nuint)(pad + q0 - rd);
-                    Vector<double> a = Vector.LoadUnsafe(ref pp, src) + new Vector<double>(v[d]);
-                    Vector<double> b = Vector.LoadUnsafe(ref ps, src) + new Vector<double>(s[d]);
-                    Vector<long> better = Vector.GreaterThan(a, bp);
-                    Vector<long> replace = better | (Vector.Equals(a, bp) & Vector.GreaterThan(b, bs));
-                    if (rd > q0)
-                    {
-                        Vector<long> admissible = Vector.GreaterThanOrEqual(qs, new Vector<double>(rd));
-                        better &= admissible;
-                        replace &= admissible;
-                    }
-                    bp = Vector.ConditionalSelect(better, a, bp);
-                    bs = Vector.ConditionalSelect(replace, b, bs);
-                    bd = Vector.ConditionalSelect(replace, new Vector<double>(d), bd);
+                    var vd = new Vector<double>(v[d]);
+                    var sd = new Vector<double>(s[d]);
+                    var dd = new Vector<double>(d);
+                    Vector<double> a0 = Vector.LoadUnsafe(ref pp, src) + vd, b0 = Vector.LoadUnsafe(ref ps, src) + sd;
+                    Vector<double> a1 = Vector.LoadUnsafe(ref pp, src + (nuint)lanes) + vd, b1 = Vector.LoadUnsafe(ref ps, src + (nuint)lanes) + sd;
+                    Vector<long> better0 = Vector.GreaterThan(a0, bp0), better1 = Vector.GreaterThan(a1, bp1);
+                    Vector<long> replace0 = better0 | (Vector.Equals(a0, bp0) & Vector.GreaterThan(b0, bs0));
+                    Vector<long> replace1 = better1 | (Vector.Equals(a1, bp1) & Vector.GreaterThan(b1, bs1));
+                    bp0 = Vector.ConditionalSelect(better0, a0, bp0);
+                    bp1 = Vector.ConditionalSelect(better1, a1, bp1);
+                    bs0 = Vector.ConditionalSelect(replace0, b0, bs0);
+                    bs1 = Vector.ConditionalSelect(replace1, b1, bs1);
+                    bd0 = Vector.ConditionalSelect(replace0, dd, bd0);
+                    bd1 = Vector.ConditionalSelect(replace1, dd, bd1);
                 }
-                bp.StoreUnsafe(ref cp, (nuint)(pad + q0));
-                bs.StoreUnsafe(ref cs, (nuint)(pad + q0));
-                bd.StoreUnsafe(ref bw, (nuint)q0);
+                nuint dst = (nuint)(pad + q0);
+                bp0.StoreUnsafe(ref cp, dst);
+                bp1.StoreUnsafe(ref cp, dst + (nuint)lanes);
+                bs0.StoreUnsafe(ref cs, dst);
+                bs1.StoreUnsafe(ref cs, dst + (nuint)lanes);
+                bd0.StoreUnsafe(ref bw, (nuint)q0);
+                bd1.StoreUnsafe(ref bw, (nuint)(q0 + lanes));
             }
             if (choice)
             {
