@@ -39,7 +39,9 @@ namespace MLNetSlim.Control;
 /// a multiple-choice knapsack DP over costs rounded UP to a grid of <see cref="SearchOptions.Stage1GridCells"/> cells,
 /// and stage 2 runs a multiple-choice knapsack DP per query over the decoder costs in excess of each decoder's
 /// cheapest width, rounded UP to a grid of <see cref="SearchOptions.GridCells"/> cells spanning the remaining
-/// capacity. Rounding up keeps every DP answer feasible; it is optimal for a capacity at most T grid cells smaller.</para>
+/// capacity. Rounding up keeps every DP answer feasible; it is optimal for a capacity at most T grid cells smaller.
+/// The DP computes each task's row only up to the grid cost the tasks so far can reach, vectorised over grid cells: at
+/// most T x cells x W cell updates, bit-identical to the plain loop (see Knapsack).</para>
 /// <para>Thread-safe for concurrent queries.</para>
 /// </summary>
 public sealed class ConfigurationSearch : IConfigurationController
