@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using MLNetSlim.Architecture;
 
 namespace MLNetSlim.Control;
@@ -37,7 +39,9 @@ namespace MLNetSlim.Control;
 /// a multiple-choice knapsack DP over costs rounded UP to a grid of <see cref="SearchOptions.Stage1GridCells"/> cells,
 /// and stage 2 runs a multiple-choice knapsack DP per query over the decoder costs in excess of each decoder's
 /// cheapest width, rounded UP to a grid of <see cref="SearchOptions.GridCells"/> cells spanning the remaining
-/// capacity. Rounding up keeps every DP answer feasible; it is optimal for a capacity at most T grid cells smaller.</para>
+/// capacity. Rounding up keeps every DP answer feasible; it is optimal for a capacity at most T grid cells smaller.
+/// The DP computes each task's row only up to the grid cost the tasks so far can reach, vectorised over grid cells: at
+/// most T x cells x W cell updates, bit-identical to the plain loop (see Knapsack).</para>
 /// <para>Thread-safe for concurrent queries.</para>
 /// </summary>
 public sealed class ConfigurationSearch : IConfigurationController
@@ -260,6 +264,11 @@ public sealed class ConfigurationSearch : IConfigurationController
         return new ParetoFrontResult(budget, points, exact);
     }
 
+    /// <summary>The stage-1 grid table V_e(MinTotal[e] + q step[e]) for q in [0, Stage1GridCells] of the MAC (or, with
+    /// <paramref name="milliseconds"/>, latency) index, or null under enumeration. For the equivalence tests.</summary>
+    internal IReadOnlyList<double>? Stage1Grid(int encoderOption, bool milliseconds = false) =>
+        (milliseconds ? _msIndex : _macIndex)?.Stage1Grid(encoderOption);
+
     private long MacsOf(int e, int[] d) => Costs.SumMacs(e, d);
 
     private static bool WeaklyDominates(double[] a, double[] b)
@@ -281,60 +290,134 @@ public sealed class ConfigurationSearch : IConfigurationController
         return capacity;
     }
 
-    private sealed class Scratch
+    /// <summary>Working memory of <see cref="Knapsack"/>: per query (thread-static) for stage 2, per construction for
+    /// stage 1. Internal for the equivalence tests.</summary>
+    internal sealed class Scratch
     {
-        public double[] Prim = [], Sec = [];
+        // Two DP rows (primary, secondary objective), used alternately as the previous and the current row. Cell q is at
+        // index Block + q: a front pad of one block of -infinity (see Knapsack) and a tail pad to a whole number of blocks.
+        public double[] PrimA = [], SecA = [], PrimB = [], SecB = [];
+        public double[] Value = [], Secondary = []; // per (task, width): [t * widths + d]
+        public double[] BestWidth = [];              // the current row's chosen width per cell (a double, for the vector select)
         public ushort[] Choice = []; // decoder width index per (task, cell); a byte held only 256 widths
+        public int[] Limit = [];     // per task: Choice[t * cells + q] is written for q <= Limit[t] (see Knapsack)
         public int[] Rounded = [];
 
-        public void Ensure(int cells, int tasks, int widths)
+        public void Ensure(int cells, int tasks, int widths, bool choice)
         {
-            if (Prim.Length < cells) { Prim = new double[cells]; Sec = new double[cells]; }
-            if (Choice.Length < cells * tasks) Choice = new ushort[cells * tasks];
-            if (Rounded.Length < tasks * widths) Rounded = new int[tasks * widths];
+            int row = Block + RoundUpToBlock(cells);
+            if (PrimA.Length < row)
+            {
+                PrimA = new double[row]; SecA = new double[row]; PrimB = new double[row]; SecB = new double[row];
+                BestWidth = new double[row];
+                foreach (double[] x in new[] { PrimA, SecA, PrimB, SecB }) x.AsSpan(0, Block).Fill(double.NegativeInfinity);
+            }
+            if (choice && Choice.Length < cells * tasks) Choice = new ushort[cells * tasks];
+            if (Limit.Length < tasks) Limit = new int[tasks];
+            if (Rounded.Length < tasks * widths) { Rounded = new int[tasks * widths]; Value = new double[tasks * widths]; Secondary = new double[tasks * widths]; }
         }
     }
 
+    /// <summary>Grid cells per step of the DP's inner loop: two vectors of doubles (two independent dependency chains).</summary>
+    internal static int Block => 2 * Vector<double>.Count;
+
+    private static int RoundUpToBlock(int n) => (n + Block - 1) / Block * Block;
+
     /// <summary>
     /// Multiple-choice knapsack DP over grid costs: for every grid capacity q in [0, cells), the lexicographic maximum
-    /// of (sum_t value[t][d_t], sum_t secondary[t][d_t]) over choices with sum_t rounded[t][d_t] &lt;= q. Writes
-    /// the chosen width per (task, q) into <paramref name="choice"/> when not null. Every task must have a width of
-    /// rounded cost 0 (its cheapest). In place, q descending.
+    /// of (sum_t value[t][d_t], sum_t secondary[t][d_t]) over choices with sum_t rounded[t][d_t] &lt;= q. Row t (tasks
+    /// 0..t) at q is, of the widths with r_t(d) &lt;= q in ascending order, the first to reach the maximum of
+    /// (row_{t-1}[q - r_t(d)].primary + value[t][d], row_{t-1}[q - r_t(d)].secondary + secondary[t][d]): a width replaces
+    /// the incumbent on a strictly larger primary, or an equal primary and a strictly larger secondary; row_{-1} = (0, 0).
+    /// Inputs are <paramref name="sc"/>'s Rounded, Value and Secondary ([t * widths + d]); every task must have a width
+    /// of rounded cost 0 (its cheapest). Returns the last row's primary values over [0, cells). With
+    /// <paramref name="choice"/>, writes the chosen width of row t at q into Choice[t * cells + q] for q &lt;= Limit[t]
+    /// only: for larger q it equals the choice at Limit[t] (below).
+    /// <para>Exact speed-ups over the plain loop over (t, q descending, d), which it replaced (issue 12); rows, choices and
+    /// answers are bit-identical (ControlKnapsackEquivalenceTests keeps the plain loop as the reference):
+    /// (1) <b>Reachable prefix.</b> Let L_t = min(cells - 1, sum over tasks 0..t of max_d r_t(d)), L_{-1} = 0. For
+    /// q &gt;= L_t every width is admissible and reads row_{t-1} at q - r_t(d) &gt;= L_{t-1}, where (induction) row_{t-1}
+    /// is constant; so row t, its choices included, is constant on [L_t, cells). Only [0, L_t] is computed; the previous
+    /// row is extended by its value at L_{t-1} as far as it is read, and the last row to cells - 1.
+    /// (2) <b>Vectorised over q.</b> Row t is computed from a separate previous row a block of cells at a time (two
+    /// vectors, whose chains of comparisons and selections are independent), with the widths in ascending order per cell
+    /// and the scalar rule's additions, comparisons and selections done lane-wise (IEEE double arithmetic is the same in
+    /// a vector lane). A width costing more than every cell of the block is skipped; one costing more than some of them
+    /// reads, in those lanes, the front pad of -infinity (primary and secondary), whose candidate (-infinity or NaN) can
+    /// never replace the incumbent: exactly the scalar loop's skipping of a width above q. Per-task value arrays replace
+    /// the per-width delegate calls.</para>
+    /// <para>Cost: sum_t (L_t + 1) x widths cell updates, in vectors of <see cref="Vector{T}.Count"/> doubles; at most
+    /// tasks x cells x widths.</para>
     /// </summary>
-    private static void Knapsack(int tasks, int widths, int[] rounded, Func<int, int, double> value, Func<int, int, double>? secondary,
-        int cells, double[] prim, double[] sec, ushort[]? choice)
+    internal static ReadOnlySpan<double> Knapsack(Scratch sc, int tasks, int widths, int cells, bool choice)
     {
-        Array.Clear(prim, 0, cells);
-        Array.Clear(sec, 0, cells);
-        Span<double> v = stackalloc double[widths];
-        Span<double> s = stackalloc double[widths];
-        Span<int> r = stackalloc int[widths];
-        Span<double> primSpan = prim.AsSpan(0, cells), secSpan = sec.AsSpan(0, cells);
+        int lanes = Vector<double>.Count, block = Block, pad = Block;
+        double[] prevP = sc.PrimA, prevS = sc.SecA, curP = sc.PrimB, curS = sc.SecB;
+        prevP[pad] = 0; // row_{-1}: (0, 0) everywhere, extended from cell 0 below
+        prevS[pad] = 0;
+        int prevLimit = 0;
+        var minusInf = new Vector<double>(double.NegativeInfinity);
+        ref double bw = ref MemoryMarshal.GetArrayDataReference(sc.BestWidth);
         for (int t = 0; t < tasks; t++)
         {
-            for (int d = 0; d < widths; d++) { v[d] = value(t, d); s[d] = secondary?.Invoke(t, d) ?? 0; r[d] = rounded[t * widths + d]; }
-            Span<ushort> ch = choice is null ? Span<ushort>.Empty : choice.AsSpan(t * cells, cells);
-            for (int q = cells - 1; q >= 0; q--)
+            ReadOnlySpan<int> r = sc.Rounded.AsSpan(t * widths, widths);
+            ReadOnlySpan<double> v = sc.Value.AsSpan(t * widths, widths), s = sc.Secondary.AsSpan(t * widths, widths);
+            int maxR = 0;
+            foreach (int x in r) maxR = Math.Max(maxR, x);
+            int limit = (int)Math.Min(cells - 1L, (long)prevLimit + maxR);
+            int end = RoundUpToBlock(limit + 1); // cells [0, end) are computed; those above limit are not used
+            // Row t reads row t-1 at cells up to end - 1: extend row t-1 (constant from prevLimit on) that far.
+            prevP.AsSpan(pad + prevLimit + 1, end - 1 - prevLimit).Fill(prevP[pad + prevLimit]);
+            prevS.AsSpan(pad + prevLimit + 1, end - 1 - prevLimit).Fill(prevS[pad + prevLimit]);
+            ref double pp = ref MemoryMarshal.GetArrayDataReference(prevP), ps = ref MemoryMarshal.GetArrayDataReference(prevS);
+            ref double cp = ref MemoryMarshal.GetArrayDataReference(curP), cs = ref MemoryMarshal.GetArrayDataReference(curS);
+            for (int q0 = 0; q0 < end; q0 += block)
             {
-                double bp = double.NegativeInfinity, bs = double.NegativeInfinity;
-                int bd = 0;
-                for (int d = 0; d < widths; d++)
+                Vector<double> bp0 = minusInf, bs0 = minusInf, bd0 = Vector<double>.Zero;
+                Vector<double> bp1 = minusInf, bs1 = minusInf, bd1 = Vector<double>.Zero;
+                for (int d = 0; d < r.Length; d++)
                 {
-                    int rq = q - r[d];
-                    if (rq < 0) continue;
-                    double a = primSpan[rq] + v[d];
-                    if (a > bp) { bp = a; bs = secSpan[rq] + s[d]; bd = d; }
-                    else if (a == bp)
-                    {
-                        double b = secSpan[rq] + s[d];
-                        if (b > bs) { bs = b; bd = d; }
-                    }
+                    int rd = r[d];
+                    if (rd >= q0 + block) continue; // above every cell of this block
+                    // Index pad + q0 - rd >= pad - block + 1 >= 1, and the block's last read is at most pad + end - 1.
+                    nuint src = (nuint)(pad + q0 - rd);
+                    var vd = new Vector<double>(v[d]);
+                    var sd = new Vector<double>(s[d]);
+                    var dd = new Vector<double>(d);
+                    Vector<double> a0 = Vector.LoadUnsafe(ref pp, src) + vd, b0 = Vector.LoadUnsafe(ref ps, src) + sd;
+                    Vector<double> a1 = Vector.LoadUnsafe(ref pp, src + (nuint)lanes) + vd, b1 = Vector.LoadUnsafe(ref ps, src + (nuint)lanes) + sd;
+                    Vector<long> better0 = Vector.GreaterThan(a0, bp0), better1 = Vector.GreaterThan(a1, bp1);
+                    Vector<long> replace0 = better0 | (Vector.Equals(a0, bp0) & Vector.GreaterThan(b0, bs0));
+                    Vector<long> replace1 = better1 | (Vector.Equals(a1, bp1) & Vector.GreaterThan(b1, bs1));
+                    bp0 = Vector.ConditionalSelect(better0, a0, bp0);
+                    bp1 = Vector.ConditionalSelect(better1, a1, bp1);
+                    bs0 = Vector.ConditionalSelect(replace0, b0, bs0);
+                    bs1 = Vector.ConditionalSelect(replace1, b1, bs1);
+                    bd0 = Vector.ConditionalSelect(replace0, dd, bd0);
+                    bd1 = Vector.ConditionalSelect(replace1, dd, bd1);
                 }
-                primSpan[q] = bp;
-                secSpan[q] = bs;
-                if (!ch.IsEmpty) ch[q] = (ushort)bd;
+                nuint dst = (nuint)(pad + q0);
+                bp0.StoreUnsafe(ref cp, dst);
+                bp1.StoreUnsafe(ref cp, dst + (nuint)lanes);
+                bs0.StoreUnsafe(ref cs, dst);
+                bs1.StoreUnsafe(ref cs, dst + (nuint)lanes);
+                bd0.StoreUnsafe(ref bw, (nuint)q0);
+                bd1.StoreUnsafe(ref bw, (nuint)(q0 + lanes));
             }
+            if (choice)
+            {
+                Span<ushort> ch = sc.Choice.AsSpan(t * cells, limit + 1);
+                ReadOnlySpan<double> best = sc.BestWidth.AsSpan(0, limit + 1);
+                for (int q = 0; q < ch.Length; q++) ch[q] = (ushort)best[q];
+            }
+            sc.Limit[t] = limit;
+            prevLimit = limit;
+            (prevP, curP) = (curP, prevP);
+            (prevS, curS) = (curS, prevS);
         }
+        // The last row (now prevP) is constant from prevLimit on.
+        prevP.AsSpan(pad + prevLimit + 1, cells - 1 - prevLimit).Fill(prevP[pad + prevLimit]);
+        return prevP.AsSpan(pad, cells);
     }
 
     private static void Round(CostModel m, int e, double step, int cells, int[] rounded)
@@ -411,21 +494,27 @@ public sealed class ConfigurationSearch : IConfigurationController
                 int cells = s._options.Stage1GridCells + 1;
                 _gridBest = new double[eCount][];
                 _gridStep = new double[eCount];
-                var rounded = new int[tCount * wCount];
-                var sec = new double[cells];
+                var sc = new Scratch();
+                sc.Ensure(cells, tCount, wCount, choice: false);
                 for (int e = 0; e < eCount; e++)
                 {
                     double step = model.MaxExcessSum[e] / s._options.Stage1GridCells;
                     _gridStep[e] = step;
-                    Round(model, e, step, cells, rounded);
-                    _gridBest[e] = new double[cells];
-                    int ee = e;
-                    Knapsack(tCount, wCount, rounded, (t, dd) => s._p[ee][t][dd] / tCount, null, cells, _gridBest[e], sec, null);
+                    Round(model, e, step, cells, sc.Rounded);
+                    for (int t = 0; t < tCount; t++)
+                        for (int d = 0; d < wCount; d++)
+                        {
+                            sc.Value[t * wCount + d] = s._p[e][t][d] / tCount;
+                            sc.Secondary[t * wCount + d] = 0;
+                        }
+                    _gridBest[e] = Knapsack(sc, tCount, wCount, cells, choice: false).ToArray();
                 }
             }
         }
 
         public CostModel Model { get; }
+
+        public IReadOnlyList<double>? Stage1Grid(int e) => _gridBest?[e];
 
         /// <summary>Best equal-weight mean relative performance at encoder e within capacity, or -inf if infeasible.</summary>
         private double Stage1Value(int e, double capacity)
@@ -529,14 +618,20 @@ public sealed class ConfigurationSearch : IConfigurationController
             int gridCells = _s._options.GridCells;
             int cells = gridCells + 1;
             Scratch sc = t_scratch ??= new Scratch();
-            sc.Ensure(cells, tCount, wCount);
+            sc.Ensure(cells, tCount, wCount, choice: true);
             double step = slack / gridCells;
             Round(Model, e, step, cells, sc.Rounded);
-            Knapsack(tCount, wCount, sc.Rounded, (t, d) => p[t] * f[t][d], (t, d) => f[t][d], cells, sc.Prim, sc.Sec, sc.Choice);
+            for (int t = 0; t < tCount; t++)
+                for (int d = 0; d < wCount; d++)
+                {
+                    sc.Value[t * wCount + d] = p[t] * f[t][d];
+                    sc.Secondary[t * wCount + d] = f[t][d];
+                }
+            Knapsack(sc, tCount, wCount, cells, choice: true);
             int q = gridCells;
             for (int t = tCount - 1; t >= 0; t--)
             {
-                int d = sc.Choice[t * cells + q];
+                int d = sc.Choice[t * cells + Math.Min(q, sc.Limit[t])]; // constant above Limit[t] (see Knapsack)
                 result[t] = d;
                 q -= sc.Rounded[t * wCount + d];
             }
