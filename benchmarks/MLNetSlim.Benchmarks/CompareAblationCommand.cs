@@ -22,7 +22,7 @@ public sealed record AblationVariant(string Name, bool SandwichMiddleEncoders, d
     /// <summary>The variants `compare-ablation --variants` accepts.</summary>
     public static readonly AblationVariant[] Known =
     [
-        new("default", false, 0, 1),
+        new("uniform", false, 0, 1), // the defaults before issue 12: encoder drawn from every option, no in-place distillation
         new("middle", true, 0, 1),
         new("inplace", false, 1, 1),
         new("middle+inplace", true, 1, 1),

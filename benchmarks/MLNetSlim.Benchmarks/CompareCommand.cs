@@ -29,7 +29,7 @@ namespace MLNetSlim.Benchmarks;
 /// <param name="SandwichMiddleEncoders">TrainingOptions.SandwichMiddleEncoders of both supernets (issue-12 ablation).</param>
 /// <param name="InplaceDistillationWeight">TrainingOptions.InplaceDistillationWeight of both supernets (issue-12 ablation).</param>
 public sealed record CompareSettings(bool Quick, int Epochs, int TrainCount, int TestCount, string? Data, string Out, int Seed,
-    string MLNetTrainer, int LatencyRounds, int PostStatisticsImages, bool SandwichMiddleEncoders = false, double InplaceDistillationWeight = 0);
+    string MLNetTrainer, int LatencyRounds, int PostStatisticsImages, bool SandwichMiddleEncoders = true, double InplaceDistillationWeight = 1);
 
 /// <summary>One network evaluated at one width configuration.</summary>
 /// <param name="Configuration">"enc=.. dec=..".</param>

@@ -27,8 +27,8 @@ var testCount = new Option<int?>("--test-count") { Description = "Test-split ima
 var mlnetTrainer = new Option<string>("--mlnet-trainer") { Description = "ML.NET built-in baseline: sdca (SdcaMaximumEntropy) or lightgbm.", DefaultValueFactory = _ => "sdca" };
 mlnetTrainer.AcceptOnlyFromAmong(MLNetBaseline.Trainers);
 var latencyRounds = new Option<int?>("--latency-rounds") { Description = "Timed forward passes per network, configuration and batch size (default 100; 20 with --quick)." };
-var middleEncoders = new Option<bool>("--sandwich-middle-encoders") { Description = "Supernets: draw the random sandwich configurations' encoder from the middle options only (TrainingOptions.SandwichMiddleEncoders; issue-12 ablation)." };
-var inplaceWeight = new Option<double>("--inplace-distillation-weight") { Description = "Supernets: weight of in-place distillation of the task outputs from the full configuration (TrainingOptions.InplaceDistillationWeight; default 0).", DefaultValueFactory = _ => 0.0 };
+var middleEncoders = new Option<bool>("--sandwich-middle-encoders") { Description = "Supernets: draw the random sandwich configurations' encoder from the middle options only (TrainingOptions.SandwichMiddleEncoders; default true, the library's default; pass false for the issue-12 ablation).", DefaultValueFactory = _ => new MLNetSlim.Training.TrainingOptions().SandwichMiddleEncoders, Arity = ArgumentArity.ZeroOrOne };
+var inplaceWeight = new Option<double>("--inplace-distillation-weight") { Description = "Supernets: weight of in-place distillation of the task outputs from the full configuration (TrainingOptions.InplaceDistillationWeight; default 1, the library's default).", DefaultValueFactory = _ => new MLNetSlim.Training.TrainingOptions().InplaceDistillationWeight };
 var compare = new Command("compare", "Supernet vs static per-configuration networks, single-task networks, an ML.NET trainer per task, and the supernet without CI-KD, on Multi-(Fashion+MNIST).")
 {
     quick, epochs, trainCount, testCount, dataOption, outOption, seedOption, mlnetTrainer, latencyRounds, threadsOption, middleEncoders, inplaceWeight,
@@ -50,7 +50,7 @@ compare.SetAction(r =>
 root.Add(compare);
 
 // compare-ablation (issue 12): supernet variants only, against a reference compare.json's static twins
-var variantsOption = new Option<string>("--variants") { Description = "Comma-separated supernet variants: " + string.Join(", ", MLNetSlim.Benchmarks.AblationVariant.Known.Select(v => v.Name)) + ".", DefaultValueFactory = _ => "default,middle,inplace,middle+inplace" };
+var variantsOption = new Option<string>("--variants") { Description = "Comma-separated supernet variants: " + string.Join(", ", MLNetSlim.Benchmarks.AblationVariant.Known.Select(v => v.Name)) + ".", DefaultValueFactory = _ => "uniform,middle,inplace,middle+inplace" };
 var referenceOption = new Option<string>("--reference") { Description = "A full compare.json whose static twins and data counts are used.", DefaultValueFactory = _ => "docs/benchmarks/compare.json" };
 var ablationEpochs = new Option<int>("--epochs") { Description = "Epochs of every variant (default 3, as compare).", DefaultValueFactory = _ => 3 };
 var compareAblation = new Command("compare-ablation", "Issue-12 ablation: trains only supernet variants (middle encoders, in-place distillation, k) and sets them against a compare.json's static twins.")
