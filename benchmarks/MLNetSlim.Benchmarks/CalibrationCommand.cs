@@ -40,6 +40,7 @@ public static class CalibrationCommand
         var sets = new (string Name, double[]? Widths)[]
         {
             ("same as encoder (4)", null),
+            ("0.125..1 step 1/8 (8)", Enumerable.Range(0, 8).Select(i => 0.125 + i / 8.0).ToArray()),
             ("0.25..1 step 1/16 (13)", Enumerable.Range(0, 13).Select(i => 0.25 + i / 16.0).ToArray()),
             ("0.125..1 step 1/16 (15)", Enumerable.Range(0, 15).Select(i => 0.125 + i / 16.0).ToArray()),
             ("0.125..1 step 1/24 (22)", Enumerable.Range(0, 22).Select(i => 0.125 + i / 24.0).ToArray()),

@@ -49,6 +49,16 @@ public sealed record ConfigurationSpaceSection(string Source, int TestImages, in
     }
 }
 
+/// <summary>How often the paper's rule held at one budget over the controllability queries: "a larger computational
+/// budget to the higher preferred task decoder" (ECMT, ICCV 2023), read as: for every pair of tasks with p_i &gt; p_j,
+/// task i's decoder has at least as many MACs as task j's. The search guarantees only its monotone form (raising a
+/// task's preference never shrinks its decoder; docs/control.md section 2).</summary>
+/// <param name="Budget">Fraction of full MACs.</param>
+/// <param name="Queries">Preference vectors queried (the controllability section's Dirichlet vectors).</param>
+/// <param name="Holds">Queries for which the rule held.</param>
+/// <param name="Exceptions">Up to 5 of the others: preferences and the chosen configuration.</param>
+public sealed record PaperRuleRow(double Budget, int Queries, int Holds, IReadOnlyList<string> Exceptions);
+
 /// <summary>Wall time of one measurement stage of the demo.</summary>
 public sealed record MeasurementStage(string Stage, double Seconds);
 
@@ -62,7 +72,8 @@ internal sealed record AnalysisResult(
     IReadOnlyList<SweepRow> PreferenceSweep,
     IReadOnlyList<BudgetSweep> PreferenceSweeps,
     TimeSpan Elapsed,
-    IReadOnlyList<MeasurementStage> Stages);
+    IReadOnlyList<MeasurementStage> Stages,
+    IReadOnlyList<PaperRuleRow> PaperRule);
 
 /// <summary>Runs the measurements on a model and a test set, caching one evaluation and one latency per configuration.</summary>
 internal sealed class Analyzer
@@ -202,6 +213,33 @@ internal sealed class Analyzer
             e.MeasuredTable ?? throw new InvalidOperationException("The transformer's model has no calibration table, so there is no measured test table."));
     }
 
+    /// <summary>The paper's rule (see <see cref="PaperRuleRow"/>) at each controllability budget, over the same seeded
+    /// Dirichlet preference vectors as the controllability section.</summary>
+    public IReadOnlyList<PaperRuleRow> PaperRule(int preferenceVectors, int seed, double alpha)
+    {
+        CostTable costs = _model.Costs;
+        double[][] preferences = ControllabilityEvaluator.Preferences(costs.TaskCount, preferenceVectors, seed, alpha);
+        return ControllabilityBudgets.Select(budget =>
+        {
+            int holds = 0;
+            var exceptions = new List<string>();
+            foreach (double[] p in preferences)
+            {
+                SearchResult r = _model.Select(Budget.FractionOfFull(budget), p);
+                long[] macs = Enumerable.Range(0, costs.TaskCount)
+                    .Select(t => costs.DecoderMacs(t, r.Selected.EncoderOption, r.Selected.DecoderWidthIndices[t])).ToArray();
+                bool ok = true;
+                for (int i = 0; i < p.Length; i++)
+                    for (int j = 0; j < p.Length; j++)
+                        if (p[i] > p[j] && macs[i] < macs[j]) ok = false;
+                if (ok) holds++;
+                else if (exceptions.Count < 5)
+                    exceptions.Add($"p = ({string.Join(", ", p.Select(x => x.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture)))}): {r.Configuration}");
+            }
+            return new PaperRuleRow(budget, preferences.Length, holds, exceptions);
+        }).ToArray();
+    }
+
     /// <summary>All E x W^T configurations with test accuracy from the per-factor test table, cross-checked against every
     /// configuration evaluated directly so far.</summary>
     public ConfigurationSpaceSection Space(CalibrationTable testTable)
@@ -286,6 +324,7 @@ internal sealed class Analyzer
         Stage("preference sweeps (from the test table)");
         ConfigurationSpaceSection space = Space(_testTable);
         Stage("configuration space (from the test table)");
-        return new AnalysisResult(a, b, c, space, 0.5, sweep, sweeps, clock.Elapsed, stages);
+        IReadOnlyList<PaperRuleRow> rule = PaperRule(c.PreferenceVectors, c.Seed, c.DirichletAlpha);
+        return new AnalysisResult(a, b, c, space, 0.5, sweep, sweeps, clock.Elapsed, stages, rule);
     }
 }

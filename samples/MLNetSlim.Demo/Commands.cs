@@ -205,6 +205,8 @@ internal static class RunCommand
         if (includeConfigurations) Tables.Print(Tables.Configurations(r.Configurations, tasks, testImages));
         Tables.Print(Tables.BudgetPreference(r.BudgetPreference, tasks, testImages));
         Tables.Print(Tables.Controllability(r.Controllability));
+        AnsiConsole.MarkupLine("The paper's rule (the more preferred task's decoder has at least as many MACs), over the same preference vectors: " +
+            string.Join(", ", r.PaperRule.Select(x => $"{x.Budget.ToString("P0", CultureInfo.InvariantCulture)}: {x.Holds} of {x.Queries}")) + ".");
         if (includeSweep)
             foreach (BudgetSweep sweep in r.PreferenceSweeps) Tables.Print(Tables.Sweep(sweep.Rows, tasks, sweep.Budget));
     }
@@ -260,6 +262,16 @@ internal static class RunCommand
         sb.Append(Tables.Configurations(a.Configurations, report.Tasks, testImages).ToMarkdown());
         sb.Append(Tables.BudgetPreference(a.BudgetPreference, report.Tasks, testImages).ToMarkdown());
         sb.Append(Tables.Controllability(a.Controllability).ToMarkdown());
+        sb.AppendLine("## The paper's rule").AppendLine();
+        sb.AppendLine("\"A larger computational budget to the higher preferred task decoder\": queries (the controllability section's preference vectors) " +
+            "where every more-preferred task's decoder has at least as many MACs as each less-preferred one's. Guaranteed is only the monotone form " +
+            "(raising a task's preference never shrinks its decoder; docs/control.md).").AppendLine();
+        foreach (PaperRuleRow row in a.PaperRule)
+        {
+            string examples = row.Exceptions.Count > 0 ? "; e.g. " + string.Join("; ", row.Exceptions.Select(e => $"`{e}`")) : "";
+            sb.AppendLine(ci, $"- {row.Budget:P0} of full MACs: holds in {row.Holds} of {row.Queries}{examples}");
+        }
+        sb.AppendLine();
         foreach (BudgetSweep sweep in a.PreferenceSweeps) sb.Append(Tables.Sweep(sweep.Rows, report.Tasks, sweep.Budget).ToMarkdown());
         sb.AppendLine("## All configurations").AppendLine();
         sb.AppendLine(ci, $"{a.Space.Count} configurations; {a.Space.Source}. Max |difference| to the {a.Space.DirectlyEvaluatedConfigurations} configurations evaluated directly with `model.Evaluate`: {a.Space.MaxAbsDifferenceToDirectEvaluation:G3}.").AppendLine();
