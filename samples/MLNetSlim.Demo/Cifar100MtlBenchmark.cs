@@ -29,7 +29,8 @@ namespace MLNetSlim.Demo;
 /// <param name="ValidationFraction">Share of the training rows held out for the calibration table (every task needs
 /// labelled held-out rows).</param>
 public sealed record Cifar100MtlSettings(string Data, string Device, string Backbone, int Epochs, int BatchSize, double LearningRate,
-    int? TrainCount, int? TestCount, int Seed, bool SingleTaskBaselines, int PreferenceVectors, string Out, double ValidationFraction = 0.1);
+    int? TrainCount, int? TestCount, int Seed, bool SingleTaskBaselines, int PreferenceVectors, string Out, double ValidationFraction = 0.1)
+    : IBenchmarkTrainingSettings;
 
 /// <summary>The report of the <c>cifar100-mtl</c> command.</summary>
 public sealed record Cifar100MtlReport(string Device, string Backbone, int Epochs, int TrainRows, int TestRows, long FullMacs,
@@ -118,20 +119,7 @@ public static class Cifar100MtlBenchmark
 
     private static ControllableMultiTaskModel Train(MLContext ml, IDataView train, string[] tasks, Cifar100MtlSettings s, CancellationToken ct, out ITransformer transformer)
     {
-        var options = new ControllableMultiTaskEstimator.Options
-        {
-            ImageChannels = 3,
-            ImageHeight = 32,
-            ImageWidth = 32,
-            Backbone = s.Backbone == "resnet" ? MultiTaskBackbone.ResNet : MultiTaskBackbone.SmallConvNet,
-            Epochs = s.Epochs,
-            BatchSize = s.BatchSize,
-            LearningRate = s.LearningRate,
-            Device = s.Device,
-            Seed = s.Seed,
-            ValidationFraction = s.ValidationFraction,
-            CancellationToken = ct,
-        };
+        ControllableMultiTaskEstimator.Options options = s.EstimatorOptions(32, 32, ct);
         options.Tasks.AddRange(tasks.Select(t => new ControllableMultiTaskEstimator.TaskColumn(t)));
         transformer = ml.MulticlassClassification.Trainers.ControllableMultiTask(options).Fit(train);
         return (ControllableMultiTaskModel)transformer.GetControllableMultiTaskTransformer().Model;

@@ -31,7 +31,8 @@ namespace MLNetSlim.Demo;
 /// <param name="ValidationFraction">Share of the training rows held out for the calibration table.</param>
 /// <param name="SemsegClasses">PASCAL-Context only: 21 or 59 segmentation classes.</param>
 public sealed record DenseBenchmarkSettings(string Benchmark, string Data, string Device, string Backbone, int Epochs, int BatchSize,
-    double LearningRate, int Height, int Width, int Seed, int PreferenceVectors, string Out, double ValidationFraction = 0.1, int SemsegClasses = 21);
+    double LearningRate, int Height, int Width, int Seed, int PreferenceVectors, string Out, double ValidationFraction = 0.1, int SemsegClasses = 21)
+    : IBenchmarkTrainingSettings;
 
 /// <summary>All metrics of every task at one configuration, on the val split.</summary>
 public sealed record DenseConfigurationMetrics(string Name, string Configuration, long Macs, double FractionOfFull,
@@ -108,21 +109,8 @@ internal static class DenseBenchmark
         log($"{s.Benchmark}: {trainRows} training rows, {valRows} val rows, {s.Height} x {s.Width}; tasks {string.Join(", ", tasks.Select(t => $"{t.Name} ({t.Kind})"))}; " +
             $"device {s.Device}, backbone {s.Backbone}, {s.Epochs} epochs, batch {s.BatchSize}");
 
-        var options = new ControllableMultiTaskEstimator.Options
-        {
-            ImageChannels = 3,
-            ImageHeight = s.Height,
-            ImageWidth = s.Width,
-            Backbone = s.Backbone == "resnet" ? MultiTaskBackbone.ResNet : MultiTaskBackbone.SmallConvNet,
-            Epochs = s.Epochs,
-            BatchSize = s.BatchSize,
-            LearningRate = s.LearningRate,
-            Device = s.Device,
-            Seed = s.Seed,
-            ValidationFraction = s.ValidationFraction,
-            Progress = new ProgressSink(p => { if (p.IsEpochEnd) log(p.ToString()); }),
-            CancellationToken = ct,
-        };
+        ControllableMultiTaskEstimator.Options options = s.EstimatorOptions(s.Height, s.Width, ct);
+        options.Progress = new ProgressSink(p => { if (p.IsEpochEnd) log(p.ToString()); });
         options.Tasks.AddRange(tasks.Select(t => new ControllableMultiTaskEstimator.TaskColumn(t.Name)
         {
             Kind = t.Kind,

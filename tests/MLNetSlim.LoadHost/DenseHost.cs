@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -18,15 +17,7 @@ internal static class DenseHost
 {
     public static int Run(string[] args)
     {
-        var ml = new MLContext(seed: 1).AddMLNetSlim();
-        ITransformer model = ml.Model.LoadChecked(args[0], out DataViewSchema _);
-        ControllableMultiTaskTransformer cmt = model.GetControllableMultiTaskTransformer();
-        int bi = Array.IndexOf(args, "--budget");
-        if (bi >= 0) cmt.Budget = Budget.Parse(args[bi + 1]);
-        int wi = Array.IndexOf(args, "--weights");
-        if (wi >= 0)
-            cmt.TaskWeights = args[wi + 1].Split(',').Select(p => p.Split('='))
-                .ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
+        (MLContext ml, ITransformer model, ControllableMultiTaskTransformer cmt) = ControlledModel.Load(args);
 
         using JsonDocument input = JsonDocument.Parse(File.ReadAllText(args[1]));
         float[][] features = Floats2(input.RootElement.GetProperty("Features"));

@@ -14,15 +14,7 @@ internal static class PipelineHost
 {
     public static int Run(string[] args)
     {
-        var ml = new MLContext(seed: 1).AddMLNetSlim();
-        ITransformer model = ml.Model.LoadChecked(args[0], out DataViewSchema _);
-        ControllableMultiTaskTransformer cmt = model.GetControllableMultiTaskTransformer();
-        int bi = Array.IndexOf(args, "--budget");
-        if (bi >= 0) cmt.Budget = Budget.Parse(args[bi + 1]);
-        int wi = Array.IndexOf(args, "--weights");
-        if (wi >= 0)
-            cmt.TaskWeights = args[wi + 1].Split(',').Select(p => p.Split('='))
-                .ToDictionary(p => p[0], p => double.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture));
+        (MLContext ml, ITransformer model, ControllableMultiTaskTransformer cmt) = ControlledModel.Load(args);
 
         string[] header = File.ReadLines(args[1]).First().Split('\t');
         var columns = header.Select((name, i) => new TextLoader.Column(name, DataKind.String, i)).ToArray();

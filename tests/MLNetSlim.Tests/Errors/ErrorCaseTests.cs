@@ -42,6 +42,21 @@ public class ErrorCaseTests
 
     private static string Temp(string ext) => Path.Combine(TestData.TempRoot, $"mlnetslim-err-{Guid.NewGuid():N}{ext}");
 
+    /// <summary>Runs <paramref name="use"/> on a new temporary file path ending in <paramref name="ext"/>, then deletes
+    /// the file whatever <paramref name="use"/> did.</summary>
+    private static void WithTempFile(string ext, Action<string> use)
+    {
+        string path = Temp(ext);
+        try
+        {
+            use(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     // ---- schema and data -----------------------------------------------------------------------------------------
 
     [TestMethod]
@@ -212,8 +227,7 @@ public class ErrorCaseTests
         {
             MultiTaskModelLoaders.Register(LinearMultiTaskModel.Load);
             var ml = new MLContext(1);
-            string path = Temp(".zip");
-            try
+            WithTempFile(".zip", path =>
             {
                 ml.Model.SaveAtomic(Transformer(), Raw(ml, Rows(2)).Schema, path);
                 byte[] b = File.ReadAllBytes(path);
@@ -221,11 +235,7 @@ public class ErrorCaseTests
                 b[at] ^= 0x10;
                 File.WriteAllBytes(path, b);
                 new MLContext(1).AddMLNetSlim().Model.LoadChecked(path, out _);
-            }
-            finally
-            {
-                File.Delete(path);
-            }
+            });
         });
 
     private static int IndexOf(byte[] haystack, byte[] needle)
@@ -241,35 +251,22 @@ public class ErrorCaseTests
         {
             MultiTaskModelLoaders.Register(LinearMultiTaskModel.Load);
             var ml = new MLContext(1);
-            string path = Temp(".zip");
-            try
+            WithTempFile(".zip", path =>
             {
                 ml.Model.SaveAtomic(Transformer(), Raw(ml, Rows(2)).Schema, path);
                 byte[] b = File.ReadAllBytes(path);
                 File.WriteAllBytes(path, b[..(b.Length / 2)]);
                 new MLContext(1).AddMLNetSlim().Model.LoadChecked(path, out _);
-            }
-            finally
-            {
-                File.Delete(path);
-            }
+            });
         });
 
     [TestMethod]
     public void E23_ModelZip_ForeignFile() =>
-        ErrorTable.Verify("E23", () =>
+        ErrorTable.Verify("E23", () => WithTempFile(".zip", path =>
         {
-            string path = Temp(".zip");
-            try
-            {
-                File.WriteAllText(path, "this is not a model");
-                new MLContext(1).AddMLNetSlim().Model.LoadChecked(path, out _);
-            }
-            finally
-            {
-                File.Delete(path);
-            }
-        });
+            File.WriteAllText(path, "this is not a model");
+            new MLContext(1).AddMLNetSlim().Model.LoadChecked(path, out _);
+        }));
 
     [TestMethod]
     public void E24_ModelStream_ForeignFile() =>
@@ -297,18 +294,13 @@ public class ErrorCaseTests
     {
         MultiTaskModelLoaders.Register(LinearMultiTaskModel.Load);
         var ml = new MLContext(1);
-        string path = Temp(".zip");
-        try
+        WithTempFile(".zip", path =>
         {
             IDataView raw = Raw(ml, Rows(3));
             ITransformer chain = ml.Transforms.Conversion.MapValueToKey("Shape").Fit(raw).Append(Transformer());
             ml.Model.SaveAtomic(chain, raw.Schema, path);
             load(path);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        });
     }
 
     // ---- non-finite values ------------------------------------------------------------------------------------------
@@ -380,73 +372,49 @@ public class ErrorCaseTests
 
     [TestMethod]
     public void E32_IdxFile_Truncated() =>
-        ErrorTable.Verify("E32", () =>
+        ErrorTable.Verify("E32", () => WithTempFile(".idx", path =>
         {
-            string path = Temp(".idx");
-            try
-            {
-                // Labels file: magic 0x00000801, 10 labels declared, 4 present.
-                File.WriteAllBytes(path, new byte[] { 0, 0, 8, 1, 0, 0, 0, 10, 1, 2, 3, 4 });
-                MLNetSlim.Datasets.IdxReader.ReadLabels(path);
-            }
-            finally
-            {
-                File.Delete(path);
-            }
-        });
+            // Labels file: magic 0x00000801, 10 labels declared, 4 present.
+            File.WriteAllBytes(path, new byte[] { 0, 0, 8, 1, 0, 0, 0, 10, 1, 2, 3, 4 });
+            MLNetSlim.Datasets.IdxReader.ReadLabels(path);
+        }));
 
     [TestMethod]
     public void E33_Checkpoint_Damaged() =>
-        ErrorTable.Verify("E33", () =>
+        ErrorTable.Verify("E33", () => WithTempFile(".ckpt", path =>
         {
-            string path = Temp(".ckpt");
-            try
+            using (FileStream f = File.Create(path))
             {
-                using (FileStream f = File.Create(path))
-                {
-                    f.Write("MLNSCKPT"u8);
-                    f.Write(BitConverter.GetBytes(TrainingCheckpoint.FormatVersion));
-                    Checksummed.Write(f, new byte[] { 1, 2, 3 });
-                }
-                byte[] b = File.ReadAllBytes(path);
-                b[20] ^= 1; // inside the payload
-                File.WriteAllBytes(path, b);
-                MultiTaskDataset data = TinyModel.Data(32);
-                ModelOptions o = TinyModel.Options();
-                o.Training.CheckpointPath = path;
-                o.Training.ResumeFromCheckpoint = true;
-                using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(o.NetworkFor(data.Tasks, TinyModel.C, TinyModel.H, TinyModel.W), 1);
-                SupernetTrainer.Train(net, data, o.Training);
+                f.Write("MLNSCKPT"u8);
+                f.Write(BitConverter.GetBytes(TrainingCheckpoint.FormatVersion));
+                Checksummed.Write(f, new byte[] { 1, 2, 3 });
             }
-            finally
-            {
-                File.Delete(path);
-            }
-        });
+            byte[] b = File.ReadAllBytes(path);
+            b[20] ^= 1; // inside the payload
+            File.WriteAllBytes(path, b);
+            MultiTaskDataset data = TinyModel.Data(32);
+            ModelOptions o = TinyModel.Options();
+            o.Training.CheckpointPath = path;
+            o.Training.ResumeFromCheckpoint = true;
+            using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(o.NetworkFor(data.Tasks, TinyModel.C, TinyModel.H, TinyModel.W), 1);
+            SupernetTrainer.Train(net, data, o.Training);
+        }));
 
     [TestMethod]
     public void E34_Checkpoint_OfAnotherRun() =>
-        ErrorTable.Verify("E34", () =>
+        ErrorTable.Verify("E34", () => WithTempFile(".ckpt", path =>
         {
-            string path = Temp(".ckpt");
-            try
-            {
-                MultiTaskDataset data = TinyModel.Data(32);
-                ModelOptions o = TinyModel.Options();
-                o.Training.CheckpointPath = path;
-                o.Training.CheckpointEverySteps = 1;
-                NetworkOptions shape = o.NetworkFor(data.Tasks, TinyModel.C, TinyModel.H, TinyModel.W);
-                using (MultiTaskNetwork net = SupernetTrainer.CreateNetwork(shape, 1)) SupernetTrainer.Train(net, data, o.Training);
-                o.Training.ResumeFromCheckpoint = true;
-                o.Training.Seed += 1;
-                using MultiTaskNetwork other = SupernetTrainer.CreateNetwork(shape, 1);
-                SupernetTrainer.Train(other, data, o.Training);
-            }
-            finally
-            {
-                File.Delete(path);
-            }
-        });
+            MultiTaskDataset data = TinyModel.Data(32);
+            ModelOptions o = TinyModel.Options();
+            o.Training.CheckpointPath = path;
+            o.Training.CheckpointEverySteps = 1;
+            NetworkOptions shape = o.NetworkFor(data.Tasks, TinyModel.C, TinyModel.H, TinyModel.W);
+            using (MultiTaskNetwork net = SupernetTrainer.CreateNetwork(shape, 1)) SupernetTrainer.Train(net, data, o.Training);
+            o.Training.ResumeFromCheckpoint = true;
+            o.Training.Seed += 1;
+            using MultiTaskNetwork other = SupernetTrainer.CreateNetwork(shape, 1);
+            SupernetTrainer.Train(other, data, o.Training);
+        }));
 
     // ---- data set loaders (MLNetSlim.Datasets) ------------------------------------------------------------------------
 

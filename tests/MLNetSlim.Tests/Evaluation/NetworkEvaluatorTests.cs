@@ -1,7 +1,7 @@
 using MLNetSlim.Data;
 using MLNetSlim.Evaluation;
 using MLNetSlim.Network;
-using MLNetSlim.Network.Backbones;
+using MLNetSlim.Tests.Network;
 using MLNetSlim.Training;
 using static TorchSharp.torch;
 using MLNetSlim.Architecture;
@@ -11,22 +11,15 @@ namespace MLNetSlim.Tests.Evaluation;
 [TestClass]
 public class NetworkEvaluatorTests
 {
-    private static readonly TaskDefinition[] Tasks = [new("a", TaskKind.Classification, 3), new("b", TaskKind.Classification, 4)];
+    private static readonly TaskDefinition[] Tasks = TinyNetwork.Tasks(4);
 
     [TestMethod]
     public void AccuracyTable_SharesTheEncoder_AndEqualsPerConfigurationAccuracy()
     {
-        using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(new NetworkOptions
-        {
-            Tasks = Tasks,
-            Channels = 1,
-            Height = 8,
-            Width = 8,
-            Backbone = new BackboneOptions { StageChannels = [4, 8, 8], StageDepths = [1, 1, 1] },
-        }, seed: 11);
+        using MultiTaskNetwork net = TinyNetwork.Create(Tasks, seed: 11);
         var rng = new Random(4);
         int n = 300;
-        float[] images = Enumerable.Range(0, n * 64).Select(_ => (float)rng.NextDouble()).ToArray();
+        float[] images = TinyNetwork.Images(rng, n);
         var data = new MultiTaskDataset(images, 1, 8, 8, Tasks,
             [Enumerable.Range(0, n).Select(_ => rng.Next(3)).ToArray(), Enumerable.Range(0, n).Select(_ => rng.Next(4)).ToArray()]);
         BatchNormPostStatistics.Compute(net, data, n, 64, CPU);

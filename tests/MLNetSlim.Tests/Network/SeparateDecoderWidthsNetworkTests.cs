@@ -16,7 +16,7 @@ namespace MLNetSlim.Tests.Network;
 [TestClass]
 public class SeparateDecoderWidthsNetworkTests
 {
-    private static readonly TaskDefinition[] Tasks = [new("a", TaskKind.Classification, 3), new("b", TaskKind.Classification, 2)];
+    private static readonly TaskDefinition[] Tasks = TinyNetwork.Tasks(2);
 
     // Decoders from 0.125 in steps of 1/8 (8 widths), so the smallest decoder width is not an encoder width.
     private static readonly double[] Fine = [0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0];
@@ -32,22 +32,7 @@ public class SeparateDecoderWidthsNetworkTests
         Backbone = new BackboneOptions { StageChannels = [4, 8], StageDepths = [1, 1] },
     };
 
-    private static MultiTaskDataset Data(int n)
-    {
-        var rng = new Random(3);
-        float[] images = Enumerable.Range(0, n * 64).Select(_ => (float)rng.NextDouble()).ToArray();
-        return new MultiTaskDataset(images, 1, 8, 8, Tasks, [Enumerable.Range(0, n).Select(i => i % 3).ToArray(), Enumerable.Range(0, n).Select(i => i % 2).ToArray()]);
-    }
-
-    private static float[] Outputs(MultiTaskNetwork net, MultiTaskDataset data, WidthConfiguration c)
-    {
-        net.eval();
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        Tensor x = tensor(data.Images, [data.Count, 1, 8, 8]);
-        using MultiTaskOutput o = net.forward(x, c);
-        return o.TaskOutputs.SelectMany(t => t.data<float>().ToArray()).ToArray();
-    }
+    private static MultiTaskDataset Data(int n) => TinyNetwork.Data(Tasks, n);
 
     [TestMethod]
     public void CostTable_MatchesHandCount_AtAFineDecoderWidth()
@@ -110,7 +95,7 @@ public class SeparateDecoderWidthsNetworkTests
         using MultiTaskNetwork all = SupernetTrainer.CreateNetwork(Options(Fine), seed: 5), only = SupernetTrainer.CreateNetwork(Options(Fine), seed: 5);
         BatchNormPostStatistics.Compute(all, data, 40, 16, CPU);
         BatchNormPostStatistics.Compute(only, data, 40, 16, CPU, [c]);
-        float[] expected = Outputs(all, data, c), actual = Outputs(only, data, c);
+        float[] expected = TinyNetwork.Outputs(all, data, c), actual = TinyNetwork.Outputs(only, data, c);
         for (int i = 0; i < expected.Length; i++) Assert.AreEqual(expected[i], actual[i], 1e-4f, $"output {i}");
     }
 

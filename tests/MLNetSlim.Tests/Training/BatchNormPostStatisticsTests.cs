@@ -1,6 +1,6 @@
 using MLNetSlim.Data;
 using MLNetSlim.Network;
-using MLNetSlim.Network.Backbones;
+using MLNetSlim.Tests.Network;
 using MLNetSlim.Training;
 using static TorchSharp.torch;
 using MLNetSlim.Architecture;
@@ -10,33 +10,11 @@ namespace MLNetSlim.Tests.Training;
 [TestClass]
 public class BatchNormPostStatisticsTests
 {
-    private static readonly TaskDefinition[] Tasks = [new("a", TaskKind.Classification, 3), new("b", TaskKind.Classification, 2)];
+    private static readonly TaskDefinition[] Tasks = TinyNetwork.Tasks(2);
 
-    private static MultiTaskNetwork Network() => SupernetTrainer.CreateNetwork(new NetworkOptions
-    {
-        Tasks = Tasks,
-        Channels = 1,
-        Height = 8,
-        Width = 8,
-        Backbone = new BackboneOptions { StageChannels = [4, 8, 8], StageDepths = [1, 1, 1] },
-    }, seed: 5);
+    private static MultiTaskNetwork Network() => TinyNetwork.Create(Tasks, seed: 5);
 
-    private static MultiTaskDataset Data(int n)
-    {
-        var rng = new Random(3);
-        float[] images = Enumerable.Range(0, n * 64).Select(_ => (float)rng.NextDouble()).ToArray();
-        return new MultiTaskDataset(images, 1, 8, 8, Tasks, [Enumerable.Range(0, n).Select(i => i % 3).ToArray(), Enumerable.Range(0, n).Select(i => i % 2).ToArray()]);
-    }
-
-    private static float[] Outputs(MultiTaskNetwork net, MultiTaskDataset data, WidthConfiguration c)
-    {
-        net.eval();
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        Tensor x = tensor(data.Images, [data.Count, 1, 8, 8]);
-        using MultiTaskOutput o = net.forward(x, c);
-        return o.TaskOutputs.SelectMany(t => t.data<float>().ToArray()).ToArray();
-    }
+    private static MultiTaskDataset Data(int n) => TinyNetwork.Data(Tasks, n);
 
     [TestMethod]
     public void OneConfigurationGivesThatConfigurationTheSameStatisticsAsAll()
@@ -48,11 +26,11 @@ public class BatchNormPostStatisticsTests
         BatchNormPostStatistics.Compute(all, data, 40, 16, CPU);
         BatchNormPostStatistics.Compute(only, data, 40, 16, CPU, [c]);
 
-        float[] expected = Outputs(all, data, c), actual = Outputs(only, data, c);
+        float[] expected = TinyNetwork.Outputs(all, data, c), actual = TinyNetwork.Outputs(only, data, c);
         for (int i = 0; i < expected.Length; i++) Assert.AreEqual(expected[i], actual[i], 1e-4f, $"output {i}");
         // Contexts the configuration does not use keep their old statistics.
-        CollectionAssert.AreEqual(Outputs(untouched, data, other), Outputs(only, data, other));
-        CollectionAssert.AreNotEqual(Outputs(untouched, data, c), Outputs(only, data, c));
+        CollectionAssert.AreEqual(TinyNetwork.Outputs(untouched, data, other), TinyNetwork.Outputs(only, data, other));
+        CollectionAssert.AreNotEqual(TinyNetwork.Outputs(untouched, data, c), TinyNetwork.Outputs(only, data, c));
     }
 
     [TestMethod]

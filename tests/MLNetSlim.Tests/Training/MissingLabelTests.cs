@@ -2,7 +2,7 @@ using MLNetSlim.Architecture;
 using MLNetSlim.Data;
 using MLNetSlim.Evaluation;
 using MLNetSlim.Network;
-using MLNetSlim.Network.Backbones;
+using MLNetSlim.Tests.Network;
 using MLNetSlim.Training;
 using static TorchSharp.torch;
 
@@ -80,18 +80,11 @@ public class MissingLabelTests
     [TestMethod]
     public void CalibrationTable_OfDataWithMissingLabels_EqualsTheTableOfTheLabelledRows()
     {
-        TaskDefinition[] tasks = [new("a", TaskKind.Classification, 3), new("b", TaskKind.Classification, 4)];
-        using MultiTaskNetwork net = SupernetTrainer.CreateNetwork(new NetworkOptions
-        {
-            Tasks = tasks,
-            Channels = 1,
-            Height = 8,
-            Width = 8,
-            Backbone = new BackboneOptions { StageChannels = [4, 8, 8], StageDepths = [1, 1, 1] },
-        }, seed: 5);
+        TaskDefinition[] tasks = TinyNetwork.Tasks(4);
+        using MultiTaskNetwork net = TinyNetwork.Create(tasks, seed: 5);
         var rng = new Random(9);
         int n = 200;
-        float[] images = Enumerable.Range(0, n * 64).Select(_ => (float)rng.NextDouble()).ToArray();
+        float[] images = TinyNetwork.Images(rng, n);
         // Even rows label task a only, odd rows task b only.
         int[] a = Enumerable.Range(0, n).Select(i => i % 2 == 0 ? rng.Next(3) : -1).ToArray();
         int[] b = Enumerable.Range(0, n).Select(i => i % 2 == 1 ? rng.Next(4) : -1).ToArray();

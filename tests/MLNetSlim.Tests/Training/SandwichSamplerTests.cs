@@ -1,6 +1,6 @@
 using MLNetSlim.Architecture;
 using MLNetSlim.Network;
-using MLNetSlim.Network.Backbones;
+using MLNetSlim.Tests.Network;
 using MLNetSlim.Training;
 
 namespace MLNetSlim.Tests.Training;
@@ -8,14 +8,7 @@ namespace MLNetSlim.Tests.Training;
 [TestClass]
 public class SandwichSamplerTests
 {
-    private static MultiTaskNetwork Network() => SupernetTrainer.CreateNetwork(new NetworkOptions
-    {
-        Tasks = [new TaskDefinition("a", TaskKind.Classification, 3), new TaskDefinition("b", TaskKind.Classification, 4)],
-        Channels = 1,
-        Height = 8,
-        Width = 8,
-        Backbone = new BackboneOptions { StageChannels = [4, 8, 8], StageDepths = [1, 1, 1] },
-    }, seed: 3);
+    private static MultiTaskNetwork Network() => TinyNetwork.Create(TinyNetwork.Tasks(4), seed: 3);
 
     private static Dictionary<double, int> EncoderCounts(SandwichSampler sampler, int steps)
     {
