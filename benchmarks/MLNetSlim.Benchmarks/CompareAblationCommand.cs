@@ -27,6 +27,8 @@ public sealed record AblationVariant(string Name, bool SandwichMiddleEncoders, d
         new("inplace", false, 1, 1),
         new("middle+inplace", true, 1, 1),
         new("middle+inplace+k2", true, 1, 2),
+        new("middle+inplace2", true, 2, 1),
+        new("middle+inplace4", true, 4, 1),
     ];
 }
 

@@ -16,18 +16,20 @@ namespace MLNetSlim.Control;
 /// (1/T) sum_t P_t(e, d_t) subject to cost(e, d) &lt;= B: the encoder with the best achievable EQUAL-weight mean
 /// relative performance within the budget. Ties (within 1e-12) go to the larger encoder (more encoder MACs). e*
 /// depends on the budget only, not on the preferences.</item>
-/// <item><b>Stage 2 (decoders, preferences).</b> At e*, d* = argmax sum_t p_t P~_t(e*, d_t) subject to
-/// cost(e*, d) &lt;= B, where P~_t(e, d) = max_{d' &lt;= d} P_t(e, d') + epsilon d is the calibration made strictly
-/// increasing in the width (monotone envelope: a wider decoder is never predicted worse than a narrower one; epsilon =
-/// <see cref="SearchOptions.MonotoneEpsilon"/>). Exact ties of this objective are broken by the larger
-/// sum_t P~_t(e*, d_t) (so zero-preference tasks get whatever budget the others cannot use), then by the cheaper
+/// <item><b>Stage 2 (decoders, preferences).</b> At e*, d* = argmax sum_t p_t g_t(e*, d_t) subject to
+/// cost(e*, d) &lt;= B, where g_t(e, d) (<see cref="DecoderGain"/>) is task t's gain curve over its decoder widths — by
+/// default a least-squares saturating fit a - b m^(-gamma) of the calibration in the decoder's MACs m
+/// (<see cref="SearchOptions.DecoderGainModel"/>), or the monotone envelope max_{d' &lt;= d} P_t(e, d') — normalised to
+/// [0, 1] over the widths (<see cref="SearchOptions.NormalizeDecoderGains"/>), plus epsilon d (<see cref="SearchOptions.MonotoneEpsilon"/>):
+/// strictly increasing in the width. Exact ties of this objective are broken by the larger
+/// sum_t g_t(e*, d_t) (so zero-preference tasks get whatever budget the others cannot use), then by the cheaper
 /// configuration (enumeration) or the smaller width of the later task (DP) — deterministic in both cases.</item>
 /// </list>
 /// <para><b>Guarantees.</b> (1) Never over budget: every returned configuration has cost &lt;= capacity, checked
 /// exactly (MACs are integers summed exactly in doubles). (2) Monotone control: at a fixed budget, raising one task's
 /// preference never lowers its decoder width. Proof (exchange argument): e* does not depend on p. Let d be an optimum
 /// for weights p and d' one for p' = p + delta e_k (delta &gt; 0; normalisation scales all weights by one positive
-/// constant and does not change the argmax), over the same feasible set. Write J_p(x) = sum_t p_t f_t(x_t), f = P~.
+/// constant and does not change the argmax), over the same feasible set. Write J_p(x) = sum_t p_t f_t(x_t), f = g.
 /// Optimality gives J_p(d) &gt;= J_p(d') and J_p(d') + delta f_k(d'_k) = J_p'(d') &gt;= J_p'(d) = J_p(d) + delta f_k(d_k).
 /// Adding: delta f_k(d'_k) &gt;= delta f_k(d_k), and since f_k is strictly increasing, d'_k &gt;= d_k. The argument
 /// only uses that d and d' are exact maximisers of the primary objective over one feasible set, so it holds for any
@@ -48,7 +50,7 @@ public sealed class ConfigurationSearch : IConfigurationController
 {
     private readonly SearchOptions _options;
     private readonly double[][][] _p; // raw P [e][t][d]
-    private readonly double[][][] _f; // P~  [e][t][d]
+    private readonly double[][][] _f; // g   [e][t][d] (stage 2 per-task value)
     private readonly bool _enumerate;
     private readonly int[] _encoderOrder; // ascending "size": (encoder MACs, index)
     private readonly ModelIndex _macIndex;
@@ -88,22 +90,16 @@ public sealed class ConfigurationSearch : IConfigurationController
             {
                 _p[e][t] = new double[wCount];
                 _f[e][t] = new double[wCount];
-                double env = double.NegativeInfinity;
+                for (int d = 0; d < wCount; d++) _p[e][t][d] = calibration.Relative(t, e, d);
+                long[] decoderMacs = Enumerable.Range(0, wCount).Select(d => costs.DecoderMacs(t, e, d)).ToArray();
+                double[] curve = (_options.DecoderGainModel == DecoderGainModel.SaturatingFit
+                    ? DecoderGainCurve.SaturatingFit(decoderMacs, _p[e][t]) : null) ?? DecoderGainCurve.Envelope(_p[e][t]);
+                double lo = curve[0], range = curve[wCount - 1] - lo;
                 for (int d = 0; d < wCount; d++)
                 {
-                    _p[e][t][d] = calibration.Relative(t, e, d);
-                    env = Math.Max(env, _p[e][t][d]);
-                    _f[e][t][d] = env + _options.MonotoneEpsilon * d;
-                }
-                if (_options.NormalizeDecoderGains)
-                {
-                    // Each task's envelope gain over its decoder widths at this encoder, scaled to [0, 1].
-                    double lo = _f[e][t][0], range = _f[e][t][wCount - 1] - _options.MonotoneEpsilon * (wCount - 1) - lo;
-                    for (int d = 0; d < wCount; d++)
-                    {
-                        double envelope = _f[e][t][d] - _options.MonotoneEpsilon * d;
-                        _f[e][t][d] = (range > 0 ? (envelope - lo) / range : 0) + _options.MonotoneEpsilon * d;
-                    }
+                    // Normalised: each task's gain over its decoder widths at this encoder, scaled to [0, 1].
+                    double value = _options.NormalizeDecoderGains ? (range > 0 ? (curve[d] - lo) / range : 0) : curve[d];
+                    _f[e][t][d] = value + _options.MonotoneEpsilon * d;
                 }
             }
         }
@@ -128,10 +124,11 @@ public sealed class ConfigurationSearch : IConfigurationController
     /// <summary>True when queries are answered by exact enumeration, false when by the grid knapsack DP.</summary>
     public bool UsesEnumeration => _enumerate;
 
-    /// <summary>P~_t(e, d): the monotone envelope of the relative performance plus epsilon d (fraction of full),
-    /// the per-task value stage 2 maximises.</summary>
+    /// <summary>g_t(e, d): the per-task value stage 2 maximises — task t's gain curve at encoder option e
+    /// (<see cref="SearchOptions.DecoderGainModel"/>), normalised to [0, 1] over its decoder widths when
+    /// <see cref="SearchOptions.NormalizeDecoderGains"/>, plus epsilon d.</summary>
     /// <exception cref="IndexOutOfRangeException">An index is out of range.</exception>
-    public double EnvelopeRelative(int task, int encoderOption, int decoderWidthIndex) => _f[encoderOption][task][decoderWidthIndex];
+    public double DecoderGain(int task, int encoderOption, int decoderWidthIndex) => _f[encoderOption][task][decoderWidthIndex];
 
     /// <summary>The smallest budget any query in <paramref name="unit"/> can meet (the cheapest configuration's cost).</summary>
     /// <exception cref="InvalidOperationException">Milliseconds without a latency table.</exception>
@@ -437,7 +434,7 @@ public sealed class ConfigurationSearch : IConfigurationController
         // Enumeration (per encoder option, configurations sorted by cost):
         private readonly double[][]? _enumCost;
         private readonly ushort[][]? _enumWidths; // [e][k*T + t] (a byte held only 256 widths)
-        private readonly double[][]? _enumF;      // [e][k*T + t] = P~
+        private readonly double[][]? _enumF;      // [e][k*T + t] = g
         private readonly double[][]? _enumSumF;   // [e][k]
         private readonly double[][]? _enumBestMean; // [e][k] = max over the first k+1 of mean raw P
         // Stage-1 grid (per encoder option):
@@ -611,7 +608,7 @@ public sealed class ConfigurationSearch : IConfigurationController
             double slack = capacity - Model.MinTotal[e];
             if (slack >= Model.MaxExcessSum[e])
             {
-                // Everything fits: P~ is strictly increasing, so every task takes its widest decoder.
+                // Everything fits: g is strictly increasing, so every task takes its widest decoder.
                 for (int t = 0; t < tCount; t++) result[t] = wCount - 1;
                 return result;
             }

@@ -14,8 +14,9 @@ public sealed record SearchOptions
     /// <summary>Grid cells of the stage-1 table precomputed per encoder option when enumeration is too large (default 8192).</summary>
     public int Stage1GridCells { get; init; } = 8192;
 
-    /// <summary>epsilon in P~_t(e, d) = max_{d' &lt;= d} P_t(e, d') + epsilon * d, which makes stage 2's per-task
-    /// value strictly increasing in the width (default 1e-6, fraction of full performance per width step).</summary>
+    /// <summary>epsilon in g_t(e, d) = curve_t(e, d) + epsilon * d (<see cref="DecoderGainModel"/>), which makes stage 2's
+    /// per-task value strictly increasing in the width even where two widths have equal curve values (default 1e-6,
+    /// fraction of full performance, or of the normalised range, per width step).</summary>
     public double MonotoneEpsilon { get; init; } = 1e-6;
 
     /// <summary>
@@ -28,15 +29,24 @@ public sealed record SearchOptions
     public double EncoderTolerance { get; init; } = 0.005;
 
     /// <summary>
-    /// Stage 2's per-task value (default true): the monotone envelope P~_t(e*, d) rescaled to [0, 1] over task t's
-    /// decoder widths at the chosen encoder e*, (P~_t(e*, d) - P~_t(e*, narrowest)) / (P~_t(e*, widest) -
-    /// P~_t(e*, narrowest)), plus epsilon d. A preference then weighs what widening that task's decoder can buy at e*
+    /// Stage 2's per-task value (default true): task t's gain curve (<see cref="DecoderGainModel"/>) rescaled to [0, 1]
+    /// over its decoder widths at the chosen encoder e*, (curve_t(e*, d) - curve_t(e*, narrowest)) / (curve_t(e*, widest) -
+    /// curve_t(e*, narrowest)), plus epsilon d. A preference then weighs what widening that task's decoder can buy at e*
     /// on a common scale, so a task whose accuracy moves little with its decoder width is not starved of decoder budget
-    /// when it is the preferred one (the paper's rule holds more often; docs/control.md). false: the envelope of the
-    /// raw relative performance. Either value is a strictly increasing per-task function of the width, so the
+    /// when it is the preferred one (the paper's rule holds more often; docs/control.md). false: the curve of the raw
+    /// relative performance. Either value is a strictly increasing per-task function of the width, so the
     /// monotonicity guarantee holds for both.
     /// </summary>
     public bool NormalizeDecoderGains { get; init; } = true;
+
+    /// <summary>
+    /// The curve stage 2 reads each task's gain from (default <see cref="Control.DecoderGainModel.SaturatingFit"/>: a
+    /// least-squares saturating fit in the decoder's MACs, which smooths the calibration's sampling noise and is concave,
+    /// so a preference slider reaches many budget splits; <see cref="Control.DecoderGainModel.MonotoneEnvelope"/>: the
+    /// envelope of the calibrated points, the search before issue 12). Both are strictly increasing in the width, so the
+    /// monotonicity guarantee holds for either; stage 1 reads the calibrated points and ignores this.
+    /// </summary>
+    public DecoderGainModel DecoderGainModel { get; init; } = DecoderGainModel.SaturatingFit;
 
     /// <summary>The Pareto front is exact (all configurations enumerated) when #encoder options x #widths^#tasks is at
     /// most this (default 20000); otherwise it is restricted to the stage-1 encoder and a preference sweep.</summary>
@@ -52,6 +62,7 @@ public sealed record SearchOptions
         if (Stage1GridCells < 16 || Stage1GridCells > 1 << 22) throw new ArgumentOutOfRangeException(nameof(Stage1GridCells), Stage1GridCells, "Must be in [16, 2^22].");
         if (!(MonotoneEpsilon > 0) || MonotoneEpsilon > 1e-3) throw new ArgumentOutOfRangeException(nameof(MonotoneEpsilon), MonotoneEpsilon, "Must be in (0, 1e-3].");
         if (!(EncoderTolerance >= 0) || EncoderTolerance > 0.1) throw new ArgumentOutOfRangeException(nameof(EncoderTolerance), EncoderTolerance, "Must be in [0, 0.1].");
+        if (!Enum.IsDefined(DecoderGainModel)) throw new ArgumentOutOfRangeException(nameof(DecoderGainModel), DecoderGainModel, "Not a DecoderGainModel value.");
         if (ParetoEnumerationLimit < 0) throw new ArgumentOutOfRangeException(nameof(ParetoEnumerationLimit), ParetoEnumerationLimit, "Must be non-negative.");
         if (ParetoPreferenceSamples < 0) throw new ArgumentOutOfRangeException(nameof(ParetoPreferenceSamples), ParetoPreferenceSamples, "Must be non-negative.");
     }

@@ -271,18 +271,22 @@ public sealed class MultiTaskNetwork : nn.Module
     /// Runs the encoder once at option <paramref name="encoderOption"/> and every task's decoder at every width on its
     /// output, calling <paramref name="visit"/>(task, width index, output) for each; outputs are disposed after the call.
     /// A decoder reads only the encoder output, so this equals running (e, every decoder at d) for each width d, with one
-    /// encoder pass instead of #widths (batch-norm post-statistics and the calibration table use it).
+    /// encoder pass instead of #widths, and each decoder's first convolution runs once at its widest (its output channels
+    /// do not depend on the width; <see cref="TaskDecoder.ForwardEveryWidth"/>). Batch-norm post-statistics and the
+    /// calibration table use it.
     /// </summary>
     internal void ForwardEveryDecoderWidth(Tensor images, int encoderOption, Action<int, int, Tensor> visit)
     {
         using var scope = NewDisposeScope();
         Tensor[] features = ForwardEncoderStages(images, encoderOption);
-        for (int d = 0; d < _decoderWidths.Count; d++)
-            for (int t = 0; t < _decoders.Length; t++)
-            {
-                using Tensor output = ForwardDecoder(t, features, encoderOption, d, images);
-                visit(t, d, output);
-            }
+        double[] widths = Enumerable.Range(0, _decoderWidths.Count).Select(d => _decoderWidths[d]).ToArray();
+        int[] contexts = Enumerable.Range(0, widths.Length).Select(d => DecoderContext(encoderOption, d)).ToArray();
+        for (int t = 0; t < _decoders.Length; t++)
+        {
+            int task = t;
+            _decoders[t].ForwardEveryWidth(features, widths, contexts, (int)images.shape[2], (int)images.shape[3],
+                (d, output) => visit(task, d, output));
+        }
     }
 
     /// <summary>Exact MACs of <paramref name="configuration"/> for one image of the options' input size.</summary>

@@ -40,6 +40,21 @@ public abstract class SlimmableStage : nn.Module
     public virtual string AppendTo(IInferenceGraphBuilder graph, string name, string input, int inChannels, int outChannels, int context) =>
         throw new NotSupportedException($"Stage '{GetName()}' ({GetType().Name}) cannot be exported: it does not override SlimmableStage.AppendTo.");
 
+    /// <summary>
+    /// Runs the stage at several widths on one input, calling <paramref name="visit"/>(i, output) with the output at
+    /// (<paramref name="outChannels"/>[i], <paramref name="contexts"/>[i]); each output is disposed after its call.
+    /// Equal to calling <see cref="forward"/> once per width; a stage may share work across the widths (a
+    /// <see cref="ConvStage"/> computes its first convolution once, at the widest, and slices its output channels).
+    /// </summary>
+    internal virtual void ForwardEveryWidth(Tensor input, IReadOnlyList<int> outChannels, IReadOnlyList<int> contexts, Action<int, Tensor> visit)
+    {
+        for (int i = 0; i < outChannels.Count; i++)
+        {
+            using Tensor y = forward(input, outChannels[i], contexts[i]);
+            visit(i, y);
+        }
+    }
+
     /// <summary>Output spatial size (H', W') for an input of (H, W).</summary>
     public abstract (int Height, int Width) OutputSize(int height, int width);
 
@@ -101,6 +116,30 @@ public sealed class ConvStage : SlimmableStage
         Tensor pooled = nn.functional.max_pool2d(x, 2);
         x.Dispose();
         return pooled;
+    }
+
+    /// <summary>The first convolution's output channels do not depend on the width (a slimmable convolution's output
+    /// channel k reads the same weights at every width), so it runs once at the widest and each width takes its leading
+    /// channels; batch norm (per context), ReLU and the rest run per width. Output channels of a convolution are
+    /// independent sums, so this equals <see cref="forward"/> at each width up to the order of floating-point operations
+    /// inside the convolution kernel.</summary>
+    internal override void ForwardEveryWidth(Tensor input, IReadOnlyList<int> outChannels, IReadOnlyList<int> contexts, Action<int, Tensor> visit)
+    {
+        if (outChannels.Count < 2)
+        {
+            base.ForwardEveryWidth(input, outChannels, contexts, visit);
+            return;
+        }
+        using Tensor widest = _convs[0].forward(input, outChannels.Max());
+        for (int w = 0; w < outChannels.Count; w++)
+        {
+            using var scope = NewDisposeScope();
+            Tensor x = nn.functional.relu(_bns[0].forward(widest.narrow(1, 0, outChannels[w]), contexts[w]));
+            for (int i = 1; i < _convs.Length; i++)
+                x = nn.functional.relu(_bns[i].forward(_convs[i].forward(x, outChannels[w]), contexts[w]));
+            if (_pool) x = nn.functional.max_pool2d(x, 2);
+            visit(w, x);
+        }
     }
 
     /// <inheritdoc />

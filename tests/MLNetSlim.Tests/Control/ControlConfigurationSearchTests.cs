@@ -152,14 +152,14 @@ public class ControlConfigurationSearchTests
             for (int t = 0, kk = k; t < tCount; t++, kk /= w) d[t] = kk % w;
             if (costs.Macs(costs.Configuration(bestE, d)) > capacity) continue;
             double obj = 0;
-            for (int t = 0; t < tCount; t++) obj += p[t] * s.EnvelopeRelative(t, bestE, d[t]);
+            for (int t = 0; t < tCount; t++) obj += p[t] * s.DecoderGain(t, bestE, d[t]);
             if (obj > bestObj) { bestObj = obj; bestD = (int[])d.Clone(); }
         }
         return (bestE, bestD, bestObj);
     }
 
     internal static double Objective(ConfigurationSearch s, SearchResult r, double[] p) =>
-        Enumerable.Range(0, p.Length).Sum(t => p[t] * s.EnvelopeRelative(t, r.EncoderOption, r.DecoderWidthIndices[t]));
+        Enumerable.Range(0, p.Length).Sum(t => p[t] * s.DecoderGain(t, r.EncoderOption, r.DecoderWidthIndices[t]));
 
     [TestMethod]
     public void FiveTasks_MatchesBruteForce_ForBothStages()

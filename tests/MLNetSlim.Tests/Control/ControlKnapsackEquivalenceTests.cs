@@ -214,7 +214,7 @@ public class ControlKnapsackEquivalenceTests
             for (int t = 0; t < tCount; t++)
             {
                 raw[e][t] = Enumerable.Range(0, wCount).Select(d => search.Calibration.Relative(t, e, d)).ToArray();
-                f[e][t] = Enumerable.Range(0, wCount).Select(d => search.EnvelopeRelative(t, e, d)).ToArray();
+                f[e][t] = Enumerable.Range(0, wCount).Select(d => search.DecoderGain(t, e, d)).ToArray();
             }
             AssertBitEqual(ReferenceStage1(model, e, options.Stage1GridCells, raw), search.Stage1Grid(e, unit == BudgetUnit.Milliseconds)!,
                 $"seed {seed}: stage-1 table of encoder {e}");

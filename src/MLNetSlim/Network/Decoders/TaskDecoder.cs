@@ -56,6 +56,35 @@ public sealed class TaskDecoder : nn.Module
     }
 
     /// <summary>
+    /// Runs the decoder at every width of <paramref name="widths"/> (multipliers, with batch-norm contexts
+    /// <paramref name="contexts"/>) on one encoder output, calling <paramref name="visit"/>(i, output) with the output at
+    /// widths[i] (as <see cref="forward(IReadOnlyList{Tensor}, double, int, int, int)"/>); each output is disposed after
+    /// its call. The first stage shares its work across the widths (<see cref="SlimmableStage.ForwardEveryWidth"/>).
+    /// </summary>
+    internal void ForwardEveryWidth(IReadOnlyList<Tensor> encoderFeatures, IReadOnlyList<double> widths, IReadOnlyList<int> contexts,
+        int inputHeight, int inputWidth, Action<int, Tensor> visit)
+    {
+        if (_stages.Length == 0)
+        {
+            for (int i = 0; i < widths.Count; i++)
+            {
+                using Tensor output = forward(encoderFeatures, widths[i], contexts[i], inputHeight, inputWidth);
+                visit(i, output);
+            }
+            return;
+        }
+        int[] firstOut = widths.Select(w => WidthSet.ActiveChannels(_stages[0].OutChannels, w)).ToArray();
+        _stages[0].ForwardEveryWidth(encoderFeatures[^1], firstOut, contexts, (i, first) =>
+        {
+            using var scope = NewDisposeScope();
+            Tensor x = first;
+            for (int s = 1; s < _stages.Length; s++) x = _stages[s].forward(x, WidthSet.ActiveChannels(_stages[s].OutChannels, widths[i]), contexts[i]);
+            Tensor output = _head.forward(x, encoderFeatures, widths[i], contexts[i], inputHeight, inputWidth);
+            visit(i, output);
+        });
+    }
+
+    /// <summary>
     /// Adds the decoder at multiplier <paramref name="width"/> and batch-norm context <paramref name="context"/> to an
     /// inference graph, reading <paramref name="encoderChannels"/> active encoder channels (what <c>forward</c>
     /// computes in eval mode).
