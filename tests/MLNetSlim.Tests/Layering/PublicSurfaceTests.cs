@@ -23,6 +23,7 @@ public sealed class PublicSurfaceTests
         "MLNetSlim.Control.BudgetUnit",
         "MLNetSlim.Control.CalibrationTable",
         "MLNetSlim.Control.ConfigurationSearch",
+        "MLNetSlim.Control.DecoderGainModel",
         "MLNetSlim.Control.LatencyTable",
         "MLNetSlim.Control.ParetoFrontResult",
         "MLNetSlim.Control.ParetoPoint",
