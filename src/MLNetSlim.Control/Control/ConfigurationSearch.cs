@@ -94,10 +94,10 @@ public sealed class ConfigurationSearch : IConfigurationController
                 long[] decoderMacs = Enumerable.Range(0, wCount).Select(d => costs.DecoderMacs(t, e, d)).ToArray();
                 double[] curve = (_options.DecoderGainModel == DecoderGainModel.SaturatingFit
                     ? DecoderGainCurve.SaturatingFit(decoderMacs, _p[e][t]) : null) ?? DecoderGainCurve.Envelope(_p[e][t]);
+                // Normalised: each task's gain over its decoder widths at this encoder, scaled to [0, 1].
                 double lo = curve[0], range = curve[wCount - 1] - lo;
                 for (int d = 0; d < wCount; d++)
                 {
-                    // Normalised: each task's gain over its decoder widths at this encoder, scaled to [0, 1].
                     double value = _options.NormalizeDecoderGains ? (range > 0 ? (curve[d] - lo) / range : 0) : curve[d];
                     _f[e][t][d] = value + _options.MonotoneEpsilon * d;
                 }

@@ -1,7 +1,6 @@
 using MLNetSlim.Architecture;
 using MLNetSlim.Data;
 using MLNetSlim.Network;
-using MLNetSlim.Network.Backbones;
 using MLNetSlim.Training;
 using static TorchSharp.torch;
 
@@ -16,15 +15,8 @@ public class ForwardEveryDecoderWidthTests
     private static readonly TaskDefinition[] Tasks = TinyNetwork.Tasks(4);
 
     // Decoder stage of two convolutions, so the per-width part runs a second convolution on the sliced first one.
-    private static MultiTaskNetwork Create(int seed) => SupernetTrainer.CreateNetwork(new NetworkOptions
-    {
-        Tasks = Tasks,
-        Channels = TinyNetwork.C,
-        Height = TinyNetwork.H,
-        Width = TinyNetwork.W,
-        Backbone = new BackboneOptions { StageChannels = [4, 8, 8], StageDepths = [1, 1, 2] },
-        DecoderWidths = [0.25, 0.375, 0.5, 0.75, 1.0],
-    }, seed);
+    private static MultiTaskNetwork Create(int seed) =>
+        TinyNetwork.Create(Tasks, seed, stageDepths: [1, 1, 2], decoderWidths: [0.25, 0.375, 0.5, 0.75, 1.0]);
 
     [TestMethod]
     public void Outputs_EqualTheForwardPassAtEachWidth()

@@ -17,16 +17,18 @@ internal static class TinyNetwork
     public static TaskDefinition[] Tasks(int classesOfB) =>
         [new("a", TaskKind.Classification, 3), new("b", TaskKind.Classification, classesOfB)];
 
-    /// <summary>A network for <paramref name="tasks"/> with the three-stage backbone 4, 8, 8 (depth 1 each) and the
-    /// default widths.</summary>
-    public static MultiTaskNetwork Create(TaskDefinition[] tasks, int seed) => SupernetTrainer.CreateNetwork(new NetworkOptions
-    {
-        Tasks = tasks,
-        Channels = C,
-        Height = H,
-        Width = W,
-        Backbone = new BackboneOptions { StageChannels = [4, 8, 8], StageDepths = [1, 1, 1] },
-    }, seed);
+    /// <summary>A network for <paramref name="tasks"/> with the three-stage backbone 4, 8, 8 (depth 1 each, or
+    /// <paramref name="stageDepths"/>) and the default widths (decoders on <paramref name="decoderWidths"/> when given).</summary>
+    public static MultiTaskNetwork Create(TaskDefinition[] tasks, int seed, int[]? stageDepths = null, double[]? decoderWidths = null) =>
+        SupernetTrainer.CreateNetwork(new NetworkOptions
+        {
+            Tasks = tasks,
+            Channels = C,
+            Height = H,
+            Width = W,
+            Backbone = new BackboneOptions { StageChannels = [4, 8, 8], StageDepths = stageDepths ?? [1, 1, 1] },
+            DecoderWidths = decoderWidths,
+        }, seed);
 
     /// <summary><paramref name="n"/> images of uniform random pixels drawn from <paramref name="rng"/>.</summary>
     public static float[] Images(Random rng, int n) => Enumerable.Range(0, n * Size).Select(_ => (float)rng.NextDouble()).ToArray();
