@@ -17,7 +17,10 @@ namespace MLNetSlim.Benchmarks;
 /// <param name="SandwichMiddleEncoders">TrainingOptions.SandwichMiddleEncoders.</param>
 /// <param name="InplaceDistillationWeight">TrainingOptions.InplaceDistillationWeight.</param>
 /// <param name="SandwichRandomCount">TrainingOptions.SandwichRandomCount (k random configurations per step).</param>
-public sealed record AblationVariant(string Name, bool SandwichMiddleEncoders, double InplaceDistillationWeight, int SandwichRandomCount)
+/// <param name="SandwichSharedEncoder">TrainingOptions.SandwichSharedEncoder (the k random configurations share one encoder pass).</param>
+/// <param name="FinalEpochSandwichRandomCount">k in the last epoch only, when set.</param>
+public sealed record AblationVariant(string Name, bool SandwichMiddleEncoders, double InplaceDistillationWeight, int SandwichRandomCount,
+    bool SandwichSharedEncoder = false, int? FinalEpochSandwichRandomCount = null)
 {
     /// <summary>The variants `compare-ablation --variants` accepts.</summary>
     public static readonly AblationVariant[] Known =
@@ -29,6 +32,8 @@ public sealed record AblationVariant(string Name, bool SandwichMiddleEncoders, d
         new("middle+inplace+k2", true, 1, 2),
         new("middle+inplace2", true, 2, 1),
         new("middle+inplace4", true, 4, 1),
+        new("middle+inplace+k2shared", true, 1, 2, SandwichSharedEncoder: true),
+        new("middle+inplace+k2final", true, 1, 1, FinalEpochSandwichRandomCount: 2),
     ];
 }
 
@@ -92,7 +97,8 @@ public static class CompareAblationCommand
                 {
                     Epochs = epochs, Seed = seed, ProgressEverySteps = 100, PostStatisticsImages = reference.Settings.PostStatisticsImages,
                     SandwichMiddleEncoders = v.SandwichMiddleEncoders, InplaceDistillationWeight = v.InplaceDistillationWeight,
-                    SandwichRandomCount = v.SandwichRandomCount,
+                    SandwichRandomCount = v.SandwichRandomCount, SandwichSharedEncoder = v.SandwichSharedEncoder,
+                    FinalEpochSandwichRandomCount = v.FinalEpochSandwichRandomCount,
                 },
             };
             double loop = 0;
@@ -133,6 +139,10 @@ public static class CompareAblationCommand
         public void Report(TrainingProgress value) => report(value);
     }
 
+    private static string RandomCount(AblationVariant v) =>
+        $"{v.SandwichRandomCount}" + (v.SandwichSharedEncoder ? " (one shared encoder pass)" : "")
+        + (v.FinalEpochSandwichRandomCount is { } k ? $" ({k} in the last epoch)" : "");
+
     private static string Markdown(AblationReport r, CompareReport reference)
     {
         var md = new StringBuilder();
@@ -166,7 +176,7 @@ public static class CompareAblationCommand
         md.AppendLine("| variant | middle encoders | in-place KD weight | k random | wall s | loop s | wall / reference static full | worst gap (points) | full vs reference supernet (points) |");
         md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---|");
         foreach (AblationVariantResult v in r.Variants)
-            md.AppendLine($"| {v.Variant.Name} | {v.Variant.SandwichMiddleEncoders} | {F(v.Variant.InplaceDistillationWeight, "0.##")} | {v.Variant.SandwichRandomCount} | " +
+            md.AppendLine($"| {v.Variant.Name} | {v.Variant.SandwichMiddleEncoders} | {F(v.Variant.InplaceDistillationWeight, "0.##")} | {RandomCount(v.Variant)} | " +
                 $"{F(v.TrainWallSeconds, "0.0")} | {F(v.TrainLoopSeconds, "0.0")} | {F(v.TrainWallOverReferenceStaticFull)}x | {F(v.WorstGapPoints, "+0.00;-0.00;0.00")} | " +
                 string.Join(", ", v.FullMinusReferenceSupernetPoints.Select(p => $"{p.Key} {F(p.Value, "+0.00;-0.00;0.00")}")) + " |");
         return md.ToString();

@@ -13,12 +13,13 @@ namespace MLNetSlim.Training;
 internal sealed class SandwichSampler
 {
     private readonly MultiTaskNetwork _network;
-    private readonly int _randomCount;
+    private int _randomCount;
     private readonly Random _random;
 
     /// <summary>Creates the sampler.</summary>
-    public SandwichSampler(MultiTaskNetwork network, int randomCount, int seed, bool middleEncoders = false)
+    public SandwichSampler(MultiTaskNetwork network, int randomCount, int seed, bool middleEncoders = false, bool sharedEncoder = false)
     {
+        _sharedEncoder = sharedEncoder;
         ArgumentOutOfRangeException.ThrowIfNegative(randomCount);
         _network = network;
         _randomCount = randomCount;
@@ -30,15 +31,25 @@ internal sealed class SandwichSampler
     }
 
     private readonly int[] _encoderOptions;
+    private readonly bool _sharedEncoder;
 
-    /// <summary>The configurations of the next step: full first, then smallest, then k random ones.</summary>
+    /// <summary>k, the random configurations per step from the next call on.</summary>
+    public int RandomCount
+    {
+        get => _randomCount;
+        set { ArgumentOutOfRangeException.ThrowIfNegative(value); _randomCount = value; }
+    }
+
+    /// <summary>The configurations of the next step: full first, then smallest, then k random ones (with a shared
+    /// encoder, all k on one encoder option drawn once).</summary>
     public IReadOnlyList<WidthConfiguration> Next()
     {
         var list = new List<WidthConfiguration>(2 + _randomCount) { _network.FullConfiguration, _network.SmallestConfiguration };
         CostTable costs = _network.CostTable;
+        int shared = _sharedEncoder && _randomCount > 0 ? _encoderOptions[_random.Next(_encoderOptions.Length)] : -1;
         for (int i = 0; i < _randomCount; i++)
         {
-            int e = _encoderOptions[_random.Next(_encoderOptions.Length)];
+            int e = shared >= 0 ? shared : _encoderOptions[_random.Next(_encoderOptions.Length)];
             int[] d = Enumerable.Range(0, costs.TaskCount).Select(_ => _random.Next(costs.DecoderWidths.Count)).ToArray();
             list.Add(costs.Configuration(e, d));
         }

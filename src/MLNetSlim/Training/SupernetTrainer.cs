@@ -103,7 +103,7 @@ internal static class SupernetTrainer
             _ => null,
         };
         int resumeStep = resume?.Step ?? 0;
-        var sampler = new SandwichSampler(network, options.SandwichRandomCount, options.Seed, options.SandwichMiddleEncoders);
+        var sampler = new SandwichSampler(network, options.SandwichRandomCount, options.Seed, options.SandwichMiddleEncoders, options.SandwichSharedEncoder);
         var shuffle = new Random(options.Seed);
 
         var early = new EarlyStopping(network.Tasks, options.EarlyStoppingPatience, options.EarlyStoppingMinDelta);
@@ -116,6 +116,7 @@ internal static class SupernetTrainer
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
             epochLosses.Reset();
+            sampler.RandomCount = epoch == options.Epochs && options.FinalEpochSandwichRandomCount is { } kFinal ? kFinal : options.SandwichRandomCount;
             var epochClock = Stopwatch.StartNew();
             int b = 0;
             cancellationToken.ThrowIfCancellationRequested();
@@ -245,11 +246,25 @@ internal static class SupernetTrainer
         double kdSum = 0;
         Tensor[]? teacherFeatures = null;
         Tensor[]? teacherProbabilities = null;
+        // With a shared encoder the random configurations (index 2 on) run on one encoder pass: the first computes the
+        // encoder features, the others reuse them, and their losses are summed into one backward pass.
+        bool share = options.SandwichSharedEncoder && configurations.Count > 3;
+        Tensor[]? sharedFeatures = null;
+        Tensor? pending = null;
         for (int i = 0; i < configurations.Count; i++)
         {
             using var configScope = NewDisposeScope();
             bool isFull = i == 0;
-            MultiTaskOutput output = network.forward(x, configurations[i]);
+            bool reuse = share && i > 2, defer = share && i >= 2 && i < configurations.Count - 1;
+            MultiTaskOutput output;
+            if (reuse)
+            {
+                ResolvedConfiguration resolved = network.CostTable.Resolve(configurations[i]);
+                output = new MultiTaskOutput(sharedFeatures!, Enumerable.Range(0, tasks)
+                    .Select(t => network.ForwardDecoder(t, sharedFeatures!, resolved.EncoderOption, resolved.DecoderWidthIndex(t), x)).ToArray());
+            }
+            else output = network.forward(x, configurations[i]);
+            if (share && i == 2) sharedFeatures = output.EncoderFeatures.Select(f => f.MoveToOuterDisposeScope()).ToArray();
             Tensor loss = zeros(1, device: device);
             for (int t = 0; t < tasks; t++)
             {
@@ -268,7 +283,7 @@ internal static class SupernetTrainer
             }
             else
             {
-                if (options.DistillationWeight > 0)
+                if (options.DistillationWeight > 0 && !reuse) // CI-KD compares encoder features: once per encoder pass
                 {
                     Tensor[] student = DistillationFeatures(output, options);
                     Tensor kd = zeros(1, device: device);
@@ -287,10 +302,15 @@ internal static class SupernetTrainer
             }
             float total = loss.item<float>();
             if (!float.IsFinite(total)) Diverged("total loss", total, configurations[i]);
-            loss.backward();
+            if (defer)
+            {
+                pending = (pending is null ? loss : pending + loss).MoveToOuterDisposeScope();
+                continue;
+            }
+            (pending is null ? loss : loss + pending).backward();
         }
         optimizer.step();
-        int students = configurations.Count - 1;
+        int students = share ? 2 : configurations.Count - 1; // CI-KD terms: one per student encoder pass
         return (fullTaskLoss, students > 0 ? kdSum / students : 0);
     }
 

@@ -47,7 +47,9 @@ internal sealed class TrainingCheckpoint
         $"decay={o.WeightDecay.ToString("R", CultureInfo.InvariantCulture)}", $"k={o.SandwichRandomCount}",
         $"kd={o.DistillationWeight.ToString("R", CultureInfo.InvariantCulture)}", $"fixed={o.FixedConfiguration}")
         + (o.SandwichMiddleEncoders ? "|middle-encoders" : "") // only when set, so keys of existing checkpoints do not change
-        + (o.InplaceDistillationWeight > 0 ? $"|inplace={o.InplaceDistillationWeight.ToString("R", CultureInfo.InvariantCulture)}" : "");
+        + (o.InplaceDistillationWeight > 0 ? $"|inplace={o.InplaceDistillationWeight.ToString("R", CultureInfo.InvariantCulture)}" : "")
+        + (o.SandwichSharedEncoder ? "|shared-encoder" : "")
+        + (o.FinalEpochSandwichRandomCount is { } kFinal ? $"|k-final={kFinal}" : "");
 
     /// <summary>Writes a checkpoint crash-safely.</summary>
     public static void Save(string path, string runKey, int step, MultiTaskNetwork network, torch.optim.Optimizer optimizer) =>

@@ -82,6 +82,18 @@ public sealed class TrainingOptions
     public bool SandwichMiddleEncoders { get; set; } = true;
 
     /// <summary>
+    /// When true, the k random configurations of a step share one encoder option, drawn once per step, and one encoder
+    /// forward pass: k decoder-width draws on one sampled encoder width, their losses summed before one backward pass.
+    /// Decoders get k samples per step at the cost of one random encoder pass plus k decoder passes. Default false
+    /// (every random configuration draws its own encoder option).
+    /// </summary>
+    public bool SandwichSharedEncoder { get; set; }
+
+    /// <summary>k in the last epoch only, when set (issue-12 ablation: extra random configurations late in the
+    /// schedule); null: <see cref="SandwichRandomCount"/> throughout.</summary>
+    internal int? FinalEpochSandwichRandomCount { get; set; }
+
+    /// <summary>
     /// Lambda, the weight of the CI-KD loss (ECMT): distance between a sampled configuration's encoder features and the
     /// leading channels of the detached full-width encoder's features. 0 disables CI-KD.
     /// </summary>
@@ -174,6 +186,7 @@ public sealed class TrainingOptions
         if (BatchSize < 2) throw new ArgumentException($"TrainingOptions.BatchSize must be at least 2 (batch norm), got {BatchSize}.");
         if (!(LearningRate > 0)) throw new ArgumentException($"TrainingOptions.LearningRate must be positive, got {LearningRate}.");
         if (SandwichRandomCount < 0) throw new ArgumentException($"TrainingOptions.SandwichRandomCount must be >= 0, got {SandwichRandomCount}.");
+        if (FinalEpochSandwichRandomCount < 0) throw new ArgumentException($"TrainingOptions.FinalEpochSandwichRandomCount must be >= 0, got {FinalEpochSandwichRandomCount}.");
         if (DistillationWeight < 0 || InplaceDistillationWeight < 0)
             throw new ArgumentException("TrainingOptions.DistillationWeight and InplaceDistillationWeight must be >= 0.");
         if (TaskLossWeights is not null && (TaskLossWeights.Length != taskCount || TaskLossWeights.Any(w => w < 0 || double.IsNaN(w))))
