@@ -219,7 +219,7 @@ internal static class SupernetTrainer
             if (counts[t] > 0) ((FpnLiteHead)network.Decoders[t].Head).SetPredictorBias(sums[t] / counts[t]);
     }
 
-    private static (double[] TaskLoss, double Distillation) Step(MultiTaskNetwork network, IMultiTaskBatches data, HostBatch batch,
+    internal static (double[] TaskLoss, double Distillation) Step(MultiTaskNetwork network, IMultiTaskBatches data, HostBatch batch,
         IReadOnlyList<WidthConfiguration> configurations, double[] taskWeights, TrainingOptions options, optim.Optimizer optimizer, Device device,
         int epoch, int stepNumber)
     {
