@@ -18,9 +18,9 @@ namespace MLNetSlim.Benchmarks;
 /// <param name="InplaceDistillationWeight">TrainingOptions.InplaceDistillationWeight.</param>
 /// <param name="SandwichRandomCount">TrainingOptions.SandwichRandomCount (k random configurations per step).</param>
 /// <param name="SandwichSharedEncoder">TrainingOptions.SandwichSharedEncoder (the k random configurations share one encoder pass).</param>
-/// <param name="FinalEpochSandwichRandomCount">k in the last epoch only, when set.</param>
+/// <param name="SandwichFinalEpochExtraCount">TrainingOptions.SandwichFinalEpochExtraCount (random configurations added in the last epoch).</param>
 public sealed record AblationVariant(string Name, bool SandwichMiddleEncoders, double InplaceDistillationWeight, int SandwichRandomCount,
-    bool SandwichSharedEncoder = false, int? FinalEpochSandwichRandomCount = null)
+    bool SandwichSharedEncoder = false, int SandwichFinalEpochExtraCount = 0)
 {
     /// <summary>The variants `compare-ablation --variants` accepts.</summary>
     public static readonly AblationVariant[] Known =
@@ -33,7 +33,7 @@ public sealed record AblationVariant(string Name, bool SandwichMiddleEncoders, d
         new("middle+inplace2", true, 2, 1),
         new("middle+inplace4", true, 4, 1),
         new("middle+inplace+k2shared", true, 1, 2, SandwichSharedEncoder: true),
-        new("middle+inplace+k2final", true, 1, 1, FinalEpochSandwichRandomCount: 2),
+        new("middle+inplace+k2final", true, 1, 1, SandwichFinalEpochExtraCount: 1), // the default since issue 12
     ];
 }
 
@@ -98,7 +98,7 @@ public static class CompareAblationCommand
                     Epochs = epochs, Seed = seed, ProgressEverySteps = 100, PostStatisticsImages = reference.Settings.PostStatisticsImages,
                     SandwichMiddleEncoders = v.SandwichMiddleEncoders, InplaceDistillationWeight = v.InplaceDistillationWeight,
                     SandwichRandomCount = v.SandwichRandomCount, SandwichSharedEncoder = v.SandwichSharedEncoder,
-                    FinalEpochSandwichRandomCount = v.FinalEpochSandwichRandomCount,
+                    SandwichFinalEpochExtraCount = v.SandwichFinalEpochExtraCount,
                 },
             };
             double loop = 0;
@@ -141,7 +141,7 @@ public static class CompareAblationCommand
 
     private static string RandomCount(AblationVariant v) =>
         $"{v.SandwichRandomCount}" + (v.SandwichSharedEncoder ? " (one shared encoder pass)" : "")
-        + (v.FinalEpochSandwichRandomCount is { } k ? $" ({k} in the last epoch)" : "");
+        + (v.SandwichFinalEpochExtraCount > 0 ? $" ({v.SandwichRandomCount + v.SandwichFinalEpochExtraCount} in the last epoch)" : "");
 
     private static string Markdown(AblationReport r, CompareReport reference)
     {

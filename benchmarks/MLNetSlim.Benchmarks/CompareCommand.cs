@@ -28,8 +28,10 @@ namespace MLNetSlim.Benchmarks;
 /// default 2048; 512 in quick runs).</param>
 /// <param name="SandwichMiddleEncoders">TrainingOptions.SandwichMiddleEncoders of both supernets (issue-12 ablation).</param>
 /// <param name="InplaceDistillationWeight">TrainingOptions.InplaceDistillationWeight of both supernets (issue-12 ablation).</param>
+/// <param name="SandwichFinalEpochExtraCount">TrainingOptions.SandwichFinalEpochExtraCount of both supernets (issue-12 ablation).</param>
 public sealed record CompareSettings(bool Quick, int Epochs, int TrainCount, int TestCount, string? Data, string Out, int Seed,
-    string MLNetTrainer, int LatencyRounds, int PostStatisticsImages, bool SandwichMiddleEncoders = true, double InplaceDistillationWeight = 1);
+    string MLNetTrainer, int LatencyRounds, int PostStatisticsImages, bool SandwichMiddleEncoders = true, double InplaceDistillationWeight = 1,
+    int SandwichFinalEpochExtraCount = 1);
 
 /// <summary>One network evaluated at one width configuration.</summary>
 /// <param name="Configuration">"enc=.. dec=..".</param>
@@ -238,6 +240,7 @@ public static class CompareCommand
         options.Training.DistillationWeight = distillationWeight;
         options.Training.SandwichMiddleEncoders = s.SandwichMiddleEncoders;
         options.Training.InplaceDistillationWeight = s.InplaceDistillationWeight;
+        options.Training.SandwichFinalEpochExtraCount = s.SandwichFinalEpochExtraCount;
         var progress = new ConsoleProgress(label);
         var clock = Stopwatch.StartNew();
         ControllableMultiTaskModel model = ModelTrainer.Train(train, calibration, options, progress);
@@ -347,7 +350,7 @@ public static class CompareCommand
         md.AppendLine().Append(r.Machine.ToMarkdown()).AppendLine();
         md.AppendLine($"Data: Multi-(Fashion+MNIST), seed {s.Seed}. {r.TrainImages + r.CalibrationImages} train-split images loaded: {r.TrainImages} train every network, " +
             $"{r.CalibrationImages} are held out for the supernets' calibration table; accuracy on {r.TestImages} test-split images. " +
-            $"Every network: small conv net, default options, {s.Epochs} epoch(s), seed {s.Seed}, batch-norm post-statistics on {s.PostStatisticsImages} images; supernets: SandwichMiddleEncoders {s.SandwichMiddleEncoders}, InplaceDistillationWeight {F(s.InplaceDistillationWeight, "0.##")}. Data loading took {F(r.DataLoadSeconds, "0.0")} s; the whole run {F(r.TotalSeconds, "0")} s.");
+            $"Every network: small conv net, default options, {s.Epochs} epoch(s), seed {s.Seed}, batch-norm post-statistics on {s.PostStatisticsImages} images; supernets: SandwichMiddleEncoders {s.SandwichMiddleEncoders}, InplaceDistillationWeight {F(s.InplaceDistillationWeight, "0.##")}, SandwichRandomCount {new TrainingOptions().SandwichRandomCount} + SandwichFinalEpochExtraCount {s.SandwichFinalEpochExtraCount} in the last epoch. Data loading took {F(r.DataLoadSeconds, "0.0")} s; the whole run {F(r.TotalSeconds, "0")} s.");
         md.AppendLine();
         md.AppendLine("Latency: median ms of a forward pass (`no_grad`, input tensor ready) over " +
             $"{s.LatencyRounds} rounds, all networks and batch sizes interleaved in one loop, in this process. " +

@@ -29,9 +29,10 @@ mlnetTrainer.AcceptOnlyFromAmong(MLNetBaseline.Trainers);
 var latencyRounds = new Option<int?>("--latency-rounds") { Description = "Timed forward passes per network, configuration and batch size (default 100; 20 with --quick)." };
 var middleEncoders = new Option<bool>("--sandwich-middle-encoders") { Description = "Supernets: draw the random sandwich configurations' encoder from the middle options only (TrainingOptions.SandwichMiddleEncoders; default true, the library's default; pass false for the issue-12 ablation).", DefaultValueFactory = _ => new MLNetSlim.Training.TrainingOptions().SandwichMiddleEncoders, Arity = ArgumentArity.ZeroOrOne };
 var inplaceWeight = new Option<double>("--inplace-distillation-weight") { Description = "Supernets: weight of in-place distillation of the task outputs from the full configuration (TrainingOptions.InplaceDistillationWeight; default 1, the library's default).", DefaultValueFactory = _ => new MLNetSlim.Training.TrainingOptions().InplaceDistillationWeight };
+var finalEpochExtra = new Option<int>("--sandwich-final-epoch-extra-count") { Description = "Supernets: random sandwich configurations added at every step of the last epoch (TrainingOptions.SandwichFinalEpochExtraCount; default 1, the library's default; 0 for the issue-12 ablation).", DefaultValueFactory = _ => new MLNetSlim.Training.TrainingOptions().SandwichFinalEpochExtraCount };
 var compare = new Command("compare", "Supernet vs static per-configuration networks, single-task networks, an ML.NET trainer per task, and the supernet without CI-KD, on Multi-(Fashion+MNIST).")
 {
-    quick, epochs, trainCount, testCount, dataOption, outOption, seedOption, mlnetTrainer, latencyRounds, threadsOption, middleEncoders, inplaceWeight,
+    quick, epochs, trainCount, testCount, dataOption, outOption, seedOption, mlnetTrainer, latencyRounds, threadsOption, middleEncoders, inplaceWeight, finalEpochExtra,
 };
 compare.SetAction(r =>
 {
@@ -44,7 +45,7 @@ compare.SetAction(r =>
         r.GetValue(dataOption), r.GetValue(outOption)!, r.GetValue(seedOption), r.GetValue(mlnetTrainer)!,
         r.GetValue(latencyRounds) ?? (q ? 20 : 100),
         q ? 512 : new MLNetSlim.Training.TrainingOptions().PostStatisticsImages,
-        r.GetValue(middleEncoders), r.GetValue(inplaceWeight));
+        r.GetValue(middleEncoders), r.GetValue(inplaceWeight), r.GetValue(finalEpochExtra));
     return CompareCommand.Run(args, settings);
 });
 root.Add(compare);

@@ -36,6 +36,7 @@ internal static class BuiltInTrainer
             ProgressEverySteps = o.ProgressEverySteps,
             LearningRate = o.LearningRate,
             SandwichRandomCount = o.SandwichRandomCount,
+            SandwichFinalEpochExtraCount = o.SandwichFinalEpochExtraCount,
             DistillationWeight = o.DistillationWeight,
             Seed = o.Seed ?? 0,
             CheckpointPath = o.CheckpointPath,

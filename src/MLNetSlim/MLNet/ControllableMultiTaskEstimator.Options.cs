@@ -150,6 +150,10 @@ public sealed partial class ControllableMultiTaskEstimator
         /// <summary>Sandwich rule: random configurations sampled per step besides the largest and the smallest (k); see <see cref="Training.TrainingOptions.SandwichRandomCount"/>.</summary>
         public int SandwichRandomCount { get; set; } = 1;
 
+        /// <summary>Random configurations added to <see cref="SandwichRandomCount"/> at every step of the last epoch
+        /// (default 1; 0 disables it); see <see cref="Training.TrainingOptions.SandwichFinalEpochExtraCount"/>.</summary>
+        public int SandwichFinalEpochExtraCount { get; set; } = 1;
+
         /// <summary>Weight lambda of the configuration-invariant knowledge distillation (CI-KD) loss; 0 disables it.</summary>
         public double DistillationWeight { get; set; } = 1.0;
 
@@ -282,6 +286,7 @@ public sealed partial class ControllableMultiTaskEstimator
             if (ProgressEverySteps <= 0) throw new ArgumentException($"Options.ProgressEverySteps must be positive, got {ProgressEverySteps}.", nameof(ProgressEverySteps));
             if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentException($"Options.LearningRate must be positive, got {LearningRate}.", nameof(LearningRate));
             if (SandwichRandomCount < 0) throw new ArgumentException($"Options.SandwichRandomCount must be >= 0, got {SandwichRandomCount}.", nameof(SandwichRandomCount));
+            if (SandwichFinalEpochExtraCount < 0) throw new ArgumentException($"Options.SandwichFinalEpochExtraCount must be >= 0, got {SandwichFinalEpochExtraCount}.", nameof(SandwichFinalEpochExtraCount));
             if (!(DistillationWeight >= 0) || double.IsInfinity(DistillationWeight)) throw new ArgumentException($"Options.DistillationWeight must be >= 0, got {DistillationWeight}.", nameof(DistillationWeight));
             if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentException($"Options.ValidationFraction must be in [0, 1), got {ValidationFraction}.", nameof(ValidationFraction));
             if (CheckpointEverySteps < 0) throw new ArgumentException($"Options.CheckpointEverySteps must be >= 0, got {CheckpointEverySteps}.", nameof(CheckpointEverySteps));

@@ -116,7 +116,7 @@ internal static class SupernetTrainer
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
             epochLosses.Reset();
-            sampler.RandomCount = epoch == options.Epochs && options.FinalEpochSandwichRandomCount is { } kFinal ? kFinal : options.SandwichRandomCount;
+            sampler.RandomCount = options.SandwichRandomCountAt(epoch);
             var epochClock = Stopwatch.StartNew();
             int b = 0;
             cancellationToken.ThrowIfCancellationRequested();

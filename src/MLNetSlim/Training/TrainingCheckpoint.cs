@@ -49,7 +49,7 @@ internal sealed class TrainingCheckpoint
         + (o.SandwichMiddleEncoders ? "|middle-encoders" : "") // only when set, so keys of existing checkpoints do not change
         + (o.InplaceDistillationWeight > 0 ? $"|inplace={o.InplaceDistillationWeight.ToString("R", CultureInfo.InvariantCulture)}" : "")
         + (o.SandwichSharedEncoder ? "|shared-encoder" : "")
-        + (o.FinalEpochSandwichRandomCount is { } kFinal ? $"|k-final={kFinal}" : "");
+        + (o.SandwichFinalEpochExtraCount > 0 ? $"|final-epoch-extra={o.SandwichFinalEpochExtraCount}" : "");
 
     /// <summary>Writes a checkpoint crash-safely.</summary>
     public static void Save(string path, string runKey, int step, MultiTaskNetwork network, torch.optim.Optimizer optimizer) =>
