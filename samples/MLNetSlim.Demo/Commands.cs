@@ -23,7 +23,7 @@ public sealed record MachineInfo(int Cores, string Os, string CpuModel, string R
 public sealed record TrainingInfo(string Backbone, int Epochs, int TrainImages, int TestImages, int Seed, double DistillationWeight,
     int SandwichRandomCount, int BatchSize, double LearningRate,
     double WallSeconds, IReadOnlyList<string> EpochLines, long FullMacs, long SmallestMacs, int EncoderOptions, IReadOnlyList<double> Widths,
-    IReadOnlyList<double>? DecoderWidths = null);
+    IReadOnlyList<double>? DecoderWidths = null, int SandwichFinalEpochExtraCount = 0);
 
 /// <summary>report.json.</summary>
 internal sealed record DemoReport(string Command, string CommandLine, MachineInfo Machine, TrainingInfo? Training, ReloadCheck? Reload,
@@ -120,7 +120,7 @@ internal static class RunCommand
         var training = new TrainingInfo(s.Backbone, s.Epochs, train.Count, test.Count, s.Seed, s.DistillationWeight,
             options.Training.SandwichRandomCount, options.Training.BatchSize, options.Training.LearningRate, trainTime.TotalSeconds, epochLines,
             model.Costs.FullMacs, model.Costs.SmallestMacs, model.Costs.EncoderOptionCount, model.Costs.EncoderWidths.Multipliers,
-            model.Costs.DecoderWidths.Multipliers);
+            model.Costs.DecoderWidths.Multipliers, options.Training.SandwichFinalEpochExtraCount);
         var report = new DemoReport("run", string.Join(' ', s.CommandLine), Machine(), training, reload, tasks, result,
             result.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds, files);
         WriteReports(report, json, md, test.Count);
@@ -249,7 +249,7 @@ internal static class RunCommand
         if (report.Training is TrainingInfo t)
         {
             sb.AppendLine(ci, $"- Data: Multi-(Fashion+MNIST), {t.TrainImages} training images (10 % held out for calibration), {t.TestImages} test images");
-            sb.AppendLine(ci, $"- Training: backbone {t.Backbone}, {t.Epochs} epoch(s), seed {t.Seed}, sandwich rule with {t.SandwichRandomCount} random configuration(s) per step, batch {t.BatchSize}, learning rate {t.LearningRate}, CI-KD weight {t.DistillationWeight}, wall time {t.WallSeconds:0.0} s (incl. batch-norm post-statistics and the calibration table)");
+            sb.AppendLine(ci, $"- Training: backbone {t.Backbone}, {t.Epochs} epoch(s), seed {t.Seed}, sandwich rule with {t.SandwichRandomCount} random configuration(s) per step{(t.SandwichFinalEpochExtraCount > 0 ? $" ({t.SandwichRandomCount + t.SandwichFinalEpochExtraCount} in the last epoch)" : "")}, batch {t.BatchSize}, learning rate {t.LearningRate}, CI-KD weight {t.DistillationWeight}, wall time {t.WallSeconds:0.0} s (incl. batch-norm post-statistics and the calibration table)");
             sb.AppendLine(ci, $"- Cost: full network {Tables.MMacs(t.FullMacs)} MMACs/image, smallest {Tables.MMacs(t.SmallestMacs)}; widths {string.Join(", ", t.Widths)}; {t.EncoderOptions} encoder options; decoder widths {string.Join(", ", t.DecoderWidths ?? t.Widths)}");
             foreach (string line in t.EpochLines) sb.AppendLine(ci, $"  - {line}");
         }

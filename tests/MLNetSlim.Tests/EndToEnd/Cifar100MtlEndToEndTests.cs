@@ -43,6 +43,7 @@ public class Cifar100MtlEndToEndTests
             Epochs = 1,
             BatchSize = 60,
             SandwichRandomCount = 0,
+            SandwichFinalEpochExtraCount = 0,
             ValidationData = heldOut,
             Seed = 7,
         };

@@ -332,6 +332,7 @@ public class StreamingTests
             o.Widths = new[] { 0.5, 1.0 };
             o.BatchSize = 16;
             o.SandwichRandomCount = 0;
+            o.SandwichFinalEpochExtraCount = 0;
             o.PostStatisticsImages = 32;
             o.ProgressEverySteps = 4;
             long peak = 0;

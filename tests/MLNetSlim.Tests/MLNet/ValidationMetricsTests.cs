@@ -22,6 +22,7 @@ public class ValidationMetricsTests
         Seed = 1,
         Widths = [0.5, 1.0],
         SandwichRandomCount = 0,
+        SandwichFinalEpochExtraCount = 0,
         PostStatisticsImages = 16,
     };
 
