@@ -65,8 +65,9 @@ public sealed class TrainingOptions
     /// <summary>
     /// k, the number of random configurations per step besides the full and the smallest one (sandwich rule, Yu &amp;
     /// Huang, ICCV 2019). In each, the encoder width and every decoder width are drawn independently. Default 1 (three
-    /// configurations per step): on Multi-(Fashion+MNIST) k = 2 cost 2.2x a static full network's step against 1.65x
-    /// for k = 1, for accuracy differences under one point (docs/benchmarks.md). Yu &amp; Huang used k = 2.
+    /// configurations per step), and <see cref="SandwichFinalEpochExtraCount"/> more in the last epoch: on
+    /// Multi-(Fashion+MNIST) k = 2 throughout costs about 2.1x a static full network's training against 1.66x for k = 1
+    /// (docs/benchmarks/compare.md). Yu &amp; Huang used k = 2.
     /// </summary>
     public int SandwichRandomCount { get; set; } = 1;
 
