@@ -137,12 +137,21 @@ public sealed class MultiTaskNetwork : nn.Module
             throw new ArgumentException($"Configuration {configuration} (encoder option {configuration.EncoderOption}, decoder width indices " +
                 $"[{string.Join(", ", configuration.DecoderWidthIndices)}]) does not fit this network ({EncoderOptions.Count} encoder options, " +
                 $"{_decoderWidths.Count} decoder widths, {Tasks.Count} tasks).", nameof(configuration));
-        int e = configuration.EncoderOption;
-        Tensor[] features = ForwardEncoderStages(images, e);
+        return ForwardDecoders(ForwardEncoderStages(images, configuration.EncoderOption), configuration, images);
+    }
+
+    /// <summary>
+    /// Runs every task's decoder at <paramref name="configuration"/>'s widths on encoder stage outputs already computed
+    /// at its encoder option (<see cref="ForwardEncoderStages"/>): the decoder half of <see cref="forward(Tensor, ResolvedConfiguration)"/>,
+    /// for callers that run several decoder configurations on one encoder pass. <paramref name="images"/> only gives
+    /// the output size (H, W).
+    /// </summary>
+    internal MultiTaskOutput ForwardDecoders(Tensor[] encoderFeatures, ResolvedConfiguration configuration, Tensor images)
+    {
         var outputs = new Tensor[_decoders.Length];
         for (int t = 0; t < _decoders.Length; t++)
-            outputs[t] = ForwardDecoder(t, features, e, configuration.DecoderWidthIndex(t), images);
-        return new MultiTaskOutput(features, outputs);
+            outputs[t] = ForwardDecoder(t, encoderFeatures, configuration.EncoderOption, configuration.DecoderWidthIndex(t), images);
+        return new MultiTaskOutput(encoderFeatures, outputs);
     }
 
     /// <summary>

@@ -256,14 +256,9 @@ internal static class SupernetTrainer
             using var configScope = NewDisposeScope();
             bool isFull = i == 0;
             bool reuse = share && i > 2, defer = share && i >= 2 && i < configurations.Count - 1;
-            MultiTaskOutput output;
-            if (reuse)
-            {
-                ResolvedConfiguration resolved = network.CostTable.Resolve(configurations[i]);
-                output = new MultiTaskOutput(sharedFeatures!, Enumerable.Range(0, tasks)
-                    .Select(t => network.ForwardDecoder(t, sharedFeatures!, resolved.EncoderOption, resolved.DecoderWidthIndex(t), x)).ToArray());
-            }
-            else output = network.forward(x, configurations[i]);
+            MultiTaskOutput output = reuse
+                ? network.ForwardDecoders(sharedFeatures!, network.CostTable.Resolve(configurations[i]), x)
+                : network.forward(x, configurations[i]);
             if (share && i == 2) sharedFeatures = output.EncoderFeatures.Select(f => f.MoveToOuterDisposeScope()).ToArray();
             Tensor loss = zeros(1, device: device);
             for (int t = 0; t < tasks; t++)
