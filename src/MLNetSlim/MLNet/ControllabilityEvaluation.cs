@@ -14,9 +14,10 @@ namespace MLNetSlim.MLNet;
 /// <param name="Configuration">The width configuration the model's search chose.</param>
 /// <param name="Macs">Its multiply-accumulates per image.</param>
 /// <param name="FractionOfFullMacs">Macs / the full network's MACs.</param>
-/// <param name="Metrics">Per classification task (by name), ML.NET's metrics of the model at this configuration on the data.</param>
+/// <param name="Metrics">Per classification task (by name), ML.NET's metrics of the model at this configuration on the
+/// data (empty when the evaluation ran with <c>pointMetrics: false</c>).</param>
 /// <param name="PerPixelMetrics">Per per-pixel task (by name), its metrics at this configuration on the data (empty
-/// for a model of classification tasks only).</param>
+/// for a model of classification tasks only, or with <c>pointMetrics: false</c>).</param>
 public sealed record ControllabilityPoint(Budget Budget, IReadOnlyDictionary<string, double> TaskWeights, WidthConfiguration Configuration,
     long Macs, double FractionOfFullMacs, IReadOnlyDictionary<string, MulticlassClassificationMetrics> Metrics,
     IReadOnlyDictionary<string, PerPixelMetrics> PerPixelMetrics);
@@ -147,7 +148,8 @@ public static class MLNetSlimEvaluation
 
     /// <summary>
     /// Evaluates <paramref name="transformer"/> on <paramref name="data"/> at every budget and every preference: per
-    /// point the configuration its search chose, its MACs and per-task ML.NET metrics (one pass over the data per distinct configuration);
+    /// point the configuration its search chose, its MACs and, unless <paramref name="pointMetrics"/> is false, per-task
+    /// ML.NET metrics (one pass over the data through <c>Transform</c> per distinct configuration);
     /// plus, for a <see cref="ControllableMultiTaskModel"/>, the controllability figures of its search and of the
     /// preference-blind baseline on the same queries, with task performance read from the accuracy table measured on
     /// <paramref name="data"/> (#encoder options x #widths decoder passes, streamed batch by batch). The transformer's
@@ -160,12 +162,17 @@ public static class MLNetSlimEvaluation
     /// <param name="preferences">Task weights per query (by task name; at least 2 for a meaningful Spearman).</param>
     /// <param name="labelColumnNames">Overrides the label column per task name; optional.</param>
     /// <param name="seed">Seeds the Monte Carlo hypervolume (more than 3 tasks); default 0.</param>
+    /// <param name="pointMetrics">Whether to measure each point's ML.NET metrics (default true). False skips the passes
+    /// through <c>Transform</c> (one per distinct configuration, often more work than the accuracy table itself): the
+    /// points then have their configuration and MACs and empty <see cref="ControllabilityPoint.Metrics"/> and
+    /// <see cref="ControllabilityPoint.PerPixelMetrics"/>; the figures and <see cref="ControllabilityEvaluation.MeasuredTable"/>
+    /// are the same, and the table gives each point's primary metric per task.</param>
     /// <returns>The points and the figures, overall and per budget.</returns>
     /// <exception cref="ArgumentException">No budgets or preferences, an unknown task name, or a budget below the
     /// cheapest configuration.</exception>
     public static ControllabilityEvaluation EvaluateControllability(this MulticlassClassificationCatalog catalog, IDataView data,
         ControllableMultiTaskTransformer transformer, IReadOnlyList<Budget> budgets, IReadOnlyList<IReadOnlyDictionary<string, double>> preferences,
-        IReadOnlyDictionary<string, string>? labelColumnNames = null, int seed = 0)
+        IReadOnlyDictionary<string, string>? labelColumnNames = null, int seed = 0, bool pointMetrics = true)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(data);
@@ -188,8 +195,11 @@ public static class MLNetSlimEvaluation
                 {
                     transformer.SetControl(budget, weights);
                     ControlSnapshot control = transformer.Control;
+                    (IReadOnlyDictionary<string, MulticlassClassificationMetrics> Classes, IReadOnlyDictionary<string, PerPixelMetrics> Pixels) metrics;
                     // Many queries choose the same configuration: one pass over the data per distinct configuration.
-                    if (!byConfiguration.TryGetValue(control.Configuration, out var metrics))
+                    if (!pointMetrics)
+                        metrics = (new Dictionary<string, MulticlassClassificationMetrics>(), new Dictionary<string, PerPixelMetrics>());
+                    else if (!byConfiguration.TryGetValue(control.Configuration, out metrics))
                     {
                         IDataView scored = transformer.Transform(data);
                         byConfiguration[control.Configuration] = metrics = (catalog.EvaluateControllableMultiTask(scored, classificationNames, labels),

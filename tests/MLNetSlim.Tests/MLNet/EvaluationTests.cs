@@ -1,8 +1,10 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetSlim.Architecture;
 using MLNetSlim.Control;
 using MLNetSlim.Fixtures;
 using MLNetSlim.MLNet;
+using MLNetSlim.Model;
 using static MLNetSlim.Tests.MLNet.MLNetTestData;
 
 namespace MLNetSlim.Tests.MLNet;
@@ -83,5 +85,48 @@ public class EvaluationTests
             Assert.AreEqual(f.PerBudget.Average(b => b.MeanUniformity), f.MeanUniformity, 1e-15);
         }
         Assert.AreEqual(1, r.Search.PerBudget[1].DistinctConfigurations, "the full budget has one configuration");
+    }
+
+    [TestMethod]
+    public void EvaluateControllability_WithoutPointMetrics_GivesTheSameFiguresAndConfigurations_AndNoPointMetrics()
+    {
+        var ml = new MLContext(1);
+        var o = new ControllableMultiTaskEstimator.Options
+        {
+            Tasks = { new("Task0"), new("Task1") }, ImageChannels = 1, ImageHeight = 8, ImageWidth = 8,
+            Epochs = 1, BatchSize = 16, Seed = 1, ValidationFraction = 0, PostStatisticsImages = 32,
+        };
+        var data = new LazyImageDataView(64, 1, 8, 8);
+        ControllableMultiTaskTransformer t = ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(data);
+        Budget[] budgets = { Budget.FractionOfFull(0.5), Budget.Full };
+        var prefs = new IReadOnlyDictionary<string, double>[]
+        {
+            new Dictionary<string, double> { ["Task0"] = 0.9, ["Task1"] = 0.1 },
+            new Dictionary<string, double> { ["Task0"] = 0.1, ["Task1"] = 0.9 },
+        };
+        ControllabilityEvaluation full = ml.MulticlassClassification.EvaluateControllability(data, t, budgets, prefs);
+        ControllabilityEvaluation lean = ml.MulticlassClassification.EvaluateControllability(data, t, budgets, prefs, pointMetrics: false);
+
+        Assert.AreEqual(full.Points.Count, lean.Points.Count);
+        for (int i = 0; i < full.Points.Count; i++)
+        {
+            Assert.AreEqual(full.Points[i].Configuration, lean.Points[i].Configuration);
+            Assert.AreEqual(full.Points[i].Macs, lean.Points[i].Macs);
+            Assert.AreEqual(2, full.Points[i].Metrics.Count);
+            Assert.AreEqual(0, lean.Points[i].Metrics.Count, "no pass through Transform, so no ML.NET metrics");
+            Assert.AreEqual(0, lean.Points[i].PerPixelMetrics.Count);
+            // The measured table gives each point's primary metric: the accuracy ML.NET measured at that configuration.
+            ResolvedConfiguration r = ((ControllableMultiTaskModel)t.Model).Costs.Resolve(lean.Points[i].Configuration);
+            for (int task = 0; task < 2; task++)
+                Assert.AreEqual(full.Points[i].Metrics[$"Task{task}"].MicroAccuracy,
+                    lean.MeasuredTable!.Metric(task, r.EncoderOption, r.DecoderWidthIndex(task)), 1e-6);
+        }
+        foreach ((ControllabilityFigures a, ControllabilityFigures b) in new[] { (full.Search!, lean.Search!), (full.Baseline!, lean.Baseline!) })
+            for (int k = 0; k < budgets.Length; k++)
+            {
+                Assert.AreEqual(a.PerBudget[k].MeanSpearman, b.PerBudget[k].MeanSpearman, 1e-15);
+                Assert.AreEqual(a.PerBudget[k].Hypervolume, b.PerBudget[k].Hypervolume, 1e-15);
+                Assert.AreEqual(a.PerBudget[k].DistinctConfigurations, b.PerBudget[k].DistinctConfigurations);
+            }
     }
 }
