@@ -42,21 +42,9 @@ public class EvaluationTests
     [TestMethod]
     public void EvaluateControllability_GivesEveryPoint_AndTheFiguresAgainstTheBaseline()
     {
-        var ml = new MLContext(1);
-        var o = new ControllableMultiTaskEstimator.Options
-        {
-            Tasks = { new("Task0"), new("Task1") }, ImageChannels = 1, ImageHeight = 8, ImageWidth = 8,
-            Epochs = 1, BatchSize = 16, Seed = 1, ValidationFraction = 0, PostStatisticsImages = 32,
-        };
-        var data = new LazyImageDataView(64, 1, 8, 8);
-        ControllableMultiTaskTransformer t = ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(data);
+        (MLContext ml, LazyImageDataView data, ControllableMultiTaskTransformer t, Budget[] budgets, IReadOnlyDictionary<string, double>[] prefs) =
+            TwoTaskSweep();
         Budget before = t.Budget;
-        Budget[] budgets = { Budget.FractionOfFull(0.5), Budget.Full };
-        var prefs = new IReadOnlyDictionary<string, double>[]
-        {
-            new Dictionary<string, double> { ["Task0"] = 0.9, ["Task1"] = 0.1 },
-            new Dictionary<string, double> { ["Task0"] = 0.1, ["Task1"] = 0.9 },
-        };
         ControllabilityEvaluation r = ml.MulticlassClassification.EvaluateControllability(data, t, budgets, prefs);
 
         Assert.AreEqual(4, r.Points.Count);
@@ -90,20 +78,8 @@ public class EvaluationTests
     [TestMethod]
     public void EvaluateControllability_WithoutPointMetrics_GivesTheSameFiguresAndConfigurations_AndNoPointMetrics()
     {
-        var ml = new MLContext(1);
-        var o = new ControllableMultiTaskEstimator.Options
-        {
-            Tasks = { new("Task0"), new("Task1") }, ImageChannels = 1, ImageHeight = 8, ImageWidth = 8,
-            Epochs = 1, BatchSize = 16, Seed = 1, ValidationFraction = 0, PostStatisticsImages = 32,
-        };
-        var data = new LazyImageDataView(64, 1, 8, 8);
-        ControllableMultiTaskTransformer t = ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(data);
-        Budget[] budgets = { Budget.FractionOfFull(0.5), Budget.Full };
-        var prefs = new IReadOnlyDictionary<string, double>[]
-        {
-            new Dictionary<string, double> { ["Task0"] = 0.9, ["Task1"] = 0.1 },
-            new Dictionary<string, double> { ["Task0"] = 0.1, ["Task1"] = 0.9 },
-        };
+        (MLContext ml, LazyImageDataView data, ControllableMultiTaskTransformer t, Budget[] budgets, IReadOnlyDictionary<string, double>[] prefs) =
+            TwoTaskSweep();
         ControllabilityEvaluation full = ml.MulticlassClassification.EvaluateControllability(data, t, budgets, prefs);
         ControllabilityEvaluation lean = ml.MulticlassClassification.EvaluateControllability(data, t, budgets, prefs, pointMetrics: false);
 
@@ -128,5 +104,27 @@ public class EvaluationTests
                 Assert.AreEqual(a.PerBudget[k].Hypervolume, b.PerBudget[k].Hypervolume, 1e-15);
                 Assert.AreEqual(a.PerBudget[k].DistinctConfigurations, b.PerBudget[k].DistinctConfigurations);
             }
+    }
+
+    /// <summary>A transformer fitted on 64 lazy 8x8 rows of two tasks, and the two budgets and two preferences both
+    /// controllability tests sweep.</summary>
+    private static (MLContext Ml, LazyImageDataView Data, ControllableMultiTaskTransformer Transformer, Budget[] Budgets,
+        IReadOnlyDictionary<string, double>[] Preferences) TwoTaskSweep()
+    {
+        var ml = new MLContext(1);
+        var o = new ControllableMultiTaskEstimator.Options
+        {
+            Tasks = { new("Task0"), new("Task1") }, ImageChannels = 1, ImageHeight = 8, ImageWidth = 8,
+            Epochs = 1, BatchSize = 16, Seed = 1, ValidationFraction = 0, PostStatisticsImages = 32,
+        };
+        var data = new LazyImageDataView(64, 1, 8, 8);
+        ControllableMultiTaskTransformer t = ml.MulticlassClassification.Trainers.ControllableMultiTask(o).Fit(data);
+        Budget[] budgets = { Budget.FractionOfFull(0.5), Budget.Full };
+        var prefs = new IReadOnlyDictionary<string, double>[]
+        {
+            new Dictionary<string, double> { ["Task0"] = 0.9, ["Task1"] = 0.1 },
+            new Dictionary<string, double> { ["Task0"] = 0.1, ["Task1"] = 0.9 },
+        };
+        return (ml, data, t, budgets, prefs);
     }
 }
